@@ -1,0 +1,1 @@
+"""Command-line interface (Typer). Thin: parse, call the library, present. No physics here."""

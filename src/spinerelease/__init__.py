@@ -8,6 +8,8 @@ This is a simulation, not medical advice: consult a doctor before using a massag
 
 from __future__ import annotations
 
+from typing import Any
+
 from .citations import cite
 from .errors import InputError
 from .grid import Grid
@@ -21,4 +23,16 @@ DISCLAIMER = (
     "numbness or tingling."
 )
 
-__all__ = ["DISCLAIMER", "Grid", "InputError", "__version__", "cite"]
+_WORKFLOW = ("simulate", "simulate_protocol", "compare", "advise", "suggest_setup", "SimulationConfig")
+
+
+def __getattr__(name: str) -> Any:
+    # the workflow imports every stage; load it on first use so `import spinerelease` stays light
+    if name in _WORKFLOW:
+        from . import workflow
+
+        return getattr(workflow, name)
+    raise AttributeError(f"module 'spinerelease' has no attribute {name!r}")
+
+
+__all__ = ["DISCLAIMER", "Grid", "InputError", "__version__", "cite", *_WORKFLOW]

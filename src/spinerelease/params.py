@@ -54,7 +54,7 @@ class ParameterSet:
             p = self.parameters[key]
         except KeyError:
             raise InputError(f"parameter set {self.name!r} has no parameter {key!r}") from None
-        citations.use(p.source)
+        citations.use(*(k.strip() for k in p.source.split("+")))
         return p
 
     def value(self, key: str) -> Any:

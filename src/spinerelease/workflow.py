@@ -42,8 +42,9 @@ class SimulationConfig:
         Built-in tool name (``spinerelease.tools.list_tools()``) or a path to a JSON/YAML/STL tool.
     level : str
         Vertebral level under the tool centre (``"T1"`` .. ``"L5"``).
-    offset_x_mm : float
-        Lateral offset of the tool centre from the midline (positive = person's right). [mm]
+    offset_x_mm : float or None
+        Lateral offset of the tool centre from the midline (positive = person's right); None = the tool's
+        own default (0 for tools that straddle the spine, one erector column for a single ball). [mm]
     offset_y_mm : float
         Shift along the spine from the level (positive = caudal). [mm]
     step : str
@@ -65,7 +66,7 @@ class SimulationConfig:
     age_years: float = 35.0
     tool: str = "pso-spine"
     level: str = "T7"
-    offset_x_mm: float = 0.0
+    offset_x_mm: float | None = None
     offset_y_mm: float = 0.0
     step: str = "lie_back"
     forearm_support: float | None = None
@@ -134,13 +135,29 @@ def initial_gap_mm(back_surface_mm: np.ndarray, tool_height_mm: np.ndarray) -> n
     return np.where(has_tool, g, np.inf)
 
 
+def level_pitch(surface_mm: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+    """Remove the mean slope along y of the back surface over the tool footprint. [mm]
+
+    The trunk pitches freely about the tool (supported by the pelvis and head at its ends), so it settles with
+    the back's local tangent parallel to the tool top; only the curvature of the back over the tool remains.
+    Assumption of this model: the pitching moment about the tool centre is zero.
+    """
+    n = footprint.sum(axis=1)
+    prof = np.where(n > 0, np.where(footprint, surface_mm, 0.0).sum(axis=1) / np.maximum(n, 1), np.nan)
+    rows = np.flatnonzero(n > 0)
+    if rows.size < 2:
+        return surface_mm
+    slope, _ = np.polyfit(rows.astype(float), prof[rows], 1)
+    return surface_mm - slope * np.arange(surface_mm.shape[0])[:, None]
+
+
 def place(config: SimulationConfig, back: Back | None = None, tool: Tool | None = None
           ) -> tuple[Body, Tool, Back, tuple[float, float]]:
     """Build body, tool and the back window around the tool for ``config``."""
     body = config.body()
     tool = tool or resolve_tool(config.tool, config.spacing_mm, config.tool_params)
     full = back or make_back(body, spacing_mm=config.spacing_mm)
-    cx = float(config.offset_x_mm)
+    cx = float(tool.default_offset_x_mm if config.offset_x_mm is None else config.offset_x_mm)
     cy = float(full.level_y(config.level) + config.offset_y_mm)
     w = tool.grid.nx * tool.grid.spacing_mm + 2 * WINDOW_MARGIN_MM
     h = tool.grid.ny * tool.grid.spacing_mm + 2 * WINDOW_MARGIN_MM
@@ -148,7 +165,7 @@ def place(config: SimulationConfig, back: Back | None = None, tool: Tool | None 
     return body, tool, win, (cx, cy)
 
 
-def simulate(config: SimulationConfig | None = None, *, back: Back | None = None, tool: Tool | None = None,
+def simulate(config: SimulationConfig | None = None, *, back: Back | None = None, tool_obj: Tool | None = None,
              surface_offset_mm: np.ndarray | None = None, load_factor: float = 1.0,
              initial: ContactResult | None = None, **kwargs) -> SimulationResult:
     """Solve one posture state: the contact of the tool with the back and its assessment.
@@ -159,7 +176,7 @@ def simulate(config: SimulationConfig | None = None, *, back: Back | None = None
         Inputs; keyword arguments override or replace its fields (``simulate(tool="pso-rite", level="L3")``).
     back : Back, optional
         A pre-built full back for the body (saves rebuilding it in loops).
-    tool : Tool, optional
+    tool_obj : Tool, optional
         A pre-built tool (overrides ``config.tool``).
     surface_offset_mm : array, optional
         Extra posterior displacement of the back surface on the window grid (e.g. breathing). [mm]
@@ -173,11 +190,13 @@ def simulate(config: SimulationConfig | None = None, *, back: Back | None = None
     SimulationResult
     """
     cfg = replace(config or SimulationConfig(), **kwargs) if kwargs else (config or SimulationConfig())
-    body, tool, win, (cx, cy) = place(cfg, back, tool)
+    body, tool, win, (cx, cy) = place(cfg, back, tool_obj)
     step = cfg.protocol_step()
     th = tool.height_on(win.grid, cx, cy)
     labels = tool.peak_labels_on(win.grid, cx, cy)
-    surface = win.surface_mm if surface_offset_mm is None else win.surface_mm + surface_offset_mm
+    surface = level_pitch(win.surface_mm, np.isfinite(th))
+    if surface_offset_mm is not None:
+        surface = surface + surface_offset_mm
     gap0 = initial_gap_mm(surface, th)
     tool_top = float(np.nanmax(np.where(np.isfinite(th), th, np.nan)))
     load = tool_load(body, cy, step, levels_mm=win.levels_mm, tool_height_mm=tool_top)
@@ -232,13 +251,13 @@ def _is_ok(a: Assessment, max_ratio: float = 1.0) -> bool:
 def _search_shift(res: SimulationResult, axis: str, back: Back) -> float | None:
     """Smallest tool shift along ``axis`` ("x" or "y") that takes the spinous share under tolerance."""
     cfg = res.config
-    base = cfg.offset_x_mm if axis == "x" else cfg.offset_y_mm
+    base = res.tool_center_mm[0] if axis == "x" else cfg.offset_y_mm
     steps = np.arange(SHIFT_SEARCH_STEP_MM, SHIFT_SEARCH_RANGE_MM + 1e-9, SHIFT_SEARCH_STEP_MM)
     shifts = [s * sign for s in steps for sign in (1, -1)]
     for d in shifts:
         kw = {"offset_x_mm": base + d} if axis == "x" else {"offset_y_mm": base + d}
         try:
-            r = simulate(cfg, back=back, tool=res.tool, **kw)
+            r = simulate(cfg, back=back, tool_obj=res.tool, **kw)
         except InputError:
             continue
         if r.assessment.verdict != "peak on bone":
@@ -254,7 +273,7 @@ def _search_support(res: SimulationResult, back: Back, tol: float = 0.01) -> flo
     lo = float(lo)
 
     def ratio(s: float) -> float:
-        return simulate(cfg, back=back, tool=res.tool, forearm_support=s).assessment.max_threshold_ratio
+        return simulate(cfg, back=back, tool_obj=res.tool, forearm_support=s).assessment.max_threshold_ratio
 
     hi = MAX_ADVISED_SUPPORT
     if ratio(hi) > 1.0:
@@ -349,7 +368,7 @@ def simulate_protocol(config: SimulationConfig | None = None, *, breathing_sampl
     for st in PSO_SPINE_PROTOCOL:
         if not st.loaded:
             continue
-        r = simulate(cfg, back=full, tool=tool, step=st.key, initial=prev)
+        r = simulate(cfg, back=full, tool_obj=tool, step=st.key, initial=prev)
         results.append(r)
         prev = r.contact
         if progress:
@@ -368,7 +387,7 @@ def _breathing_series(r: SimulationResult, full: Back, tool: Tool, n: int) -> Br
     f, pk, ra, sh = [], [], [], []
     prev = r.contact
     for i in range(len(cyc.t_s)):
-        s = simulate(r.config, back=full, tool=tool, surface_offset_mm=mask * cyc.rib_expansion_mm[i],
+        s = simulate(r.config, back=full, tool_obj=tool, surface_offset_mm=mask * cyc.rib_expansion_mm[i],
                      load_factor=float(cyc.load_factor[i]), initial=prev)
         prev = s.contact
         f.append(s.contact.total_force_n)

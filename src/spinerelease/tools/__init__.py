@@ -1,1 +1,19 @@
-"""tools stage."""
+"""Tools: rigid height fields of built-in massage tools and of user tools (JSON/YAML/STL)."""
+
+from .base import Peak, Tool, ellipsoid_cap_mm, rounded_peak_mm
+from .builtin import (
+    BUILTIN,
+    foam_roller,
+    get_tool,
+    lacrosse_ball,
+    list_tools,
+    peanut_ball,
+    pso_rite,
+    pso_spine,
+    therapist_hands,
+)
+from .io import find_peaks, load_tool, tool_from_description, tool_from_mesh
+
+__all__ = ["BUILTIN", "Peak", "Tool", "ellipsoid_cap_mm", "find_peaks", "foam_roller", "get_tool", "lacrosse_ball",
+           "list_tools", "load_tool", "peanut_ball", "pso_rite", "pso_spine", "rounded_peak_mm", "therapist_hands",
+           "tool_from_description", "tool_from_mesh"]

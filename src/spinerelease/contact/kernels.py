@@ -1,0 +1,164 @@
+"""Influence kernels of the boundary-element contact model (surface displacement per unit pressure).
+
+Two elastic foundations:
+
+* the homogeneous half-space, with Love's (1929) closed-form displacement under uniform pressure on a
+  rectangular element, evaluated at element centres and convolved without periodic images by zero padding
+  to twice the domain (Hockney 1970; Liu, Wang & Liu 2000);
+* an elastic layer of thickness ``h`` bonded to a rigid base (bone) with a frictionless top surface, whose
+  surface compliance in Fourier space is known in closed form (Carbone & Mangialardi 2008, eq. A.30; the same
+  expression as ContactMechanics' ``thickness`` option). Its Green's function decays over a few layer
+  thicknesses, so a periodic evaluation on a grid padded by several thicknesses is free of image effects.
+
+All kernels are returned in Fourier space (``rfft2`` layout) for a padded grid; :func:`kernel_cache_info`
+reports cache use. Units: lengths in mm, moduli in kPa, so displacement [mm] = kernel [mm/kPa] * pressure [kPa].
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import scipy.fft as sfft
+
+from .. import citations
+
+
+def contact_modulus_kpa(modulus_kpa: float, poisson: float) -> float:
+    """Plane-strain (contact) modulus ``E* = E / (1 - nu^2)``. [kPa]
+
+    References
+    ----------
+    Johnson KL (1985). Contact Mechanics, Cambridge University Press, section 3.9.
+    """
+    return float(modulus_kpa) / (1.0 - float(poisson) ** 2)
+
+
+def _corner(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Antiderivative F with d2F/dXdY = 1/sqrt(X^2+Y^2) (X, Y never zero on element-centre offsets)."""
+    r = np.sqrt(X * X + Y * Y)
+    return X * np.log(Y + r) + Y * np.log(X + r)
+
+
+def love_displacement(x_mm: np.ndarray, y_mm: np.ndarray, a_mm: float, b_mm: float,
+                      e_star_kpa: float) -> np.ndarray:
+    """Surface displacement of a half-space under unit uniform pressure on a rectangle. [mm per kPa]
+
+    Parameters
+    ----------
+    x_mm, y_mm : array
+        Position relative to the rectangle centre. [mm]
+    a_mm, b_mm : float
+        Half side lengths of the rectangle along x and y. [mm]
+    e_star_kpa : float
+        Contact modulus E/(1-nu^2). [kPa]
+
+    Notes
+    -----
+    ``u = 1/(pi E*) * integral over the rectangle of 1/r``, evaluated exactly as a signed sum of corner
+    antiderivatives.
+
+    References
+    ----------
+    Love AEH (1929). The stress produced in a semi-infinite solid by pressure on part of the boundary.
+    Phil Trans R Soc A 228, 377-420. Johnson KL (1985). Contact Mechanics, eq. (3.25).
+    """
+    citations.use("love1929")
+    X1, X2 = x_mm + a_mm, x_mm - a_mm
+    Y1, Y2 = y_mm + b_mm, y_mm - b_mm
+    s = _corner(X1, Y1) - _corner(X1, Y2) - _corner(X2, Y1) + _corner(X2, Y2)
+    return s / (np.pi * e_star_kpa)
+
+
+def padded_shape(ny: int, nx: int, extra_mm: float = 0.0, spacing_mm: float = 1.0) -> tuple[int, int]:
+    """Padded FFT grid for a non-periodic convolution: at least twice the domain plus ``extra_mm``."""
+    extra = int(np.ceil(extra_mm / spacing_mm))
+    return (sfft.next_fast_len(2 * ny + extra, real=True), sfft.next_fast_len(2 * nx + extra, real=True))
+
+
+@lru_cache(maxsize=32)
+def halfspace_kernel_ft(ny: int, nx: int, shape: tuple[int, int], spacing_mm: float,
+                        e_star_kpa: float, dtype: str = "float64") -> np.ndarray:
+    """Fourier transform of the Love influence kernel on a zero-padded grid (cached). [mm/kPa]
+
+    The kernel is sampled at offsets ``-n+1 .. n-1`` and wrapped into the padded array so that the circular
+    convolution equals the linear (non-periodic) one on the original ``ny x nx`` domain (Liu et al. 2000).
+    """
+    citations.use("hockney1970", "liu2000")
+    My, Mx = shape
+    iy = np.fft.fftfreq(My, 1.0 / My)
+    ix = np.fft.fftfreq(Mx, 1.0 / Mx)
+    iy = np.where(np.abs(iy) < ny, iy, np.nan)
+    ix = np.where(np.abs(ix) < nx, ix, np.nan)
+    Y, X = np.meshgrid(iy * spacing_mm, ix * spacing_mm, indexing="ij")
+    h = spacing_mm / 2
+    k = love_displacement(X, Y, h, h, e_star_kpa)
+    k = np.nan_to_num(k, nan=0.0)
+    return sfft.rfft2(k.astype(dtype), workers=-1)
+
+
+@lru_cache(maxsize=64)
+def layer_kernel_ft(shape: tuple[int, int], spacing_mm: float, e_star_kpa: float, poisson: float,
+                    thickness_mm: float, dtype: str = "float64") -> np.ndarray:
+    """Fourier-space compliance of an elastic layer bonded to a rigid base, for square elements. [mm/kPa]
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Padded (periodic) grid shape ``(My, Mx)``.
+    spacing_mm : float
+        Element side. [mm]
+    e_star_kpa : float
+        Contact modulus E/(1-nu^2) of the layer. [kPa]
+    poisson : float
+        Poisson's ratio of the layer (<= 0.5). [-]
+    thickness_mm : float
+        Layer thickness. [mm]
+
+    Notes
+    -----
+    Surface stiffness of the layer at wavenumber k (rad/mm), frictionless top, bonded bottom
+    (Carbone & Mangialardi 2008, eq. A.30)::
+
+        S(k) = E*/2 k (kappa cosh 2kh + 2 (kh)^2 + c) / (kappa sinh 2kh - 2kh),
+        kappa = 3 - 4 nu,  c = 4 nu (2 nu - 3) + 5.
+
+    For kh -> infinity this tends to the half-space E* k / 2; for kh -> 0 and nu = 1/2 to
+    3 E* / (4 k^2 h^3), i.e. the thin incompressible layer ``u = -(h^3 / 3 mu) laplacian(p)`` (Jaffar 1989).
+    The k = 0 term is the uniaxial-strain compliance ``h (1+nu)(1-2nu) / (E (1-nu))`` (zero when
+    incompressible). Element shape: uniform pressure over the square element (sinc^2 factor) and
+    displacement sampled at its centre.
+
+    References
+    ----------
+    Carbone G, Mangialardi L (2008). Analysis of the adhesive contact of confined layers by using a Green's
+    function approach. J Mech Phys Solids 56, 684-706.
+    Jaffar MJ (1989). Asymptotic behaviour of thin elastic layers bonded and unbonded to a rigid foundation.
+    Int J Mech Sci 31, 229-235.
+    """
+    citations.use("carbone2008", "jaffar1989")
+    My, Mx = shape
+    ky = 2 * np.pi * np.fft.fftfreq(My, spacing_mm)
+    kx = 2 * np.pi * sfft.rfftfreq(Mx, spacing_mm)
+    KY, KX = np.meshgrid(ky, kx, indexing="ij")
+    k = np.sqrt(KX**2 + KY**2)
+    q = k * thickness_mm
+    kap = 3 - 4 * poisson
+    c = 4 * poisson * (2 * poisson - 3) + 5
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        corr = (kap * np.cosh(2 * q) + 2 * q**2 + c) / (kap * np.sinh(2 * q) - 2 * q)
+        corr = np.where(np.isfinite(corr) & (q < 300), corr, 1.0)
+        stiff = 0.5 * e_star_kpa * k * corr
+        comp = np.where(k > 0, 1.0 / stiff, 0.0)
+    # k = 0: uniaxial-strain compliance of the layer (E from E*)
+    e_kpa = e_star_kpa * (1 - poisson**2)
+    comp[0, 0] = thickness_mm * (1 + poisson) * (1 - 2 * poisson) / (e_kpa * (1 - poisson))
+    # uniform pressure over a square element of side dx: sinc^2 form factor
+    shape_factor = np.sinc(KX * spacing_mm / (2 * np.pi)) * np.sinc(KY * spacing_mm / (2 * np.pi))
+    # unnormalised rfft convention: multiply by element area / cell area = 1 (pressure is per element)
+    return (comp * shape_factor).astype(np.complex128 if dtype == "float64" else np.complex64)
+
+
+def kernel_cache_info() -> dict[str, object]:
+    """Hit/miss statistics of the kernel caches."""
+    return {"halfspace": halfspace_kernel_ft.cache_info(), "layer": layer_kernel_ft.cache_info()}

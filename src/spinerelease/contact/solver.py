@@ -1,0 +1,464 @@
+"""Load-controlled frictionless contact of a rigid tool with soft tissue over bone (FFT boundary elements).
+
+The body surface is discretised into square elements of uniform pressure. The surface indentation ``u`` of
+the tissue (positive into the body) is a convolution of the pressure with an influence kernel, evaluated
+with real FFTs on a zero-padded grid (:mod:`spinerelease.contact.kernels`). The unknown pressure solves the
+linear complementarity problem::
+
+    g = gap0 + u(p) - approach - tan(roll) * x >= 0,   p >= 0,   p * g = 0,   sum(p) dA = load,
+
+by the constrained conjugate-gradient method of Polonsky & Keer (1999), which enforces the load exactly at
+every iteration and can start from a previous solution (warm start).
+
+Soft tissue of varying thickness over bone: the compliance operator mixes the Green's functions of bonded
+layers of a few reference thicknesses ("bins") with symmetric weights ``A p = sum_b w_b (K_b * (w_b p))``,
+``w_b = sqrt(phi_b(t(x)) / (E(x)/E_ref))`` where ``phi_b`` interpolates linearly in log-thickness between the
+two nearest bins. The operator stays symmetric positive definite (so CG applies) and is exact for a uniform
+layer whose thickness equals a bin. Large compression stiffens the tissue: in outer fixed-point iterations
+each element's compliance is scaled by the secant stiffness of an incompressible neo-Hookean column in
+uniaxial compression, ``f(eps) = (1/lambda^2 - lambda) / (3 eps)``, ``lambda = 1 - eps``, ``eps = u/t``,
+which tends to 1 at small strain and diverges as the tissue is squeezed onto the bone ("bottoming out").
+See ``docs/contact.md`` for assumptions and limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft as sfft
+from scipy import optimize
+
+from .. import citations
+from ..errors import InputError, check_finite, check_memory, check_positive, check_range
+from ..grid import Grid
+from .kernels import contact_modulus_kpa, halfspace_kernel_ft, layer_kernel_ft, padded_shape
+
+#: Poisson's ratio of soft tissue: nearly incompressible (0.45-0.5 reported for fat and muscle, e.g.
+#: Fung 1993); 0.49 keeps the uniaxial-strain limit finite. [-]
+DEFAULT_POISSON = 0.49
+#: Largest compressive strain used when evaluating the neo-Hookean stiffening factor (numerical cap). [-]
+MAX_STRAIN = 0.97
+#: Greatest number of thickness bins of the layered operator.
+MAX_BINS = 6
+
+
+@dataclass(frozen=True)
+class ContactResult:
+    """Solution of a contact problem on ``grid`` (arrays of shape ``grid.shape``).
+
+    Attributes
+    ----------
+    grid : Grid
+    pressure_kpa : ndarray
+        Contact pressure (>= 0). [kPa]
+    gap_mm : ndarray
+        Deformed gap between tool and skin (>= 0; inf where there is no tool). [mm]
+    contact : ndarray of bool
+        Elements in contact.
+    displacement_mm : ndarray
+        Surface indentation of the tissue, positive into the body. [mm]
+    approach_mm : float
+        Rigid approach of the body towards the tool. [mm]
+    roll_deg : float
+        Rigid roll of the body about the y axis (positive: the right side, x > 0, sinks). [degrees]
+    total_force_n : float
+        Integral of the pressure. [N]
+    center_of_force_mm : tuple of float
+        Pressure-weighted centroid (x, y) in grid coordinates. [mm]
+    iterations : int
+        Total CG iterations over all inner solves.
+    converged : bool
+    """
+
+    grid: Grid
+    pressure_kpa: np.ndarray
+    gap_mm: np.ndarray
+    contact: np.ndarray
+    displacement_mm: np.ndarray
+    approach_mm: float
+    roll_deg: float
+    total_force_n: float
+    center_of_force_mm: tuple[float, float]
+    iterations: int
+    converged: bool
+
+    @property
+    def moment_y_nmm(self) -> float:
+        """Moment of the pressure about the y axis through x = 0, sum(p x dA). [N mm]"""
+        p = self.pressure_kpa
+        return float((p.sum(axis=0) * self.grid.x_mm).sum() * self.grid.cell_area_mm2 * 1e-3)
+
+
+def neo_hookean_stiffening(strain: np.ndarray) -> np.ndarray:
+    """Secant stiffening factor of an incompressible neo-Hookean solid in uniaxial compression. [-]
+
+    ``f(eps) = P(eps) / (E eps)`` with nominal stress ``P = mu (lambda^-2 - lambda)``, ``lambda = 1 - eps``
+    and ``E = 3 mu``; f -> 1 as eps -> 0 and f -> infinity as eps -> 1.
+
+    Parameters
+    ----------
+    strain : array
+        Compressive engineering strain u/t, clipped to [0, MAX_STRAIN]. [-]
+
+    References
+    ----------
+    Treloar LRG (1943). The elasticity of a network of long-chain molecules II. Trans Faraday Soc 39, 241-246.
+    Ogden RW (1984). Non-linear Elastic Deformations. Ellis Horwood, Chichester.
+    """
+    citations.use("treloar1943")
+    e = np.clip(np.asarray(strain, dtype=float), 0.0, MAX_STRAIN)
+    lam = 1.0 - e
+    small = e < 1e-4
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = (lam**-2 - lam) / (3.0 * np.where(small, 1.0, e))
+    return np.where(small, 1.0 + 2.0 * e, f)  # series: f = 1 + 2 eps + O(eps^2)
+
+
+def _local_scale_update(scale: np.ndarray, strain: np.ndarray, n_bisect: int = 40) -> np.ndarray:
+    """New compliance scaling from a local Newton-like step of the stiffening fixed point.
+
+    Each element's strain is taken proportional to its compliance scaling with the rest of the solution held
+    fixed, ``eps(s) = s c`` with ``c = eps / s``; the consistent scaling solves ``s f(s c) = 1`` (f: secant
+    stiffening), found by vectorised bisection on (0, 1]. The nonlinearity is local, so a few outer
+    iterations converge where plain fixed-point iteration oscillates.
+    """
+    c = np.clip(strain, 0.0, None) / np.maximum(scale, 1e-12)
+    lo = np.zeros_like(c)
+    hi = np.ones_like(c)
+    for _ in range(n_bisect):
+        mid = 0.5 * (lo + hi)
+        g = mid * neo_hookean_stiffening(mid * c) - 1.0
+        hi = np.where(g > 0, mid, hi)
+        lo = np.where(g > 0, lo, mid)
+    return np.maximum(0.5 * (lo + hi), 1e-6)
+
+
+class _Operator:
+    """Compliance operator u = A p on the active (cropped) domain."""
+
+    def __init__(self, shape: tuple[int, int], spacing_mm: float, modulus_kpa: np.ndarray,
+                 thickness_mm: np.ndarray | None, poisson: float, dtype: str) -> None:
+        ny, nx = shape
+        self.shape = shape
+        self.dtype = dtype
+        e_ref = float(np.median(modulus_kpa))
+        self.e_star = contact_modulus_kpa(e_ref, poisson)
+        mod_w = np.sqrt(e_ref / modulus_kpa)  # symmetric modulus scaling
+        if thickness_mm is None:
+            self.padded = padded_shape(ny, nx)
+            self.kernels = [halfspace_kernel_ft(ny, nx, self.padded, spacing_mm, self.e_star, dtype)]
+            self.base_w = [mod_w]
+        else:
+            t = thickness_mm
+            tmin, tmax = float(t.min()), float(t.max())
+            if tmax / tmin < 1.05:
+                bins = np.array([float(np.median(t))])
+            else:
+                nb = int(min(MAX_BINS, max(2, np.ceil(np.log(tmax / tmin) / np.log(1.6)) + 1)))
+                bins = np.geomspace(tmin, tmax, nb)
+            # pad by several layer thicknesses so periodic images of the decaying layer kernel vanish; a layer
+            # thicker than twice the domain acts as a half-space over the domain (Love kernel, no images)
+            extent = max(ny, nx) * spacing_mm
+            self.padded = padded_shape(ny, nx, extra_mm=min(4 * bins[-1], 2 * extent), spacing_mm=spacing_mm)
+            check_memory("the contact solve", np.prod(self.padded) * 16 * (len(bins) + 8))
+            self.kernels = [halfspace_kernel_ft(ny, nx, self.padded, spacing_mm, self.e_star, dtype)
+                            if b > 2 * extent else
+                            layer_kernel_ft(self.padded, spacing_mm, self.e_star, poisson, float(b), dtype)
+                            for b in bins]
+            phi = _interp_weights(t, bins)
+            self.base_w = [np.sqrt(ph) * mod_w for ph in phi]
+        self.w = list(self.base_w)
+
+    def set_scaling(self, compliance_scale: np.ndarray) -> None:
+        """Scale every element's compliance by ``compliance_scale`` (symmetrically)."""
+        s = np.sqrt(compliance_scale)
+        self.w = [w * s for w in self.base_w]
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:
+        ny, nx = self.shape
+        out = np.zeros(self.shape)
+        for w, k in zip(self.w, self.kernels, strict=True):
+            if not np.any(w):
+                continue
+            f = sfft.rfft2((w * p).astype(self.dtype), s=self.padded, workers=-1)
+            out += w * sfft.irfft2(f * k, s=self.padded, workers=-1)[:ny, :nx]
+        return out
+
+
+def _interp_weights(t: np.ndarray, bins: np.ndarray) -> list[np.ndarray]:
+    """Linear interpolation weights in log-thickness between neighbouring bins (sum to 1)."""
+    if len(bins) == 1:
+        return [np.ones_like(t)]
+    lt = np.log(np.clip(t, bins[0], bins[-1]))
+    lb = np.log(bins)
+    idx = np.clip(np.searchsorted(lb, lt) - 1, 0, len(bins) - 2)
+    frac = (lt - lb[idx]) / (lb[idx + 1] - lb[idx])
+    phi = [np.zeros_like(t) for _ in bins]
+    for b in range(len(bins) - 1):
+        m = idx == b
+        phi[b][m] += 1 - frac[m]
+        phi[b + 1][m] += frac[m]
+    return phi
+
+
+def _pk_cg(op: _Operator, h: np.ndarray, load_kpa_mm2: float, cell: float, p0: np.ndarray | None,
+           tol: float, max_iter: int) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
+    """Polonsky & Keer (1999) constrained CG. Returns (p, u, approach, iterations, converged).
+
+    ``h`` is the initial gap (finite on the active domain); ``load_kpa_mm2`` the total load as sum(p)*cell.
+    """
+    n_total = h.size
+    if p0 is None or not np.any(p0 > 0):
+        # start on the elements closest to contact
+        near = h <= np.quantile(h, min(1.0, max(0.02, 50.0 / n_total)))
+        p = np.where(near, 1.0, 0.0)
+    else:
+        p = np.clip(p0, 0.0, None)
+    p *= load_kpa_mm2 / (p.sum() * cell)
+    t = np.zeros_like(p)
+    g_old = 1.0
+    delta = 0
+    u = op(p)
+    converged = False
+    it = 0
+    while it < max_iter:
+        it += 1
+        g = u + h
+        ic = p > 0
+        g_mean = g[ic].mean()
+        g = g - g_mean
+        G = float((g[ic] ** 2).sum())
+        t = np.where(ic, g + delta * (G / g_old) * t, 0.0)
+        g_old = G if G > 0 else 1.0
+        r = op(t)
+        r_mean = r[ic].mean()
+        r = r - r_mean
+        denom = float((r[ic] * t[ic]).sum())
+        tau = float((g[ic] * t[ic]).sum()) / denom if denom != 0 else 0.0
+        p_old = p
+        p = p - tau * t
+        p[p < 0] = 0.0
+        iol = (p == 0) & (g < 0)
+        if np.any(iol):
+            delta = 0
+            p[iol] -= tau * g[iol]
+        else:
+            delta = 1
+        s = p.sum()
+        if s <= 0:
+            raise InputError("the contact solver lost all contact; check the gap and load")
+        p *= load_kpa_mm2 / (s * cell)
+        u = op(p)
+        err = float(np.abs(p - p_old).sum() * cell / load_kpa_mm2)
+        if err < tol:
+            converged = True
+            break
+    ic = p > 0
+    approach = float((u + h)[ic].mean())
+    return p, u, approach, it, converged
+
+
+def solve_contact(gap0_mm: np.ndarray, grid: Grid, load_n: float, modulus_kpa: float | np.ndarray,
+                  thickness_mm: float | np.ndarray | None = None, *, poisson: float = DEFAULT_POISSON,
+                  moment_y_nmm: float | None = None, roll_deg: float | None = None, tol: float = 1e-6,
+                  max_iter: int = 2000, initial: ContactResult | None = None, nonlinear: bool = True,
+                  nonlinear_tol: float = 1e-2, max_outer: int = 40, dtype: str = "float64") -> ContactResult:
+    """Pressure between a rigid tool and soft tissue over bone for a given load (and roll moment or angle).
+
+    Parameters
+    ----------
+    gap0_mm : array (ny, nx)
+        Initial separation between tool and undeformed skin at zero approach; ``inf`` where there is no
+        tool. [mm]
+    grid : Grid
+        Grid of the arrays (x across the back, 0 on the midline). [mm]
+    load_n : float
+        Total normal force the tool carries. [N]
+    modulus_kpa : float or array
+        Young's modulus of the soft-tissue column. [kPa]
+    thickness_mm : float or array, optional
+        Soft-tissue thickness from skin to bone; ``None`` = homogeneous half-space (no bone). [mm]
+    poisson : float
+        Poisson's ratio of the tissue. [-]
+    moment_y_nmm : float, optional
+        Prescribed moment of the contact pressure about the y axis through x = 0, sum(p x dA); the roll
+        angle is then solved for. [N mm]
+    roll_deg : float, optional
+        Prescribed roll angle (default 0 when no moment is given). [degrees]
+    tol : float
+        Relative change of pressure (L1, normalised by the load) at which CG stops. [-]
+    max_iter : int
+        Most CG iterations per inner solve.
+    initial : ContactResult, optional
+        Previous solution on the same grid, used as warm start.
+    nonlinear : bool
+        Apply the neo-Hookean bottoming-out stiffening (only with a finite thickness).
+    nonlinear_tol : float
+        Relative change of the compliance scaling at which the outer iteration stops. [-]
+    max_outer : int
+        Most outer (stiffening) iterations.
+    dtype : str
+        ``"float64"`` or ``"float32"`` for the FFTs.
+
+    Returns
+    -------
+    ContactResult
+
+    References
+    ----------
+    Polonsky IA, Keer LM (1999). Wear 231, 206-219. Liu S, Wang Q, Liu G (2000). Wear 243, 101-111.
+    """
+    citations.use("polonsky1999")
+    if dtype == "float32":
+        tol = max(tol, 1e-5)  # single precision cannot resolve smaller relative changes
+    g0 = np.asarray(gap0_mm, dtype=float)
+    if g0.shape != grid.shape:
+        raise InputError(f"gap array shape {g0.shape} does not match the grid {grid.shape}")
+    if np.any(np.isnan(g0)):
+        raise InputError("the gap contains NaN values")
+    active = np.isfinite(g0)
+    if not active.any():
+        raise InputError("the gap is infinite everywhere: the tool does not touch the back window")
+    load = check_positive("load", load_n, "N")
+    check_range("Poisson's ratio", poisson, 0.0, 0.5)
+    if dtype not in ("float64", "float32"):
+        raise InputError(f"dtype must be float64 or float32, got {dtype!r}")
+    if moment_y_nmm is not None and roll_deg is not None:
+        raise InputError("give either a roll moment or a roll angle, not both")
+    if moment_y_nmm is not None:
+        check_finite("roll moment", moment_y_nmm)
+    roll = 0.0 if roll_deg is None else check_range("roll angle", roll_deg, -45, 45, "degrees")
+    E = _field("tissue modulus", modulus_kpa, grid.shape, positive=True)
+    T = None if thickness_mm is None else _field("tissue thickness", thickness_mm, grid.shape, positive=True)
+    check_memory("the contact solve", 4 * grid.nx * grid.ny * 16 * 10)
+
+    # crop to the bounding box of the possible contact (pressure is zero wherever there is no tool)
+    rows = np.flatnonzero(active.any(axis=1))
+    cols = np.flatnonzero(active.any(axis=0))
+    sl = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    h0 = np.where(active[sl], g0[sl], np.inf)
+    fin = np.isfinite(h0)
+    big = float(h0[fin].max() - h0[fin].min()) + 1e3
+    h0 = np.where(fin, h0 - h0[fin].min(), big)  # "no tool" = an unreachable gap
+    x = grid.x_mm[sl[1]][None, :] * np.ones((h0.shape[0], 1))
+    cell = grid.cell_area_mm2
+    Ec = E[sl]
+    Tc = None if T is None else T[sl]
+    op = _Operator(h0.shape, grid.spacing_mm, Ec, Tc, poisson, dtype)
+    W = load * 1e3  # N -> kPa mm^2
+
+    p_init = None
+    if initial is not None and initial.pressure_kpa.shape == grid.shape:
+        p_init = initial.pressure_kpa[sl]
+    state = {"p": p_init, "iters": 0, "conv": True, "u": None, "approach": 0.0, "scale": None}
+
+    def solve_at(roll_d: float) -> float:
+        h = h0 - np.tan(np.radians(roll_d)) * x
+        h = np.where(fin, h, big)
+        h = h - h[fin].min()
+        scale = state["scale"] if state["scale"] is not None else np.ones_like(h)
+        op.set_scaling(scale)
+        outer_ok = True
+        inner_tol = tol if not (nonlinear and Tc is not None) else max(tol, 1e-3)
+        for _ in range(max_outer if (nonlinear and Tc is not None) else 1):
+            p, u, appr, it, conv = _pk_cg(op, h, W, cell, state["p"], inner_tol, max_iter)
+            state["iters"] += it
+            state["conv"] = state["conv"] and conv
+            state["p"] = p
+            if not (nonlinear and Tc is not None):
+                break
+            new = _local_scale_update(scale, u / Tc)
+            change = float(np.abs(new - scale).max())
+            if change < nonlinear_tol:
+                if inner_tol <= tol:
+                    break
+                inner_tol = tol  # converged on the stiffening: one final solve at full accuracy
+                continue
+            inner_tol = max(tol, min(inner_tol, 0.1 * change))
+            scale = new
+            op.set_scaling(scale)
+        else:
+            outer_ok = not nonlinear or Tc is None
+        state["conv"] = state["conv"] and outer_ok
+        state["u"], state["approach"], state["h"], state["scale"] = u, appr, h, scale
+        return float((p * x).sum() * cell * 1e-3)
+
+    if moment_y_nmm is None:
+        solve_at(roll)
+    else:
+        target = float(moment_y_nmm)
+        xs = x[fin]
+        if not (xs.min() * load < target < xs.max() * load):
+            raise InputError(f"a roll moment of {target:.0f} N mm cannot be carried by this tool under {load:.0f} N "
+                             f"(the tool spans x = {xs.min():.0f}..{xs.max():.0f} mm)")
+        # secant iteration on the roll angle (the moment is close to linear in tan(roll)), warm-started;
+        # falls back to bracketing + Brent's method if the secant does not settle
+        scale_m = max(abs(target), 1e-3 * load * float(np.abs(xs).max()))
+        r0, m0 = roll, solve_at(roll) - target
+        r1 = roll + (2.0 if m0 < 0 else -2.0)
+        m1 = solve_at(r1) - target
+        done = False
+        for _ in range(12):
+            if abs(m1) < 1e-4 * scale_m:
+                done = True
+                break
+            if m1 == m0:
+                break
+            r2 = float(np.clip(r1 - m1 * (r1 - r0) / (m1 - m0), -45.0, 45.0))
+            r0, m0 = r1, m1
+            r1, m1 = r2, solve_at(r2) - target
+        if not done:
+            lo, hi = -45.0, 45.0
+            if (solve_at(lo) - target) > 0 or (solve_at(hi) - target) < 0:
+                raise InputError("no roll angle within 45 degrees balances the requested roll moment")
+            r1 = optimize.brentq(lambda r: solve_at(r) - target, lo, hi, xtol=1e-3, maxiter=60)
+        roll = r1
+        solve_at(roll)
+
+    p_c, u_c, h_c = state["p"], state["u"], state["h"]
+    P = np.zeros(grid.shape)
+    P[sl] = p_c
+    U = np.zeros(grid.shape)
+    U[sl] = u_c
+    gap = np.full(grid.shape, np.inf)
+    gc = np.clip(h_c + u_c - state["approach"], 0.0, None)
+    gc[p_c > 0] = 0.0
+    gap[sl] = np.where(fin, gc, np.inf)
+    total = float(P.sum() * cell * 1e-3)
+    if total > 0:
+        cx = float((P.sum(axis=0) * grid.x_mm).sum() / P.sum())
+        cy = float((P.sum(axis=1) * grid.y_mm).sum() / P.sum())
+    else:
+        cx = cy = float("nan")
+    # approach of the body relative to first touch of the original (unrolled) gap
+    return ContactResult(grid=grid, pressure_kpa=P, gap_mm=gap, contact=P > 0, displacement_mm=U,
+                         approach_mm=float(state["approach"]), roll_deg=float(roll), total_force_n=total,
+                         center_of_force_mm=(cx, cy), iterations=int(state["iters"]),
+                         converged=bool(state["conv"]))
+
+
+def _field(name: str, value: float | np.ndarray, shape: tuple[int, int], positive: bool) -> np.ndarray:
+    a = np.asarray(value, dtype=float)
+    if a.ndim == 0:
+        a = np.full(shape, float(a))
+    if a.shape != shape:
+        raise InputError(f"{name} shape {a.shape} does not match the grid {shape}")
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"{name} contains NaN or infinite values")
+    if positive and np.any(a <= 0):
+        raise InputError(f"{name} must be positive everywhere")
+    return a
+
+
+def region_forces_n(result: ContactResult, labels: np.ndarray) -> dict[int, float]:
+    """Force carried by each integer label (regions, peaks) of ``labels``. [N]"""
+    lab = np.asarray(labels)
+    if lab.shape != result.pressure_kpa.shape:
+        raise InputError(f"label map shape {lab.shape} does not match the result {result.pressure_kpa.shape}")
+    flat = lab.ravel().astype(np.int64)
+    if flat.size and flat.min() < 0:
+        raise InputError("labels must be non-negative integers")
+    sums = np.bincount(flat, weights=result.pressure_kpa.ravel()) * result.grid.cell_area_mm2 * 1e-3
+    present = np.unique(flat)
+    return {int(k): float(sums[k]) for k in present}

@@ -1,0 +1,157 @@
+"""Validation of the contact engine against analytic solutions and ContactMechanics (issue 3)."""
+
+import numpy as np
+import pytest
+
+from spinerelease.contact import contact_modulus_kpa, neo_hookean_stiffening, region_forces_n, solve_contact
+from spinerelease.errors import InputError
+from spinerelease.grid import Grid
+
+E, NU, R = 30.0, 0.49, 100.0
+ES = contact_modulus_kpa(E, NU)
+
+
+def sphere_gap(g, radius=R):
+    X, Y = g.mesh()
+    return (X**2 + Y**2) / (2 * radius)
+
+
+@pytest.fixture(scope="module")
+def hertz():
+    a = 20.0
+    W = 4 * ES * a**3 / (3 * R) * 1e-3
+    g = Grid.centered(64, 64, 1.0)
+    return a, W, g, solve_contact(sphere_gap(g), g, W, E, None, poisson=NU)
+
+
+def test_hertz_radius_and_peak_pressure_within_1_percent(hertz):
+    a, W, g, r = hertz
+    a_num = np.sqrt(r.contact.sum() * g.cell_area_mm2 / np.pi)
+    p0 = 3 * W * 1e3 / (2 * np.pi * a**2)
+    assert a_num == pytest.approx(a, rel=0.01)
+    assert r.pressure_kpa.max() == pytest.approx(p0, rel=0.01)
+    assert r.approach_mm == pytest.approx(a**2 / R, rel=0.01)
+
+
+def test_force_balance_and_signs(hertz):
+    _, W, _, r = hertz
+    assert r.total_force_n == pytest.approx(W, rel=1e-6)
+    assert np.all(r.pressure_kpa >= 0) and np.all(r.gap_mm >= 0)
+    assert r.converged
+
+
+def test_flat_punch_load_displacement_within_2_percent():
+    a = 15.0
+    g = Grid.centered(48, 48, 0.5)
+    X, Y = g.mesh()
+    gap = np.where(X**2 + Y**2 <= a * a, 0.0, np.inf)
+    W = 10.0
+    r = solve_contact(gap, g, W, E, None, poisson=NU)
+    delta = W * 1e3 / (2 * a * ES)  # Boussinesq: P = 2 a E* delta
+    assert r.approach_mm == pytest.approx(delta, rel=0.02)
+
+
+@pytest.mark.parametrize(("h", "dx", "tol_a"), [(2.0, 0.5, 0.16), (1.0, 0.25, 0.08)])
+def test_thin_incompressible_layer_approaches_jaffar(h, dx, tol_a):
+    # thin bonded incompressible layer (Jaffar 1989): P = pi mu a^6 / (32 R h^3), delta = a^2 / (4 R)
+    mu = E / 3
+    a = 20.0
+    W = np.pi * mu * a**6 / (32 * R * h**3) * 1e-3
+    n = int(60 / dx)
+    g = Grid.centered(n * dx, n * dx, dx)
+    r = solve_contact(sphere_gap(g), g, W, E, h, poisson=0.5, nonlinear=False)
+    a_num = np.sqrt(r.contact.sum() * dx * dx / np.pi)
+    assert abs(a_num / a - 1) < tol_a
+    assert r.approach_mm == pytest.approx(a**2 / (4 * R), rel=tol_a)
+
+
+def test_thin_layer_error_decreases_with_thickness():
+    mu, a = E / 3, 20.0
+    errs = []
+    for h, dx in [(4.0, 1.0), (2.0, 0.5)]:
+        W = np.pi * mu * a**6 / (32 * R * h**3) * 1e-3
+        n = int(60 / dx)
+        g = Grid.centered(n * dx, n * dx, dx)
+        r = solve_contact(sphere_gap(g), g, W, E, h, poisson=0.5, nonlinear=False)
+        errs.append(abs(r.approach_mm / (a**2 / (4 * R)) - 1))
+    assert errs[1] < errs[0]
+
+
+def test_thick_layer_recovers_half_space(hertz):
+    a, W, g, r_hs = hertz
+    r = solve_contact(sphere_gap(g), g, W, E, 1000.0, poisson=NU, nonlinear=False)
+    assert r.pressure_kpa.max() == pytest.approx(r_hs.pressure_kpa.max(), rel=0.01)
+    assert np.linalg.norm(r.pressure_kpa - r_hs.pressure_kpa) / np.linalg.norm(r_hs.pressure_kpa) < 0.01
+
+
+def test_thin_tissue_over_bone_bottoms_out():
+    g = Grid.centered(60, 60, 1.0)
+    lin = solve_contact(sphere_gap(g, 10.0), g, 60.0, 10.0, 8.0, nonlinear=False)
+    nl = solve_contact(sphere_gap(g, 10.0), g, 60.0, 10.0, 8.0)
+    assert (lin.displacement_mm / 8.0).max() > (nl.displacement_mm / 8.0).max()
+    assert (nl.displacement_mm / 8.0).max() < 1.0
+    assert nl.pressure_kpa.max() > lin.pressure_kpa.max()
+    assert nl.total_force_n == pytest.approx(60.0, rel=1e-6)
+    assert neo_hookean_stiffening(np.array([0.0]))[0] == pytest.approx(1.0)
+    assert neo_hookean_stiffening(np.array([0.9]))[0] > 30
+
+
+def test_roll_moment_balance_and_side_load():
+    g = Grid.centered(120, 60, 1.0)
+    X, Y = g.mesh()
+    gap = np.minimum(((X - 30) ** 2 + Y**2) / 20, ((X + 30) ** 2 + Y**2) / 20)
+    M = 100.0 * 8.0
+    r = solve_contact(gap, g, 100.0, 20.0, 25.0, moment_y_nmm=M)
+    assert r.moment_y_nmm == pytest.approx(M, rel=1e-3)
+    right = region_forces_n(r, (X > 0).astype(int))
+    assert right[1] > right[0]
+    assert r.roll_deg > 0
+
+
+def test_warm_start_reduces_iterations(hertz):
+    _, W, g, r = hertz
+    again = solve_contact(sphere_gap(g), g, W * 1.05, E, None, poisson=NU, initial=r)
+    cold = solve_contact(sphere_gap(g), g, W * 1.05, E, None, poisson=NU)
+    assert again.iterations < cold.iterations
+
+
+@pytest.mark.parametrize("kw", [{"load_n": -1.0}, {"load_n": float("nan")}, {"modulus_kpa": -5.0},
+                                {"thickness_mm": 0.0}, {"poisson": 0.7}])
+def test_bad_input(kw):
+    g = Grid.centered(20, 20, 1.0)
+    args = {"gap0_mm": sphere_gap(g), "grid": g, "load_n": 1.0, "modulus_kpa": 10.0, "thickness_mm": None}
+    args.update(kw)
+    with pytest.raises(InputError):
+        solve_contact(**args)
+
+
+def test_no_tool_and_nan_gap_rejected():
+    g = Grid.centered(20, 20, 1.0)
+    with pytest.raises(InputError, match="infinite"):
+        solve_contact(np.full(g.shape, np.inf), g, 1.0, 10.0)
+    bad = sphere_gap(g)
+    bad[3, 3] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        solve_contact(bad, g, 1.0, 10.0)
+
+
+def test_agrees_with_contactmechanics_on_multi_peak_indenter():
+    cm = pytest.importorskip("ContactMechanics", reason="ContactMechanics is not installed")
+    from ContactMechanics.Systems import NonSmoothContactSystem
+    from SurfaceTopography import Topography
+
+    nx = 64
+    g = Grid(nx, nx, 1.0, 0.0, 0.0)
+    X, Y = g.mesh()
+    peaks = [(20, 20), (44, 20), (32, 44)]
+    height = np.max([10.0 - ((X - cx) ** 2 + (Y - cy) ** 2) / (2 * 15.0) for cx, cy in peaks], axis=0)
+    W = 5.0
+    ours = solve_contact(height.max() - height, g, W, E, None, poisson=NU, tol=1e-10)
+    substrate = cm.FreeFFTElasticHalfSpace((nx, nx), ES, (float(nx), float(nx)))
+    topo = Topography(height.T.copy(), (float(nx), float(nx)))
+    system = NonSmoothContactSystem(substrate, topo)
+    sol = system.minimize_proxy(external_force=W * 1e3, pentol=1e-10, maxiter=2000)
+    p_cm = -sol.jac.T if np.sum(sol.jac) < 0 else sol.jac.T
+    p_cm = p_cm.reshape(nx, nx)
+    rel = np.linalg.norm(ours.pressure_kpa - p_cm) / np.linalg.norm(p_cm)
+    assert rel < 0.01

@@ -1,0 +1,137 @@
+"""Tests of the tool geometry library (issue 2)."""
+
+import json
+
+import numpy as np
+import pytest
+import trimesh
+
+from spinerelease.errors import InputError
+from spinerelease.grid import Grid
+from spinerelease.tools import get_tool, list_tools, load_tool, pso_spine, tool_from_description, tool_from_mesh
+
+
+def test_every_builtin_tool_builds():
+    names = [n for n, _ in list_tools()]
+    assert names == ["pso-spine", "pso-rite", "foam-roller", "lacrosse-ball", "peanut-ball", "therapist-hands"]
+    for n in names:
+        t = get_tool(n, spacing_mm=2.0)
+        assert t.footprint.any() and np.isfinite(t.height_mm).all() and t.peaks
+
+
+def test_pso_spine_geometry():
+    t = pso_spine()
+    assert len(t.peaks) == 5
+    side = [p for p in t.peaks if p.name != "centre"]
+    centre = [p for p in t.peaks if p.name == "centre"][0]
+    assert {abs(p.x_mm) for p in side} == {32.0}
+    assert centre.x_mm == 0 and centre.height_mm == pytest.approx(side[0].height_mm - 35.0)
+    assert t.max_height_mm == pytest.approx(70.0, abs=0.01)
+    # mirror symmetric across the spine and along it
+    assert np.allclose(t.height_mm, t.height_mm[:, ::-1]) and np.allclose(t.height_mm, t.height_mm[::-1, :])
+    # the apexes are where the peaks say
+    for p in side:
+        iy = int(np.argmin(np.abs(t.grid.y_mm - p.y_mm)))
+        ix = int(np.argmin(np.abs(t.grid.x_mm - p.x_mm)))
+        assert t.height_mm[iy, ix] == pytest.approx(p.height_mm, abs=0.1)
+    # midline channel: along x = 0 the tool is lower than the side peaks by at least the relief
+    mid = t.height_mm[:, np.argmin(np.abs(t.grid.x_mm))]
+    assert mid.max() <= 70.0 - 35.0 + 1e-9
+
+
+def test_pso_spine_parameters_change_geometry():
+    t = pso_spine(peak_spacing_mm=80, tip_radius_mm=15, n_peaks=4)
+    assert len(t.peaks) == 4 and {abs(p.x_mm) for p in t.peaks} == {40.0}
+    assert t.parameters["tip_radius_mm"] == 15
+
+
+def test_pso_rite_is_deeper_and_sharper():
+    s, r = get_tool("pso-spine"), get_tool("pso-rite")
+    assert len(r.peaks) == 2
+    assert r.peaks[0].height_mm > s.peaks[0].height_mm
+    assert r.peaks[0].tip_radius_mm < s.peaks[0].tip_radius_mm
+
+
+def test_round_tools():
+    ball = get_tool("lacrosse-ball")
+    assert ball.max_height_mm == pytest.approx(63.7, abs=0.1) and ball.default_offset_x_mm > 0
+    roller = get_tool("foam-roller")
+    assert roller.max_height_mm == pytest.approx(152.4, abs=0.1)
+    peanut = get_tool("peanut-ball")
+    assert [p.x_mm for p in peanut.peaks] == pytest.approx([-31.85, 31.85])
+
+
+def test_height_on_and_peak_labels():
+    t = get_tool("pso-spine")
+    g = Grid(300, 300, 1.0, -150.0, -50.0)
+    h = t.height_on(g, 10.0, 100.0)
+    assert np.nanmax(np.where(np.isfinite(h), h, np.nan)) == pytest.approx(70.0, abs=0.1)
+    labels = t.peak_labels_on(g, 10.0, 100.0)
+    assert set(np.unique(labels)) == {0, 1, 2, 3, 4, 5}
+    assert np.all(np.isinf(h[labels == 0]))
+
+
+def test_description_round_trip(tmp_path):
+    desc = {"name": "two", "base": {"width_mm": 120, "length_mm": 60, "height_mm": 20},
+            "peaks": [{"x_mm": -30, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 8},
+                      {"x_mm": 30, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 8}]}
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps(desc))
+    t = load_tool(p)
+    assert len(t.peaks) == 2 and t.max_height_mm == pytest.approx(60, abs=0.01)
+    y = tmp_path / "t.yaml"
+    y.write_text("base: {width_mm: 80, length_mm: 80, height_mm: 10}\npeaks:\n  - {x_mm: 0, y_mm: 0, height_mm: 40, "
+                 "tip_radius_mm: 5}\n")
+    assert load_tool(y).peaks[0].height_mm == 40
+
+
+def test_stl_round_trip(tmp_path):
+    mesh = trimesh.creation.icosphere(subdivisions=4, radius=30.0)
+    path = tmp_path / "ball.stl"
+    mesh.export(path)
+    t = load_tool(path)
+    assert t.max_height_mm == pytest.approx(60.0, abs=0.2)
+    assert len(t.peaks) == 1
+    assert t.peaks[0].tip_radius_mm == pytest.approx(30.0, rel=0.1)
+    assert t.size_mm[0] == pytest.approx(60.0, abs=2.0)
+
+
+@pytest.mark.parametrize("bad", [
+    {"base": {"width_mm": -5, "length_mm": 60, "height_mm": 20}, "peaks": [{"x_mm": 0, "y_mm": 0, "height_mm": 60,
+                                                                          "tip_radius_mm": 8}]},
+    {"base": {"width_mm": 100, "length_mm": 60, "height_mm": 20}, "peaks": []},
+    {"base": {"width_mm": 100, "length_mm": 60, "height_mm": 20}, "peaks": [{"x_mm": float("nan"), "y_mm": 0,
+                                                                           "height_mm": 60, "tip_radius_mm": 8}]},
+    {"base": {"width_mm": 100, "length_mm": 60, "height_mm": 20}, "peaks": [{"x_mm": 90, "y_mm": 0, "height_mm": 60,
+                                                                           "tip_radius_mm": 8}]},
+    {"base": {"width_mm": 100, "length_mm": 60, "height_mm": 20}, "peaks": [{"x_mm": 0, "y_mm": 0, "height_mm": 60}]},
+    {"peaks": [{"x_mm": 0, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 8}]},
+    "not a mapping",
+])
+def test_bad_descriptions(bad):
+    with pytest.raises(InputError):
+        tool_from_description(bad)
+
+
+def test_open_mesh_is_rejected(tmp_path):
+    mesh = trimesh.creation.icosphere(subdivisions=2, radius=20.0)
+    mesh.update_faces(np.arange(len(mesh.faces)) > 3)  # punch a hole
+    with pytest.raises(InputError, match="not closed"):
+        tool_from_mesh(mesh)
+    garbage = tmp_path / "x.stl"
+    garbage.write_bytes(b"solid x\nthis is not an stl\n")
+    with pytest.raises(InputError):
+        load_tool(garbage)
+
+
+def test_bad_names_and_sizes():
+    with pytest.raises(InputError, match="built-in tools"):
+        get_tool("hammer")
+    with pytest.raises(InputError):
+        get_tool("pso-spine", peak_height_mm=-10)
+    with pytest.raises(InputError):
+        get_tool("pso-spine", wings=3)
+    with pytest.raises(InputError):
+        get_tool("foam-roller", spacing_mm=float("nan"))
+    with pytest.raises(InputError, match="too large|allowed"):
+        get_tool("foam-roller", spacing_mm=0.01, length_mm=1500)

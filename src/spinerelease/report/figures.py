@@ -120,3 +120,60 @@ def save_png(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     return path
+
+
+def tool_figure(tool) -> Figure:
+    """Top view of a tool's height field and sections through its peaks."""
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax0, ax1, ax2 = fig.subplots(1, 3, width_ratios=[1.3, 1, 1])
+    h = np.ma.masked_where(~tool.footprint, tool.height_mm)
+    im = ax0.imshow(h, origin="lower", extent=tool.grid.extent_mm, cmap="viridis")
+    fig.colorbar(im, ax=ax0, shrink=0.8).set_label("height above floor [mm]")
+    for p in tool.peaks:
+        ax0.plot(p.x_mm, p.y_mm, "r+", ms=8)
+    ax0.set_title(f"{tool.name}: top view", fontsize=9)
+    ax0.set_xlabel("x across the back [mm]")
+    ax0.set_ylabel("y along the spine [mm]")
+    y0 = tool.peaks[0].y_mm if tool.peaks else 0.0
+    iy = int(np.argmin(np.abs(tool.grid.y_mm - y0)))
+    ax1.plot(tool.grid.x_mm, np.where(tool.footprint[iy], tool.height_mm[iy], np.nan))
+    ax1.set_title(f"section across, y = {y0:.0f} mm", fontsize=9)
+    ax1.set_xlabel("x [mm]")
+    ax1.set_ylabel("height [mm]")
+    x0 = tool.peaks[0].x_mm if tool.peaks else 0.0
+    ix = int(np.argmin(np.abs(tool.grid.x_mm - x0)))
+    ax2.plot(tool.grid.y_mm, np.where(tool.footprint[:, ix], tool.height_mm[:, ix], np.nan))
+    ax2.set_title(f"section along, x = {x0:.0f} mm", fontsize=9)
+    ax2.set_xlabel("y [mm]")
+    for ax in (ax1, ax2):
+        ax.set_aspect("equal")
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def back_figure(back) -> Figure:
+    """Region map with vertebral levels, soft-tissue thickness map, and the sagittal surface profile."""
+    fig = Figure(figsize=(11, 6), layout="constrained")
+    ax0, ax1, ax2 = fig.subplots(1, 3, width_ratios=[1, 1, 0.6])
+    ext = back.grid.extent_mm
+    ax0.imshow(back.region, origin="lower", extent=ext, cmap=ListedColormap(REGION_COLOURS), vmin=-0.5,
+               vmax=len(REGION_COLOURS) - 0.5, interpolation="nearest")
+    for lvl, y in back.levels_mm.items():
+        ax0.axhline(y, color="k", lw=0.3)
+        ax0.annotate(lvl, (ext[1], y), xytext=(2, 0), textcoords="offset points", fontsize=6, va="center")
+    ax0.set_title("regions (grey: spinous processes, red: muscles,\nbeige: ribs, lilac: scapulae)", fontsize=8)
+    im = ax1.imshow(back.tissue_thickness_mm, origin="lower", extent=ext, cmap="magma")
+    fig.colorbar(im, ax=ax1, shrink=0.7).set_label("soft tissue over bone [mm]")
+    ax1.set_title("tissue thickness", fontsize=9)
+    for ax in (ax0, ax1):
+        ax.set_xlabel("x [mm]")
+        ax.set_ylabel("y along the spine [mm]")
+        ax.invert_yaxis()
+    ix = int(np.argmin(np.abs(back.grid.x_mm - 30)))
+    ax2.plot(back.surface_mm[:, ix], back.grid.y_mm)
+    ax2.invert_yaxis()
+    ax2.set_xlabel("posterior protrusion [mm]")
+    ax2.set_title("sagittal profile\n(x = 30 mm)", fontsize=8)
+    b = back.body
+    fig.suptitle(f"back: {b.stature_cm:.0f} cm, {b.mass_kg:.0f} kg, {b.sex}, body fat {b.body_fat:.0f} %", fontsize=10)
+    return fig

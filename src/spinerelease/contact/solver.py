@@ -23,7 +23,7 @@ See ``docs/contact.md`` for assumptions and limits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.fft as sfft
@@ -82,6 +82,7 @@ class ContactResult:
     center_of_force_mm: tuple[float, float]
     iterations: int
     converged: bool
+    compliance_scale: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def moment_y_nmm(self) -> float:
@@ -348,10 +349,12 @@ def solve_contact(gap0_mm: np.ndarray, grid: Grid, load_n: float, modulus_kpa: f
     op = _Operator(h0.shape, grid.spacing_mm, Ec, Tc, poisson, dtype)
     W = load * 1e3  # N -> kPa mm^2
 
-    p_init = None
+    p_init = s_init = None
     if initial is not None and initial.pressure_kpa.shape == grid.shape:
         p_init = initial.pressure_kpa[sl]
-    state = {"p": p_init, "iters": 0, "conv": True, "u": None, "approach": 0.0, "scale": None}
+        if initial.compliance_scale is not None and Tc is not None and nonlinear:
+            s_init = np.clip(initial.compliance_scale[sl], 1e-6, 1.0)  # warm start of the stiffening too
+    state = {"p": p_init, "iters": 0, "conv": True, "u": None, "approach": 0.0, "scale": s_init}
 
     def solve_at(roll_d: float) -> float:
         h = h0 - np.tan(np.radians(roll_d)) * x
@@ -432,10 +435,14 @@ def solve_contact(gap0_mm: np.ndarray, grid: Grid, load_n: float, modulus_kpa: f
     else:
         cx = cy = float("nan")
     # approach of the body relative to first touch of the original (unrolled) gap
+    scale_full = None
+    if state["scale"] is not None:
+        scale_full = np.ones(grid.shape)
+        scale_full[sl] = state["scale"]
     return ContactResult(grid=grid, pressure_kpa=P, gap_mm=gap, contact=P > 0, displacement_mm=U,
                          approach_mm=float(state["approach"]), roll_deg=float(roll), total_force_n=total,
                          center_of_force_mm=(cx, cy), iterations=int(state["iters"]),
-                         converged=bool(state["conv"]))
+                         converged=bool(state["conv"]), compliance_scale=scale_full)
 
 
 def _field(name: str, value: float | np.ndarray, shape: tuple[int, int], positive: bool) -> np.ndarray:

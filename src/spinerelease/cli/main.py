@@ -38,7 +38,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 for _name in COMMAND_MODULES:
     try:
-        _mod = importlib.import_module(f"{__name__.rsplit('.', 1)[0]}.{_name}")
+        _mod = importlib.import_module(f"spinerelease.cli.{_name}")
     except ModuleNotFoundError as _exc:  # module not written yet, or an optional extra is missing
         if _exc.name and _exc.name.startswith("spinerelease.cli"):
             continue

@@ -177,3 +177,24 @@ def back_figure(back) -> Figure:
     b = back.body
     fig.suptitle(f"back: {b.stature_cm:.0f} cm, {b.mass_kg:.0f} kg, {b.sex}, body fat {b.body_fat:.0f} %", fontsize=10)
     return fig
+
+
+def history_figure(sessions) -> Figure:
+    """Mean pain per session over time and sessions per ISO week (coach history)."""
+    from ..coach.session import sessions_per_week
+
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    pts = [(s.started_at, s.mean_pain) for s in sessions if s.mean_pain is not None]
+    if pts:
+        ax1.plot([p[0] for p in pts], [p[1] for p in pts], "-o", ms=4)
+    ax1.set_ylim(0, 10)
+    ax1.set_ylabel("mean pain (0-10)")
+    ax1.set_title("pain per session", fontsize=9)
+    ax1.tick_params(axis="x", labelrotation=30, labelsize=7)
+    weeks = sessions_per_week(sessions)
+    ax2.bar(list(weeks), list(weeks.values()), color="#55a868")
+    ax2.set_ylabel("sessions")
+    ax2.set_title("consistency: sessions per week", fontsize=9)
+    ax2.tick_params(axis="x", labelrotation=30, labelsize=7)
+    return fig

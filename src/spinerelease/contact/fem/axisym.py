@@ -202,7 +202,7 @@ class _Model:
 
         def state(w):
             r = w.x[0]
-            F = _grad3(w["u0"].value, w["u0"].grad, r)
+            F = _grad3(np.asarray(w["u0"]), w["u0"].grad, r)
             F[0, 0] += 1
             F[1, 1] += 1
             F[2, 2] += 1
@@ -215,9 +215,9 @@ class _Model:
         @BilinearForm
         def k_uu(du, v, w):
             r, F, FiT, J, mu, _ = state(w)
-            dF = _grad3(du.value, du.grad, r)
-            dV = _grad3(v.value, v.grad, r)
-            p = w["p0"].value
+            dF = _grad3(np.asarray(du), du.grad, r)
+            dV = _grad3(np.asarray(v), v.grad, r)
+            p = np.asarray(w["p0"])
             Jm = J ** (-2.0 / 3.0)
             I1 = _ddot(F, F)
             A = _ddot(FiT, dF)
@@ -231,7 +231,7 @@ class _Model:
         @BilinearForm
         def k_up(dp, v, w):  # trial: pressure, test: displacement
             r, F, FiT, J, _, _ = state(w)
-            return two_pi * r * dp * J * _ddot(FiT, _grad3(v.value, v.grad, r))
+            return two_pi * r * dp * J * _ddot(FiT, _grad3(np.asarray(v), v.grad, r))
 
         @BilinearForm
         def k_pp(dp, q, w):
@@ -241,15 +241,15 @@ class _Model:
         @LinearForm
         def r_u(v, w):
             r, F, FiT, J, mu, _ = state(w)
-            p = w["p0"].value
+            p = np.asarray(w["p0"])
             I1 = _ddot(F, F)
             Pk = mu * J ** (-2.0 / 3.0) * (F - I1 / 3 * FiT) + p * J * FiT
-            return two_pi * r * _ddot(Pk, _grad3(v.value, v.grad, r))
+            return two_pi * r * _ddot(Pk, _grad3(np.asarray(v), v.grad, r))
 
         @LinearForm
         def r_p(q, w):
             r, _, _, J, _, kap = state(w)
-            return two_pi * r * (J - 1 - w["p0"].value / kap) * q
+            return two_pi * r * (J - 1 - np.asarray(w["p0"]) / kap) * q
 
         u0 = self.ub.interpolate(U)
         p0 = self.pb.interpolate(P)

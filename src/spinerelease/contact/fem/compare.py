@@ -1,0 +1,114 @@
+"""Side-by-side comparison of the fast contact engine with the finite-element reference on axisymmetric cases.
+
+The fast engine (:func:`spinerelease.contact.solve_contact`) is run on a square grid with the gap of the same
+rigid sphere and the same tissue (homogeneous modulus and thickness), and the quantities the project relies on
+are extracted from both: peak pressure, contact area, approach, force carried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import check_positive
+from ...grid import Grid
+from .axisym import FemResult, Layer, solve_axisymmetric
+
+
+@dataclass(frozen=True)
+class CaseMetrics:
+    """Quantities compared between the two models.
+
+    Attributes
+    ----------
+    force_n : float
+        Force carried by the peak. [N]
+    peak_pressure_kpa : float
+        Largest contact pressure. [kPa]
+    contact_area_mm2 : float
+        Contact area. [mm^2]
+    approach_mm : float
+        Indentation depth from first touch. [mm]
+    """
+
+    force_n: float
+    peak_pressure_kpa: float
+    contact_area_mm2: float
+    approach_mm: float
+
+    @classmethod
+    def from_fem(cls, res: FemResult) -> CaseMetrics:
+        return cls(res.force_n, res.peak_pressure_kpa, res.contact_area_mm2, res.approach_mm)
+
+
+def sphere_gap_mm(grid: Grid, radius_mm: float) -> np.ndarray:
+    """Initial gap of a rigid sphere touching the flat skin at the grid origin (``inf`` beyond its rim). [mm]"""
+    x, y = grid.mesh()
+    r2 = x**2 + y**2
+    return np.where(r2 < radius_mm**2, radius_mm - np.sqrt(np.maximum(radius_mm**2 - r2, 0.0)), np.inf)
+
+
+def fast_sphere(load_n: float, tip_radius_mm: float, modulus_kpa: float, thickness_mm: float | None, *,
+                poisson: float, spacing_mm: float, half_width_mm: float | None = None,
+                nonlinear: bool = True) -> CaseMetrics:
+    """Run the fast engine on a rigid sphere pressed into homogeneous tissue (half-space or bonded layer).
+
+    Parameters
+    ----------
+    load_n : float
+        Force. [N]
+    tip_radius_mm : float
+        Sphere radius. [mm]
+    modulus_kpa : float
+        Tissue Young's modulus. [kPa]
+    thickness_mm : float or None
+        Tissue thickness over bone; ``None`` = half-space. [mm]
+    poisson : float
+        Poisson's ratio. [-]
+    spacing_mm : float
+        Grid spacing. [mm]
+    half_width_mm : float, optional
+        Half width of the square grid (default: the sphere radius). [mm]
+    nonlinear : bool
+        Use the fast engine's neo-Hookean bottoming-out stiffening.
+    """
+    from .. import solve_contact
+
+    check_positive("grid spacing", spacing_mm, "mm")
+    hw = tip_radius_mm if half_width_mm is None else half_width_mm
+    n = 2 * int(np.ceil(hw / spacing_mm))
+    grid = Grid(n, n, spacing_mm, -(n - 1) / 2 * spacing_mm, -(n - 1) / 2 * spacing_mm)
+    gap = sphere_gap_mm(grid, tip_radius_mm)
+    res = solve_contact(gap, grid, load_n, modulus_kpa, thickness_mm, poisson=poisson, nonlinear=nonlinear)
+    area = float(res.contact.sum() * grid.cell_area_mm2)
+    return CaseMetrics(res.total_force_n, float(res.pressure_kpa.max()), area, res.approach_mm)
+
+
+def compare_sphere(load_n: float, tip_radius_mm: float, modulus_kpa: float, thickness_mm: float | None, *,
+                   poisson: float = 0.49, model: str = "neo-hookean", spacing_mm: float | None = None,
+                   fem_fine_mm: float | None = None, fem_thickness_mm: float | None = None,
+                   domain_radius_mm: float | None = None) -> dict[str, object]:
+    """FEM and fast-engine results for one sphere-on-tissue case.
+
+    ``thickness_mm=None`` means a half-space for the fast engine; the FEM then uses a block of
+    ``fem_thickness_mm`` (default 6 x tip radius) that approximates it.
+
+    Returns
+    -------
+    dict
+        ``fem`` (:class:`FemResult`), ``fem_metrics`` and ``fast_metrics`` (:class:`CaseMetrics`) and the
+        relative differences ``rel_peak_pressure``, ``rel_area``, ``rel_approach`` (fast / FEM - 1).
+    """
+    t_fem = thickness_mm if thickness_mm is not None else (fem_thickness_mm or 6.0 * tip_radius_mm)
+    fem = solve_axisymmetric(load_n, tip_radius_mm, [Layer("tissue", t_fem, modulus_kpa)], poisson=poisson,
+                             model=model, fine_mm=fem_fine_mm, domain_radius_mm=domain_radius_mm)
+    dx = spacing_mm if spacing_mm is not None else tip_radius_mm / 20
+    fast = fast_sphere(load_n, tip_radius_mm, modulus_kpa, thickness_mm, poisson=poisson, spacing_mm=dx,
+                       nonlinear=(model != "linear"))
+    fm = CaseMetrics.from_fem(fem)
+    return {"fem": fem, "fem_metrics": fm, "fast_metrics": fast,
+            "rel_peak_pressure": fast.peak_pressure_kpa / fm.peak_pressure_kpa - 1,
+            "rel_area": fast.contact_area_mm2 / fm.contact_area_mm2 - 1,
+            "rel_approach": fast.approach_mm / fm.approach_mm - 1,
+            "rel_force": fast.force_n / fm.force_n - 1}

@@ -117,7 +117,7 @@ def test_case3_fast_engine_force(peak_cases, site):
     assert abs(peak_cases[site, "neo-hookean"]["rel_force"]) < 0.05
 
 
-@pytest.mark.xfail(strict=True, reason="fast engine peak pressure exceeds the large-strain FEM by 21-36 % "
+@pytest.mark.xfail(strict=True, reason="fast engine peak pressure exceeds the large-strain FEM by 16-36 % "
                                        "(docs/validation.md); calibration pending in the fast engine")
 @pytest.mark.parametrize("site", ["thick", "thin"])
 def test_case3_fast_engine_peak_pressure_large_strain(peak_cases, site):

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..contact.solver import label_forces_n
 from ..errors import InputError
+
+__all__ = ["PressureSummary", "label_forces_n", "summarize_pressure", "threshold_ratio"]
 
 #: Cells with pressure above this count as loaded (contact area, mean pressure); 0 = every cell the contact
 #: solver put in contact. A reporting choice, not a physical constant. [kPa]
@@ -83,18 +86,6 @@ def summarize_pressure(pressure_kpa: np.ndarray, x_mm: np.ndarray, y_mm: np.ndar
     else:
         cx = cy = float("nan")
     return PressureSummary(force_n, peak, mean, area, (cx, cy))
-
-
-def label_forces_n(pressure_kpa: np.ndarray, labels: np.ndarray, cell_area_mm2: float) -> dict[int, float]:
-    """Force carried by each integer label of ``labels`` (e.g. peaks or anatomical regions). [N]"""
-    lab = np.asarray(labels)
-    if lab.shape != np.shape(pressure_kpa):
-        raise InputError(f"label map shape {lab.shape} does not match pressure map {np.shape(pressure_kpa)}")
-    flat = lab.ravel().astype(np.int64)
-    if flat.size and flat.min() < 0:
-        raise InputError("labels must be non-negative integers")
-    sums = np.bincount(flat, weights=np.asarray(pressure_kpa, dtype=float).ravel())
-    return {int(k): float(v * cell_area_mm2 * 1e-3) for k, v in enumerate(sums) if np.any(flat == k)}
 
 
 def threshold_ratio(pressure_kpa: np.ndarray, threshold_kpa: np.ndarray) -> np.ndarray:

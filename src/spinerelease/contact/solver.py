@@ -458,14 +458,18 @@ def _field(name: str, value: float | np.ndarray, shape: tuple[int, int], positiv
     return a
 
 
-def region_forces_n(result: ContactResult, labels: np.ndarray) -> dict[int, float]:
-    """Force carried by each integer label (regions, peaks) of ``labels``. [N]"""
+def label_forces_n(pressure_kpa: np.ndarray, labels: np.ndarray, cell_area_mm2: float) -> dict[int, float]:
+    """Force carried by each integer label present in ``labels`` (regions, peaks). [N]"""
     lab = np.asarray(labels)
-    if lab.shape != result.pressure_kpa.shape:
-        raise InputError(f"label map shape {lab.shape} does not match the result {result.pressure_kpa.shape}")
+    if lab.shape != np.shape(pressure_kpa):
+        raise InputError(f"label map shape {lab.shape} does not match pressure map {np.shape(pressure_kpa)}")
     flat = lab.ravel().astype(np.int64)
     if flat.size and flat.min() < 0:
         raise InputError("labels must be non-negative integers")
-    sums = np.bincount(flat, weights=result.pressure_kpa.ravel()) * result.grid.cell_area_mm2 * 1e-3
-    present = np.unique(flat)
-    return {int(k): float(sums[k]) for k in present}
+    sums = np.bincount(flat, weights=np.asarray(pressure_kpa, dtype=float).ravel()) * cell_area_mm2 * 1e-3
+    return {int(k): float(sums[k]) for k in np.unique(flat)}
+
+
+def region_forces_n(result: ContactResult, labels: np.ndarray) -> dict[int, float]:
+    """Force carried by each integer label (regions, peaks) of ``labels`` for a contact result. [N]"""
+    return label_forces_n(result.pressure_kpa, labels, result.grid.cell_area_mm2)

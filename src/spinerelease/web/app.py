@@ -20,6 +20,7 @@ from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -54,6 +55,7 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Malformed request body (not parseable)."},
     422: {"model": ErrorResponse, "description": "Invalid input (field out of range, unknown tool, bad file)."},
 }
 JOB_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -248,6 +250,11 @@ def create_app(*, history_db: str | Path | None = None, min_spacing_mm: float = 
                                                f"{state.uploads.max_bytes / 1024**2:g} MiB upload limit"},
                                     status_code=413)
         response = await call_next(request)
+        if response.status_code == 405:
+            # one path, several routes (GET and DELETE /api/jobs/{id}): list every method the path supports
+            methods = {m for r in app.routes if isinstance(r, APIRoute) and r.path_regex.match(request.url.path)
+                       for m in r.methods}
+            response.headers["Allow"] = ", ".join(sorted(methods))
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         if not request.url.path.startswith("/docs"):

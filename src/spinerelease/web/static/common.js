@@ -127,13 +127,14 @@ const SR = (() => {
    * vertebral levels, a colour bar and a hover tooltip (kPa and region). `pmax` fixes the colour scale.
    */
   function drawMap(canvas, res, pmax, tooltip) {
-    const ctx = canvas.getContext("2d");
-    const W = canvas.width, H = canvas.height, barW = 70;
+    const W = canvas.width, barW = 70;
     const m = res.map, o = res.outline;
     const wx0 = m.x0_mm, wx1 = m.x0_mm + (m.nx - 1) * m.spacing_mm, wy0 = m.y0_mm, wy1 = m.y0_mm + (m.ny - 1) * m.spacing_mm;
     const pad = 50;
     const vx0 = wx0 - pad, vx1 = wx1 + pad, vy0 = wy0 - pad, vy1 = wy1 + pad;
-    const s = Math.min((W - barW - 30) / (vx1 - vx0), (H - 20) / (vy1 - vy0));
+    const s = Math.min((W - barW - 30) / (vx1 - vx0), 900 / (vy1 - vy0));
+    canvas.height = Math.ceil((vy1 - vy0) * s) + 40;  // fit the canvas to the view (resets the context)
+    const H = canvas.height, ctx = canvas.getContext("2d");
     const ox = 30, oy = 10;
     const toPx = (x, y) => [ox + (x - vx0) * s, oy + (y - vy0) * s];
     const toMm = (px, py) => [vx0 + (px - ox) / s, vy0 + (py - oy) / s];

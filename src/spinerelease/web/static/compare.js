@@ -3,6 +3,7 @@
 
 (() => {
   const { $ } = SR;
+  let last = null;
 
   async function init() {
     try {
@@ -14,6 +15,7 @@
       SR.fillSelect($("step"), meta.steps.map((s) => [s.key, s.title]), "lie_back");
     } catch (e) { SR.showError(e.message); }
     $("cmp-form").addEventListener("submit", (ev) => { ev.preventDefault(); run(); });
+    $("same-scale").addEventListener("change", () => { if (last) drawMaps(last); });
   }
 
   async function run() {
@@ -36,16 +38,23 @@
       ul.appendChild(li);
     }
     $("claims-panel").hidden = false;
-    const pmax = Math.max(res.a.summary.peak_pressure_kpa || 0, res.b.summary.peak_pressure_kpa || 0, 1e-9);
+    last = res;
+    drawMaps(res);
     const fmax = Math.max(1e-9, ...res.a.peaks.map((p) => p.force_n || 0), ...res.b.peaks.map((p) => p.force_n || 0));
     for (const [k, r] of [["a", res.a], ["b", res.b]]) {
       $(`side-${k}`).hidden = false;
       $(`title-${k}`).textContent = `${k.toUpperCase()}: ${r.tool.name}`;
       SR.setVerdict($(`verdict-${k}`), r);
-      SR.drawMap($(`map-${k}`), r, pmax, $("tooltip"));
       SR.numbersTable($(`numbers-${k}`), r);
       SR.peakBars($(`peaks-${k}`), r, fmax);
     }
+  }
+
+  function drawMaps(res) {
+    const same = $("same-scale").checked;
+    const pmax = Math.max(res.a.summary.peak_pressure_kpa || 0, res.b.summary.peak_pressure_kpa || 0, 1e-9);
+    SR.drawMap($("map-a"), res.a, same ? pmax : null, $("tooltip"));
+    SR.drawMap($("map-b"), res.b, same ? pmax : null, $("tooltip"));
   }
 
   document.addEventListener("DOMContentLoaded", init);

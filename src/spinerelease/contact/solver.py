@@ -23,6 +23,7 @@ See ``docs/contact.md`` for assumptions and limits.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +42,9 @@ DEFAULT_POISSON = 0.49
 MAX_STRAIN = 0.97
 #: Greatest number of thickness bins of the layered operator.
 MAX_BINS = 6
+#: Threads per FFT (scipy.fft ``workers``): -1 = all cores; set to 1 where processes already run in parallel
+#: (Dask workers), or through the environment variable SPINERELEASE_FFT_WORKERS.
+FFT_WORKERS = int(os.environ.get("SPINERELEASE_FFT_WORKERS", "-1"))
 
 
 @dataclass(frozen=True)
@@ -182,8 +186,8 @@ class _Operator:
         for w, k in zip(self.w, self.kernels, strict=True):
             if not np.any(w):
                 continue
-            f = sfft.rfft2((w * p).astype(self.dtype), s=self.padded, workers=-1)
-            out += w * sfft.irfft2(f * k, s=self.padded, workers=-1)[:ny, :nx]
+            f = sfft.rfft2((w * p).astype(self.dtype), s=self.padded, workers=FFT_WORKERS)
+            out += w * sfft.irfft2(f * k, s=self.padded, workers=FFT_WORKERS)[:ny, :nx]
         return out
 
 

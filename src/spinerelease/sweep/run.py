@@ -71,6 +71,14 @@ def evaluate(item: WorkItem) -> dict:
     return row
 
 
+def evaluate_single_threaded(item: WorkItem, evaluate_fn: Callable[[WorkItem], dict] = evaluate) -> dict:
+    """``evaluate_fn(item)`` with single-threaded FFTs: parallelism comes from the worker processes."""
+    from ..contact import solver
+
+    solver.FFT_WORKERS = 1
+    return evaluate_fn(item)
+
+
 class ResultStore:
     """Append-only part files of result rows in a folder (Parquet, or CSV when ``fmt="csv"``)."""
 
@@ -185,7 +193,7 @@ def run_sweep(items: Iterable[WorkItem], out_dir: str | Path, *, scheduler: str 
         except OSError as exc:
             raise InputError(f"could not connect to the Dask scheduler at {scheduler}: {exc}") from None
     try:
-        futures = client.map(evaluate_fn, todo, pure=False)
+        futures = client.map(evaluate_single_threaded, todo, evaluate_fn=evaluate_fn, pure=False)
         stopped = False
         for fut in as_completed(futures):
             if accept(fut.result()):

@@ -33,8 +33,9 @@ def indenter(n: int, dx: float) -> tuple[Grid, np.ndarray]:
     s = n * dx / 256 * 40
     z = np.full(g.shape, -np.inf)
     for px, py in [(-1, -1), (1, -1), (-1, 1), (1, 1), (0, 0)]:
-        z = np.maximum(z, 10.0 - ((X - c - px * s / 1.6) ** 2 + (Y - c - py * s / 2) ** 2) / (2 * 10.0)
-                       - (3.0 if px == 0 else 0.0))
+        z = np.maximum(
+            z, 10.0 - ((X - c - px * s / 1.6) ** 2 + (Y - c - py * s / 2) ** 2) / (2 * 10.0) - (3.0 if px == 0 else 0.0)
+        )
     return g, z
 
 
@@ -104,13 +105,17 @@ def main() -> None:
     cfg = wf.SimulationConfig()
     back = wf.make_back(cfg.body(), spacing_mm=1.0)
     t, res = best(lambda: wf.simulate(cfg, back=back), args.repeat)
-    print(f"\nback solve (PSO-Spine at T7, 1 mm, layered tissue + bottoming-out, {back.grid.nx} x "
-          f"{back.grid.ny} mm back, window {res.back.grid.nx} x {res.back.grid.ny}): {t:.2f} s, "
-          f"{res.contact.iterations} CG iterations")
+    print(
+        f"\nback solve (PSO-Spine at T7, 1 mm, layered tissue + bottoming-out, {back.grid.nx} x "
+        f"{back.grid.ny} mm back, window {res.back.grid.nx} x {res.back.grid.ny}): {t:.2f} s, "
+        f"{res.contact.iterations} CG iterations"
+    )
     for dt in ("float64", "float32"):
         g, z = indenter(400, 1.0)
-        t, p = best(lambda dt=dt, g=g, z=z: solve_contact(z.max() - z, g, 300.0, E_KPA, None, dtype=dt,
-                                                          tol=1e-5).pressure_kpa, args.repeat)
+        t, p = best(
+            lambda dt=dt, g=g, z=z: solve_contact(z.max() - z, g, 300.0, E_KPA, None, dtype=dt, tol=1e-5).pressure_kpa,
+            args.repeat,
+        )
         print(f"400 x 400 mm half-space at 1 mm, {dt}: {t:.3f} s")
 
 

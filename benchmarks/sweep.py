@@ -33,8 +33,7 @@ def main() -> None:
     for spacing in (2.0, 1.0):
         items = make_items(people, ["T7"], ["lie_back"], spacing_mm=spacing)
         rates = {}
-        for name, kw in (("serial", {"scheduler": "serial"}),
-                         ("2 workers", {"scheduler": cluster.scheduler_address})):
+        for name, kw in (("serial", {"scheduler": "serial"}), ("2 workers", {"scheduler": cluster.scheduler_address})):
             with tempfile.TemporaryDirectory() as d:
                 t = time.perf_counter()
                 run_sweep(items, d, **kw)

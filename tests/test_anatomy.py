@@ -74,9 +74,15 @@ def test_window(back):
         back.window(0, -200, 150, 120)
 
 
-@pytest.mark.parametrize("kw", [dict(stature_cm=float("nan"), mass_kg=80), dict(stature_cm=178, mass_kg=-80),
-                                dict(stature_cm=178, mass_kg=80, sex="x"), dict(stature_cm=178, mass_kg=80,
-                                                                                body_fat_pct=90)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(stature_cm=float("nan"), mass_kg=80),
+        dict(stature_cm=178, mass_kg=-80),
+        dict(stature_cm=178, mass_kg=80, sex="x"),
+        dict(stature_cm=178, mass_kg=80, body_fat_pct=90),
+    ],
+)
 def test_bad_body(kw):
     with pytest.raises(InputError):
         Body(**kw)

@@ -62,8 +62,7 @@ def test_label_forces_sum_to_total():
 
 def _assess(p, thr=500.0):
     peaks = np.where(X < 0, 1, 2)
-    return assess(p, G.x_mm, G.y_mm, regions(), np.full(G.shape, thr), peaks, ["left", "right"], NAMES, (2, 3),
-                  (1,), 1)
+    return assess(p, G.x_mm, G.y_mm, regions(), np.full(G.shape, thr), peaks, ["left", "right"], NAMES, (2, 3), (1,), 1)
 
 
 def test_verdicts():

@@ -61,8 +61,9 @@ def test_scripted_session_records_every_step(tmp_path):
 
 def test_pause_skip_repeat_and_quit(tmp_path):
     store = HistoryStore(tmp_path / "h.sqlite")
-    ui = ScriptedPrompter(answers=[5] * 20, pauses={"check": "skip", "breathing": "repeat"},
-                          after={"leg_left": "repeat"})
+    ui = ScriptedPrompter(
+        answers=[5] * 20, pauses={"check": "skip", "breathing": "repeat"}, after={"leg_left": "repeat"}
+    )
     out = run_session(store, FakeClock(T0), ui, PLAN)
     steps = store.steps(out.session_id)
     keys = [s["step_key"] for s in steps]
@@ -79,8 +80,9 @@ def test_adaptation_never_below_simulator_minimum():
     from spinerelease.coach.store import SessionRow
 
     def row(day, support, pain):
-        return SessionRow(day, T0 + timedelta(days=day), None, "pso-spine", "mid", "T8", support, "completed", "",
-                          pain, 5)
+        return SessionRow(
+            day, T0 + timedelta(days=day), None, "pso-spine", "mid", "T8", support, "completed", "", pain, 5
+        )
 
     s0, why0 = adapt_support([], 0.2)
     assert s0 == pytest.approx(0.35) and "first session" in why0
@@ -159,10 +161,14 @@ def test_migration_from_version_1_keeps_data(tmp_path):
     c.executescript(MIGRATIONS[0])
     c.execute("PRAGMA user_version = 1")
     c.execute("PRAGMA application_id = 1397772849")
-    c.execute("INSERT INTO sessions(started_at, tool, target, level, forearm_support, status) "
-              "VALUES ('2026-01-01T07:00:00', 'pso-spine', 'mid', 'T8', 0.3, 'completed')")
-    c.execute("INSERT INTO steps(session_id, step_key, started_at, finished_at, status, pain) "
-              "VALUES (1, 'lie_back', '2026-01-01T07:00:00', '2026-01-01T07:00:30', 'done', 4)")
+    c.execute(
+        "INSERT INTO sessions(started_at, tool, target, level, forearm_support, status) "
+        "VALUES ('2026-01-01T07:00:00', 'pso-spine', 'mid', 'T8', 0.3, 'completed')"
+    )
+    c.execute(
+        "INSERT INTO steps(session_id, step_key, started_at, finished_at, status, pain) "
+        "VALUES (1, 'lie_back', '2026-01-01T07:00:00', '2026-01-01T07:00:30', 'done', 4)"
+    )
     c.close()
     store = HistoryStore(p)
     assert store.schema_version == SCHEMA_VERSION
@@ -175,8 +181,9 @@ def test_cli_history_export_delete(tmp_path):
     store = HistoryStore(db)
     run_session(store, FakeClock(T0), ScriptedPrompter(answers=[3] * 10), PLAN)
     store.close()
-    r = CliRunner().invoke(app, ["coach", "history", "--db", str(db), "--png", str(tmp_path / "h.png")],
-                           env={"COLUMNS": "200"})
+    r = CliRunner().invoke(
+        app, ["coach", "history", "--db", str(db), "--png", str(tmp_path / "h.png")], env={"COLUMNS": "200"}
+    )
     assert r.exit_code == 0, r.output
     assert "pso-spine" in r.output and (tmp_path / "h.png").exists()
     r = CliRunner().invoke(app, ["coach", "export", "--db", str(db), "--csv", str(tmp_path / "x.csv")])
@@ -201,9 +208,30 @@ def _answers():
 def test_killed_coach_process_keeps_completed_steps(tmp_path):
     db = tmp_path / "kill.sqlite"
     env = dict(os.environ, COLUMNS="100")
-    proc = subprocess.Popen([sys.executable, "-m", "spinerelease.cli.main", "coach", "--db", str(db), "--stature",
-                             "178", "--mass", "80", "--sex", "male", "--speed", "20", "--yes", "--no-simulate"],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "spinerelease.cli.main",
+            "coach",
+            "--db",
+            str(db),
+            "--stature",
+            "178",
+            "--mass",
+            "80",
+            "--sex",
+            "male",
+            "--speed",
+            "20",
+            "--yes",
+            "--no-simulate",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     proc.stdin.write(_answers().encode())
     proc.stdin.flush()
     deadline = time.time() + 60

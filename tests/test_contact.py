@@ -115,8 +115,9 @@ def test_warm_start_reduces_iterations(hertz):
     assert again.iterations < cold.iterations
 
 
-@pytest.mark.parametrize("kw", [{"load_n": -1.0}, {"load_n": float("nan")}, {"modulus_kpa": -5.0},
-                                {"thickness_mm": 0.0}, {"poisson": 0.7}])
+@pytest.mark.parametrize(
+    "kw", [{"load_n": -1.0}, {"load_n": float("nan")}, {"modulus_kpa": -5.0}, {"thickness_mm": 0.0}, {"poisson": 0.7}]
+)
 def test_bad_input(kw):
     g = Grid.centered(20, 20, 1.0)
     args = {"gap0_mm": sphere_gap(g), "grid": g, "load_n": 1.0, "modulus_kpa": 10.0, "thickness_mm": None}

@@ -26,8 +26,11 @@ def test_moment_balance_by_hand():
     t = segment_table("male", BODY.stature_cm)
     W = BODY.mass_kg * G_M_S2
     lt, mt, ut, hd = t["lower_trunk"], t["middle_trunk"], t["upper_trunk"], t["head"]
-    s = [lt.length_mm * (1 - lt.com_fraction), lt.length_mm + mt.length_mm * (1 - mt.com_fraction),
-         lt.length_mm + mt.length_mm + ut.length_mm * (1 - ut.com_fraction)]
+    s = [
+        lt.length_mm * (1 - lt.com_fraction),
+        lt.length_mm + mt.length_mm * (1 - mt.com_fraction),
+        lt.length_mm + mt.length_mm + ut.length_mm * (1 - ut.com_fraction),
+    ]
     m = W * (lt.mass_fraction * s[0] + mt.mass_fraction * s[1] + ut.mass_fraction * s[2])
     s_cerv = lt.length_mm + mt.length_mm + ut.length_mm
     s_tool = s_cerv - 17.0 * BODY.stature_cm * 10 / 1741.0 - LEVELS["T7"]

@@ -72,16 +72,23 @@ def test_height_on_and_peak_labels():
 
 
 def test_description_round_trip(tmp_path):
-    desc = {"name": "two", "base": {"width_mm": 120, "length_mm": 60, "height_mm": 20},
-            "peaks": [{"x_mm": -30, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 8},
-                      {"x_mm": 30, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 8}]}
+    desc = {
+        "name": "two",
+        "base": {"width_mm": 120, "length_mm": 60, "height_mm": 20},
+        "peaks": [
+            {"x_mm": -30, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 8},
+            {"x_mm": 30, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 8},
+        ],
+    }
     p = tmp_path / "t.json"
     p.write_text(json.dumps(desc))
     t = load_tool(p)
     assert len(t.peaks) == 2 and t.max_height_mm == pytest.approx(60, abs=0.01)
     y = tmp_path / "t.yaml"
-    y.write_text("base: {width_mm: 80, length_mm: 80, height_mm: 10}\npeaks:\n  - {x_mm: 0, y_mm: 0, height_mm: 40, "
-                 "tip_radius_mm: 5}\n")
+    y.write_text(
+        "base: {width_mm: 80, length_mm: 80, height_mm: 10}\npeaks:\n  - {x_mm: 0, y_mm: 0, height_mm: 40, "
+        "tip_radius_mm: 5}\n"
+    )
     assert load_tool(y).peaks[0].height_mm == 40
 
 
@@ -96,18 +103,30 @@ def test_stl_round_trip(tmp_path):
     assert t.size_mm[0] == pytest.approx(60.0, abs=2.0)
 
 
-@pytest.mark.parametrize("bad", [
-    {"base": {"width_mm": -5, "length_mm": 60, "height_mm": 20}, "peaks": [{"x_mm": 0, "y_mm": 0, "height_mm": 60,
-                                                                          "tip_radius_mm": 8}]},
-    {"base": {"width_mm": 100, "length_mm": 60, "height_mm": 20}, "peaks": []},
-    {"base": {"width_mm": 100, "length_mm": 60, "height_mm": 20}, "peaks": [{"x_mm": float("nan"), "y_mm": 0,
-                                                                           "height_mm": 60, "tip_radius_mm": 8}]},
-    {"base": {"width_mm": 100, "length_mm": 60, "height_mm": 20}, "peaks": [{"x_mm": 90, "y_mm": 0, "height_mm": 60,
-                                                                           "tip_radius_mm": 8}]},
-    {"base": {"width_mm": 100, "length_mm": 60, "height_mm": 20}, "peaks": [{"x_mm": 0, "y_mm": 0, "height_mm": 60}]},
-    {"peaks": [{"x_mm": 0, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 8}]},
-    "not a mapping",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {
+            "base": {"width_mm": -5, "length_mm": 60, "height_mm": 20},
+            "peaks": [{"x_mm": 0, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 8}],
+        },
+        {"base": {"width_mm": 100, "length_mm": 60, "height_mm": 20}, "peaks": []},
+        {
+            "base": {"width_mm": 100, "length_mm": 60, "height_mm": 20},
+            "peaks": [{"x_mm": float("nan"), "y_mm": 0, "height_mm": 60, "tip_radius_mm": 8}],
+        },
+        {
+            "base": {"width_mm": 100, "length_mm": 60, "height_mm": 20},
+            "peaks": [{"x_mm": 90, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 8}],
+        },
+        {
+            "base": {"width_mm": 100, "length_mm": 60, "height_mm": 20},
+            "peaks": [{"x_mm": 0, "y_mm": 0, "height_mm": 60}],
+        },
+        {"peaks": [{"x_mm": 0, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 8}]},
+        "not a mapping",
+    ],
+)
 def test_bad_descriptions(bad):
     with pytest.raises(InputError):
         tool_from_description(bad)

@@ -24,27 +24,33 @@ TOOL_JSON = {
     "name": "two-bumps",
     "description": "a test tool with two peaks",
     "base": {"width_mm": 120, "length_mm": 60, "height_mm": 20},
-    "peaks": [{"name": "left", "x_mm": -30, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 10},
-              {"name": "right", "x_mm": 30, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 10}],
+    "peaks": [
+        {"name": "left", "x_mm": -30, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 10},
+        {"name": "right", "x_mm": 30, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 10},
+    ],
 }
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    app = create_app(history_db=tmp_path_factory.mktemp("hist") / "none.sqlite", min_spacing_mm=1.0,
-                     max_upload_bytes=200_000)
+    app = create_app(
+        history_db=tmp_path_factory.mktemp("hist") / "none.sqlite", min_spacing_mm=1.0, max_upload_bytes=200_000
+    )
     with TestClient(app, base_url=BASE) as c:
         yield c
 
 
 def strict_json(r):
     """Parse a response refusing NaN/Infinity (which browsers cannot parse)."""
+
     def bad(x):
         raise AssertionError(f"non-standard JSON constant {x}")
+
     return json.loads(r.text, parse_constant=bad)
 
 
 # -- pages ----------------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("url", ["/", "/compare", "/history", "/api"])
 def test_every_page_shows_the_disclaimer(client, url):
@@ -70,6 +76,7 @@ def test_foreign_host_header_refused(client):
 
 # -- metadata ---------------------------------------------------------------------------------------------------------
 
+
 def test_meta_and_tools(client):
     m = client.get("/api/meta").json()
     assert m["levels"][0] == "T1" and m["levels"][-1] == "L5" and len(m["levels"]) == 17
@@ -84,6 +91,7 @@ def test_meta_and_tools(client):
 
 
 # -- simulate ---------------------------------------------------------------------------------------------------------
+
 
 def test_simulate_pso_spine(client):
     r = client.post("/api/simulate", json={"spacing_mm": 2.0, "level": "T7"})
@@ -111,23 +119,26 @@ def test_simulate_more_support_less_force(client):
     assert hi["advice"] is None
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"stature_cm": 500}, "stature_cm"),
-    ({"mass_kg": -3}, "mass_kg"),
-    ({"sex": "other"}, "sex"),
-    ({"body_fat_pct": 80}, "body_fat_pct"),
-    ({"level": "C3"}, "level"),
-    ({"offset_x_mm": 400}, "offset_x_mm"),
-    ({"forearm_support": 1.5}, "forearm_support"),
-    ({"roll_deg": 90}, "roll_deg"),
-    ({"step": "seated"}, "step"),
-    ({"spacing_mm": 0.1}, "spacing_mm"),
-    ({"tool": "../../etc/passwd"}, "tool"),
-    ({"tool": "/tmp/x.stl"}, "tool"),
-    ({"tool_params": {"peak_spacing_mm": 1e9}}, "tool_params.peak_spacing_mm"),
-    ({"unknown_field": 1}, "unknown_field"),
-    ({"stature_cm": "tall"}, "stature_cm"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"stature_cm": 500}, "stature_cm"),
+        ({"mass_kg": -3}, "mass_kg"),
+        ({"sex": "other"}, "sex"),
+        ({"body_fat_pct": 80}, "body_fat_pct"),
+        ({"level": "C3"}, "level"),
+        ({"offset_x_mm": 400}, "offset_x_mm"),
+        ({"forearm_support": 1.5}, "forearm_support"),
+        ({"roll_deg": 90}, "roll_deg"),
+        ({"step": "seated"}, "step"),
+        ({"spacing_mm": 0.1}, "spacing_mm"),
+        ({"tool": "../../etc/passwd"}, "tool"),
+        ({"tool": "/tmp/x.stl"}, "tool"),
+        ({"tool_params": {"peak_spacing_mm": 1e9}}, "tool_params.peak_spacing_mm"),
+        ({"unknown_field": 1}, "unknown_field"),
+        ({"stature_cm": "tall"}, "stature_cm"),
+    ],
+)
 def test_simulate_rejects_bad_fields(client, body, field):
     r = client.post("/api/simulate", json={**FAST, **body})
     assert r.status_code == 422
@@ -162,6 +173,7 @@ def test_min_spacing_enforced():
 
 # -- compare ----------------------------------------------------------------------------------------------------------
 
+
 def test_compare(client):
     r = client.post("/api/compare", json={**FAST, "tool_a": "pso-spine", "tool_b": "pso-rite"})
     assert r.status_code == 200, r.text
@@ -173,6 +185,7 @@ def test_compare(client):
 
 
 # -- jobs -------------------------------------------------------------------------------------------------------------
+
 
 def test_simulate_job_runs_to_done(client):
     r = client.post("/api/jobs", json={"kind": "simulate", "config": {**FAST, "advice": False}})
@@ -290,6 +303,7 @@ def test_too_many_jobs_is_429(monkeypatch):
 
 # -- uploads ----------------------------------------------------------------------------------------------------------
 
+
 def test_upload_json_tool_and_simulate(client):
     state = client.app.state.web
     files = {"file": ("../../../../tmp/evil name.json", json.dumps(TOOL_JSON).encode(), "application/json")}
@@ -324,15 +338,18 @@ def test_upload_stl_mesh(client):
     assert r.status_code == 422 and "not closed" in r.json()["detail"]
 
 
-@pytest.mark.parametrize("name, content, status, words", [
-    ("tool.exe", b"MZ", 422, "unsupported tool file type"),
-    ("noext", b"{}", 422, "unsupported tool file type"),
-    ("empty.json", b"", 422, "empty"),
-    ("bad.json", b"{not json", 422, "could not parse"),
-    ("wrong.json", b'{"base": {"width_mm": -1, "length_mm": 10, "height_mm": 1}, "peaks": []}', 422, "width"),
-    ("binary.stl", b"\x00" * 300, 422, ""),
-    ("big.json", b" " * 300_000, 413, "upload limit"),
-])
+@pytest.mark.parametrize(
+    "name, content, status, words",
+    [
+        ("tool.exe", b"MZ", 422, "unsupported tool file type"),
+        ("noext", b"{}", 422, "unsupported tool file type"),
+        ("empty.json", b"", 422, "empty"),
+        ("bad.json", b"{not json", 422, "could not parse"),
+        ("wrong.json", b'{"base": {"width_mm": -1, "length_mm": 10, "height_mm": 1}, "peaks": []}', 422, "width"),
+        ("binary.stl", b"\x00" * 300, 422, ""),
+        ("big.json", b" " * 300_000, 413, "upload limit"),
+    ],
+)
 def test_upload_rejections(client, name, content, status, words):
     before = set(client.app.state.web.uploads.root.iterdir())
     r = client.post("/api/tools/upload", files={"file": (name, content, "application/octet-stream")})
@@ -359,6 +376,7 @@ def test_uploads_removed_on_shutdown():
 
 # -- history ----------------------------------------------------------------------------------------------------------
 
+
 def test_history_empty_does_not_create_a_database(client, tmp_path):
     db = tmp_path / "hist.sqlite"
     with TestClient(create_app(history_db=db), base_url=BASE) as c:
@@ -376,8 +394,9 @@ def test_history_with_sessions(tmp_path):
         start = t0 + timedelta(days=k)
         sid = store.start_session(start, "pso-spine", "mid", "T8", support)
         for i, p in enumerate(pains):
-            store.record_step(sid, "lie_back" if i == 0 else "breathing", start, start + timedelta(seconds=30),
-                              "done", p)
+            store.record_step(
+                sid, "lie_back" if i == 0 else "breathing", start, start + timedelta(seconds=30), "done", p
+            )
         store.finish_session(sid, start + timedelta(minutes=5))
     store.close()
     with TestClient(create_app(history_db=db), base_url=BASE) as c:
@@ -401,6 +420,7 @@ def test_history_refuses_foreign_file(tmp_path):
 
 # -- CLI --------------------------------------------------------------------------------------------------------------
 
+
 def test_serve_command_binds_loopback(monkeypatch):
     import uvicorn
     from typer.testing import CliRunner
@@ -408,8 +428,9 @@ def test_serve_command_binds_loopback(monkeypatch):
     from spinerelease.cli.main import app as cli
 
     seen = {}
-    monkeypatch.setattr(uvicorn, "run", lambda application, host, port, **kw: seen.update(host=host, port=port,
-                                                                                         app=application))
+    monkeypatch.setattr(
+        uvicorn, "run", lambda application, host, port, **kw: seen.update(host=host, port=port, app=application)
+    )
     r = CliRunner().invoke(cli, ["serve", "--port", "8765"])
     assert r.exit_code == 0, r.output
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8765

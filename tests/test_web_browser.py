@@ -17,23 +17,40 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path(os.environ.get("SPINERELEASE_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = pytest.mark.browser
 
-playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed "
-                                      "(pip install playwright); skipping the browser end-to-end test")
+playwright_sync = pytest.importorskip(
+    "playwright.sync_api",
+    reason="playwright is not installed (pip install playwright); skipping the browser end-to-end test",
+)
 uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is not installed; skipping the browser test")
 if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} not found (apt-get install chromium); skipping the browser end-to-end test",
-                allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} not found (apt-get install chromium); skipping the browser end-to-end test",
+        allow_module_level=True,
+    )
 
 from spinerelease.web import create_app  # noqa: E402
 
-TOOL_JSON = {"name": "browser-bumps", "base": {"width_mm": 120, "length_mm": 60, "height_mm": 20},
-             "peaks": [{"name": "left", "x_mm": -30, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 10},
-                       {"name": "right", "x_mm": 30, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 10}]}
+TOOL_JSON = {
+    "name": "browser-bumps",
+    "base": {"width_mm": 120, "length_mm": 60, "height_mm": 20},
+    "peaks": [
+        {"name": "left", "x_mm": -30, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 10},
+        {"name": "right", "x_mm": 30, "y_mm": 0, "height_mm": 60, "tip_radius_mm": 10},
+    ],
+}
 
 
 def _free_port() -> int:
@@ -147,8 +164,9 @@ def test_cancel_from_page(server, page):
     page.click("#breathe")  # a long protocol solve at 1 mm
     page.wait_for_selector("#cancel:not([disabled])")
     page.click("#cancel")
-    page.wait_for_function("() => document.getElementById('progress-text').textContent === 'cancelled'",
-                           timeout=120_000)
+    page.wait_for_function(
+        "() => document.getElementById('progress-text').textContent === 'cancelled'", timeout=120_000
+    )
     assert page.locator("#protocol").is_hidden()
     assert not page.errors, page.errors
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed (pip install "
-                                   "schemathesis); skipping the OpenAPI property tests")
+schemathesis = pytest.importorskip(
+    "schemathesis",
+    reason="schemathesis is not installed (pip install schemathesis); skipping the OpenAPI property tests",
+)
 pytest.importorskip("fastapi")
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402

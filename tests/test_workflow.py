@@ -86,8 +86,17 @@ def test_protocol_and_breathing_series():
     assert forearms < lie
 
 
-@pytest.mark.parametrize("kw", [{"mass_kg": -70}, {"stature_cm": float("nan")}, {"level": "T13"},
-                                {"step": "seated"}, {"forearm_support": 1.5}, {"tool": "no-such-tool"}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"mass_kg": -70},
+        {"stature_cm": float("nan")},
+        {"level": "T13"},
+        {"step": "seated"},
+        {"forearm_support": 1.5},
+        {"tool": "no-such-tool"},
+    ],
+)
 def test_bad_input_gives_clear_error(kw):
     with pytest.raises(InputError):
         wf.simulate(FAST, **kw)

@@ -32,8 +32,7 @@ def check_finite(name: str, value: float) -> float:
     return v
 
 
-def check_range(name: str, value: float, lo: float | None = None, hi: float | None = None,
-                unit: str = "") -> float:
+def check_range(name: str, value: float, lo: float | None = None, hi: float | None = None, unit: str = "") -> float:
     """Return ``value`` as float if ``lo <= value <= hi``; raise :class:`InputError` otherwise."""
     v = check_finite(name, value)
     u = f" {unit}" if unit else ""

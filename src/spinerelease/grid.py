@@ -41,8 +41,9 @@ class Grid:
         check_memory("this grid", self.nx * self.ny * 4 * 8 * 40)
 
     @classmethod
-    def centered(cls, width_mm: float, length_mm: float, spacing_mm: float = 1.0,
-                 center_mm: tuple[float, float] = (0.0, 0.0)) -> Grid:
+    def centered(
+        cls, width_mm: float, length_mm: float, spacing_mm: float = 1.0, center_mm: tuple[float, float] = (0.0, 0.0)
+    ) -> Grid:
         """Grid covering ``width_mm`` (x) by ``length_mm`` (y) centred on ``center_mm``."""
         check_positive("grid width", width_mm, "mm")
         check_positive("grid length", length_mm, "mm")

@@ -80,8 +80,14 @@ def _validate(name: str, key: str, entry: dict) -> Parameter:
         for v in vals:
             if isinstance(v, (int, float)) and not (rng[0] <= v <= rng[1]):
                 raise InputError(f"{name}.yaml: parameter {key!r} value {v} is outside its range {rng}")
-    return Parameter(key=key, value=entry["value"], unit=str(entry.get("unit", "")), source=str(src),
-                     range=rng, note=str(entry.get("note", "")))
+    return Parameter(
+        key=key,
+        value=entry["value"],
+        unit=str(entry.get("unit", "")),
+        source=str(src),
+        range=rng,
+        note=str(entry.get("note", "")),
+    )
 
 
 @cache
@@ -98,5 +104,6 @@ def load(name: str) -> ParameterSet:
 def available() -> list[str]:
     """Names of all parameter sets shipped with the package."""
     folder = resources.files("spinerelease").joinpath("data")
-    return sorted(p.name[:-5] for p in folder.iterdir()
-                  if p.name.endswith(".yaml") and not p.name.startswith("sources"))
+    return sorted(
+        p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml") and not p.name.startswith("sources")
+    )

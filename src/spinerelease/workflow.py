@@ -75,14 +75,21 @@ class SimulationConfig:
     tool_params: dict = field(default_factory=dict)
 
     def body(self) -> Body:
-        return Body(stature_cm=self.stature_cm, mass_kg=self.mass_kg, sex=self.sex,
-                    body_fat_pct=self.body_fat_pct, age_years=self.age_years)
+        return Body(
+            stature_cm=self.stature_cm,
+            mass_kg=self.mass_kg,
+            sex=self.sex,
+            body_fat_pct=self.body_fat_pct,
+            age_years=self.age_years,
+        )
 
     def protocol_step(self) -> ProtocolStep:
         st = get_step(self.step, PSO_SPINE_PROTOCOL)
         if not st.loaded:
-            raise InputError(f"in step {self.step!r} the back is not on the tool; choose one of "
-                             + ", ".join(s.key for s in PSO_SPINE_PROTOCOL if s.loaded))
+            raise InputError(
+                f"in step {self.step!r} the back is not on the tool; choose one of "
+                + ", ".join(s.key for s in PSO_SPINE_PROTOCOL if s.loaded)
+            )
         if self.forearm_support is not None:
             st = replace(st, forearm_support=check_range("forearm support", self.forearm_support, 0, 0.95))
         if self.roll_deg is not None:
@@ -110,8 +117,9 @@ class SimulationResult:
 def resolve_tool(name_or_path: str, spacing_mm: float, params: dict | None = None) -> Tool:
     """A built-in tool by name, or a user tool from a JSON/YAML/STL path."""
     if any(name_or_path.lower().endswith(ext) for ext in (".json", ".yaml", ".yml", ".stl")):
-        return load_tool(name_or_path, spacing_mm=spacing_mm) if _accepts_spacing(load_tool) else load_tool(
-            name_or_path)
+        return (
+            load_tool(name_or_path, spacing_mm=spacing_mm) if _accepts_spacing(load_tool) else load_tool(name_or_path)
+        )
     return get_tool(name_or_path, spacing_mm=spacing_mm, **(params or {}))
 
 
@@ -151,8 +159,9 @@ def level_pitch(surface_mm: np.ndarray, footprint: np.ndarray) -> np.ndarray:
     return surface_mm - slope * np.arange(surface_mm.shape[0])[:, None]
 
 
-def place(config: SimulationConfig, back: Back | None = None, tool: Tool | None = None
-          ) -> tuple[Body, Tool, Back, tuple[float, float]]:
+def place(
+    config: SimulationConfig, back: Back | None = None, tool: Tool | None = None
+) -> tuple[Body, Tool, Back, tuple[float, float]]:
     """Build body, tool and the back window around the tool for ``config``."""
     body = config.body()
     tool = tool or resolve_tool(config.tool, config.spacing_mm, config.tool_params)
@@ -165,9 +174,16 @@ def place(config: SimulationConfig, back: Back | None = None, tool: Tool | None 
     return body, tool, win, (cx, cy)
 
 
-def simulate(config: SimulationConfig | None = None, *, back: Back | None = None, tool_obj: Tool | None = None,
-             surface_offset_mm: np.ndarray | None = None, load_factor: float = 1.0,
-             initial: ContactResult | None = None, **kwargs) -> SimulationResult:
+def simulate(
+    config: SimulationConfig | None = None,
+    *,
+    back: Back | None = None,
+    tool_obj: Tool | None = None,
+    surface_offset_mm: np.ndarray | None = None,
+    load_factor: float = 1.0,
+    initial: ContactResult | None = None,
+    **kwargs,
+) -> SimulationResult:
     """Solve one posture state: the contact of the tool with the back and its assessment.
 
     Parameters
@@ -201,16 +217,26 @@ def simulate(config: SimulationConfig | None = None, *, back: Back | None = None
     tool_top = float(np.nanmax(np.where(np.isfinite(th), th, np.nan)))
     load = tool_load(body, cy, step, levels_mm=win.levels_mm, tool_height_mm=tool_top)
     force = load.force_n * load_factor
-    roll_kwargs: dict = {"moment_y_nmm": load.moment_y_nmm * load_factor} if step.roll_deg != 0 else {
-        "roll_deg": 0.0}
-    contact = solve_contact(gap0, win.grid, force, win.tissue_modulus_kpa, win.tissue_thickness_mm,
-                            initial=initial, **roll_kwargs)
+    roll_kwargs: dict = {"moment_y_nmm": load.moment_y_nmm * load_factor} if step.roll_deg != 0 else {"roll_deg": 0.0}
+    contact = solve_contact(
+        gap0, win.grid, force, win.tissue_modulus_kpa, win.tissue_thickness_mm, initial=initial, **roll_kwargs
+    )
     thresholds = threshold_map_kpa(win.region, body.sex)
-    a = assess(contact.pressure_kpa, win.grid.x_mm, win.grid.y_mm, win.region, thresholds, labels,
-               [p.name for p in tool.peaks], REGION_NAMES, MUSCLE_REGIONS, BONE_REGIONS, REGIONS["SPINOUS"])
+    a = assess(
+        contact.pressure_kpa,
+        win.grid.x_mm,
+        win.grid.y_mm,
+        win.region,
+        thresholds,
+        labels,
+        [p.name for p in tool.peaks],
+        REGION_NAMES,
+        MUSCLE_REGIONS,
+        BONE_REGIONS,
+        REGIONS["SPINOUS"],
+    )
     citations.use(*tool.sources, *win.sources)
-    return SimulationResult(cfg, body, tool, win, (cx, cy), th, labels, load, contact, a,
-                            tuple(citations.used_keys()))
+    return SimulationResult(cfg, body, tool, win, (cx, cy), th, labels, load, contact, a, tuple(citations.used_keys()))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -268,8 +294,11 @@ def _search_shift(res: SimulationResult, axis: str, back: Back) -> float | None:
 def _search_support(res: SimulationResult, back: Back, tol: float = 0.01) -> float | None:
     """Smallest forearm support fraction whose probe-averaged pressure stays under the pain threshold."""
     cfg = res.config
-    lo = res.load.forearms_n / max(res.load.forearms_n + res.load.force_n, 1e-9) if cfg.forearm_support is None \
+    lo = (
+        res.load.forearms_n / max(res.load.forearms_n + res.load.force_n, 1e-9)
+        if cfg.forearm_support is None
         else cfg.forearm_support
+    )
     lo = float(lo)
 
     def ratio(s: float) -> float:
@@ -304,33 +333,44 @@ def advise(res: SimulationResult, back: Back | None = None) -> Advice:
         sx = _search_shift(res, "x", full)
         if sx is not None:
             side = "right" if sx > 0 else "left"
-            msgs.append(f"{a.spinous_share:.0%} of the force is on the spinous processes (bone): move the tool "
-                        f"{abs(sx):.0f} mm to your {side} so the peaks sit on the muscles beside the spine.")
+            msgs.append(
+                f"{a.spinous_share:.0%} of the force is on the spinous processes (bone): move the tool "
+                f"{abs(sx):.0f} mm to your {side} so the peaks sit on the muscles beside the spine."
+            )
         else:
             sy = _search_shift(res, "y", full)
             if sy is not None:
                 way = "down (towards the pelvis)" if sy > 0 else "up (towards the head)"
                 msgs.append(f"{a.spinous_share:.0%} of the force is on bone: move the tool {abs(sy):.0f} mm {way}.")
             else:
-                msgs.append(f"{a.spinous_share:.0%} of the force is on bone and no shift within "
-                            f"{SHIFT_SEARCH_RANGE_MM:.0f} mm fixes it: this tool does not fit this back at this level.")
+                msgs.append(
+                    f"{a.spinous_share:.0%} of the force is on bone and no shift within "
+                    f"{SHIFT_SEARCH_RANGE_MM:.0f} mm fixes it: this tool does not fit this back at this level."
+                )
     elif a.max_threshold_ratio > 1.0:
         sup = _search_support(res, full)
         if sup is not None:
-            msgs.append(f"Pressure reaches {a.max_threshold_ratio:.0%} of the pain threshold: hold about "
-                        f"{sup:.0%} of your upper-body weight on your forearms (or a pillow under the shoulders).")
+            msgs.append(
+                f"Pressure reaches {a.max_threshold_ratio:.0%} of the pain threshold: hold about "
+                f"{sup:.0%} of your upper-body weight on your forearms (or a pillow under the shoulders)."
+            )
         else:
-            msgs.append(f"Pressure reaches {a.max_threshold_ratio:.0%} of the pain threshold even with "
-                        f"{MAX_ADVISED_SUPPORT:.0%} support: choose a softer tool or a lower level.")
+            msgs.append(
+                f"Pressure reaches {a.max_threshold_ratio:.0%} of the pain threshold even with "
+                f"{MAX_ADVISED_SUPPORT:.0%} support: choose a softer tool or a lower level."
+            )
     else:
-        msgs.append(f"Peaks on muscle, {a.spinous_share:.1%} of the force on the spinous processes; pressure at "
-                    f"{a.max_threshold_ratio:.0%} of the pain threshold ({a.threshold_margin:.0%} margin).")
+        msgs.append(
+            f"Peaks on muscle, {a.spinous_share:.1%} of the force on the spinous processes; pressure at "
+            f"{a.max_threshold_ratio:.0%} of the pain threshold ({a.threshold_margin:.0%} margin)."
+        )
     return Advice(msgs, sx, sy, sup)
 
 
 # --------------------------------------------------------------------------------------------------------------
 # Protocol, comparison, coach suggestion
 # --------------------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class BreathingSeries:
@@ -351,8 +391,12 @@ class ProtocolResult:
     breathing: BreathingSeries | None
 
 
-def simulate_protocol(config: SimulationConfig | None = None, *, breathing_samples: int = 12,
-                      progress: Callable[[str], None] | None = None) -> ProtocolResult:
+def simulate_protocol(
+    config: SimulationConfig | None = None,
+    *,
+    breathing_samples: int = 12,
+    progress: Callable[[str], None] | None = None,
+) -> ProtocolResult:
     """Solve each loaded step of the PSO-Spine protocol for ``config`` (its ``step`` field is ignored).
 
     The breathing step is solved over one deep breath: the posture stage gives the chest-wall displacement and
@@ -380,15 +424,30 @@ def simulate_protocol(config: SimulationConfig | None = None, *, breathing_sampl
 
 def _breathing_series(r: SimulationResult, full: Back, tool: Tool, n: int) -> BreathingSeries:
     cyc = breathing_cycle(r.body, n_samples=n)
-    ribs = np.isin(r.back.region, (REGIONS["RIB_L"], REGIONS["RIB_R"], REGIONS["ERECTOR_L"], REGIONS["ERECTOR_R"],
-                                   REGIONS["MULTIFIDUS_L"], REGIONS["MULTIFIDUS_R"]))
+    ribs = np.isin(
+        r.back.region,
+        (
+            REGIONS["RIB_L"],
+            REGIONS["RIB_R"],
+            REGIONS["ERECTOR_L"],
+            REGIONS["ERECTOR_R"],
+            REGIONS["MULTIFIDUS_L"],
+            REGIONS["MULTIFIDUS_R"],
+        ),
+    )
     thoracic = r.back.grid.mesh()[1] <= r.back.level_y("T12")
     mask = (ribs & thoracic).astype(float)
     f, pk, ra, sh = [], [], [], []
     prev = r.contact
     for i in range(len(cyc.t_s)):
-        s = simulate(r.config, back=full, tool_obj=tool, surface_offset_mm=mask * cyc.rib_expansion_mm[i],
-                     load_factor=float(cyc.load_factor[i]), initial=prev)
+        s = simulate(
+            r.config,
+            back=full,
+            tool_obj=tool,
+            surface_offset_mm=mask * cyc.rib_expansion_mm[i],
+            load_factor=float(cyc.load_factor[i]),
+            initial=prev,
+        )
         prev = s.contact
         f.append(s.contact.total_force_n)
         pk.append(s.assessment.summary.peak_pressure_kpa)
@@ -423,8 +482,9 @@ def force_evenness(peak_forces_n: list[float] | np.ndarray) -> float:
     return float(1.0 - f.std() / f.mean())
 
 
-def compare(tool_a: str = "pso-spine", tool_b: str = "pso-rite", config: SimulationConfig | None = None,
-            **kwargs) -> Comparison:
+def compare(
+    tool_a: str = "pso-spine", tool_b: str = "pso-rite", config: SimulationConfig | None = None, **kwargs
+) -> Comparison:
     """Simulate two tools on the same body, level and posture and check the seed's claims with numbers."""
     cfg = replace(config or SimulationConfig(), **kwargs) if kwargs else (config or SimulationConfig())
     full = make_back(cfg.body(), spacing_mm=cfg.spacing_mm)
@@ -436,22 +496,30 @@ def compare(tool_a: str = "pso-spine", tool_b: str = "pso-rite", config: Simulat
     ea = force_evenness([p.summary.force_n for p in A.peaks])
     eb = force_evenness([p.summary.force_n for p in B.peaks])
     claims = (
-        Claim(f"{tool_b} has deeper, more concentrated peaks than {tool_a}",
-              B.summary.peak_pressure_kpa > A.summary.peak_pressure_kpa and db > da,
-              f"peak pressure {B.summary.peak_pressure_kpa:.0f} vs {A.summary.peak_pressure_kpa:.0f} kPa, "
-              f"tissue indentation {db:.1f} vs {da:.1f} mm"),
-        Claim(f"{tool_a} spreads the force more evenly over its peaks",
-              len(A.peaks) > len(B.peaks) or ea > eb,
-              f"{len(A.peaks)} peaks (evenness {ea:.2f}) vs {len(B.peaks)} peaks (evenness {eb:.2f}); "
-              f"per-peak force {', '.join(f'{p.summary.force_n:.0f}' for p in A.peaks)} N vs "
-              f"{', '.join(f'{p.summary.force_n:.0f}' for p in B.peaks)} N"),
-        Claim(f"{tool_a} keeps the pressure off the spinous processes",
-              A.spinous_share <= 0.05,
-              f"{A.spinous_share:.1%} of force on spinous processes ({tool_b}: {B.spinous_share:.1%})"),
-        Claim(f"{tool_a} leaves a larger margin to the pain threshold than {tool_b}",
-              A.max_threshold_ratio < B.max_threshold_ratio,
-              f"probe-averaged peak at {A.max_threshold_ratio:.0%} vs {B.max_threshold_ratio:.0%} of the "
-              "pressure-pain threshold"),
+        Claim(
+            f"{tool_b} has deeper, more concentrated peaks than {tool_a}",
+            B.summary.peak_pressure_kpa > A.summary.peak_pressure_kpa and db > da,
+            f"peak pressure {B.summary.peak_pressure_kpa:.0f} vs {A.summary.peak_pressure_kpa:.0f} kPa, "
+            f"tissue indentation {db:.1f} vs {da:.1f} mm",
+        ),
+        Claim(
+            f"{tool_a} spreads the force more evenly over its peaks",
+            len(A.peaks) > len(B.peaks) or ea > eb,
+            f"{len(A.peaks)} peaks (evenness {ea:.2f}) vs {len(B.peaks)} peaks (evenness {eb:.2f}); "
+            f"per-peak force {', '.join(f'{p.summary.force_n:.0f}' for p in A.peaks)} N vs "
+            f"{', '.join(f'{p.summary.force_n:.0f}' for p in B.peaks)} N",
+        ),
+        Claim(
+            f"{tool_a} keeps the pressure off the spinous processes",
+            A.spinous_share <= 0.05,
+            f"{A.spinous_share:.1%} of force on spinous processes ({tool_b}: {B.spinous_share:.1%})",
+        ),
+        Claim(
+            f"{tool_a} leaves a larger margin to the pain threshold than {tool_b}",
+            A.max_threshold_ratio < B.max_threshold_ratio,
+            f"probe-averaged peak at {A.max_threshold_ratio:.0%} vs {B.max_threshold_ratio:.0%} of the "
+            "pressure-pain threshold",
+        ),
     )
     return Comparison(ra, rb, claims)
 
@@ -468,8 +536,9 @@ class SetupSuggestion:
     summary: str
 
 
-def suggest_setup(body: Body, tool: str = "pso-spine", target: str = "mid", *, spacing_mm: float = 2.0
-                  ) -> SetupSuggestion:
+def suggest_setup(
+    body: Body, tool: str = "pso-spine", target: str = "mid", *, spacing_mm: float = 2.0
+) -> SetupSuggestion:
     """Suggest the level, lateral offset and the least forearm support that stays under the pain threshold.
 
     Parameters
@@ -485,9 +554,17 @@ def suggest_setup(body: Body, tool: str = "pso-spine", target: str = "mid", *, s
     if target not in TARGET_LEVELS:
         raise InputError(f"target must be one of {', '.join(TARGET_LEVELS)}; got {target!r}")
     level = TARGET_LEVELS[target]
-    cfg = SimulationConfig(stature_cm=body.stature_cm, mass_kg=body.mass_kg, sex=body.sex,
-                           body_fat_pct=body.body_fat_pct, age_years=body.age_years, tool=tool, level=level,
-                           step="lie_back", spacing_mm=spacing_mm)
+    cfg = SimulationConfig(
+        stature_cm=body.stature_cm,
+        mass_kg=body.mass_kg,
+        sex=body.sex,
+        body_fat_pct=body.body_fat_pct,
+        age_years=body.age_years,
+        tool=tool,
+        level=level,
+        step="lie_back",
+        spacing_mm=spacing_mm,
+    )
     full = make_back(body, spacing_mm=spacing_mm)
     r = simulate(cfg, back=full)
     offset = 0.0
@@ -503,7 +580,9 @@ def suggest_setup(body: Body, tool: str = "pso-spine", target: str = "mid", *, s
     a = r.assessment
     thr = a.probe_peak_kpa / a.max_threshold_ratio if a.max_threshold_ratio > 0 else float("nan")
     where = "centred on the spine" if offset == 0 else f"{offset:+.0f} mm off centre"
-    summary = (f"Place the tool at {level} (the {target} back), {where}; "
-               f"hold {support:.0%} of your upper-body weight on your forearms to start. Predicted peak pressure "
-               f"{a.probe_peak_kpa:.0f} kPa vs a pain threshold of {thr:.0f} kPa.")
+    summary = (
+        f"Place the tool at {level} (the {target} back), {where}; "
+        f"hold {support:.0%} of your upper-body weight on your forearms to start. Predicted peak pressure "
+        f"{a.probe_peak_kpa:.0f} kPa vs a pain threshold of {thr:.0f} kPa."
+    )
     return SetupSuggestion(level, offset, support, a.probe_peak_kpa, thr, summary)

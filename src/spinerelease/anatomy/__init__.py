@@ -14,5 +14,18 @@ from .back import (
 )
 from .body import SEXES, Body, body_fat_deurenberg1991
 
-__all__ = ["BONE_REGIONS", "LEVELS", "MUSCLE_REGIONS", "REGIONS", "REGION_NAMES", "SEXES", "SPINOUS", "Back", "Body",
-           "body_fat_deurenberg1991", "make_back", "sagittal_profile_mm", "vertebral_levels_mm"]
+__all__ = [
+    "BONE_REGIONS",
+    "LEVELS",
+    "MUSCLE_REGIONS",
+    "REGIONS",
+    "REGION_NAMES",
+    "SEXES",
+    "SPINOUS",
+    "Back",
+    "Body",
+    "body_fat_deurenberg1991",
+    "make_back",
+    "sagittal_profile_mm",
+    "vertebral_levels_mm",
+]

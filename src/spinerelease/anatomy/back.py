@@ -20,14 +20,33 @@ from ..errors import InputError, check_positive
 from ..grid import Grid
 from .body import Body
 
-REGIONS = {"OTHER": 0, "SPINOUS": 1, "MULTIFIDUS_L": 2, "MULTIFIDUS_R": 3, "ERECTOR_L": 4, "ERECTOR_R": 5,
-           "RIB_L": 6, "RIB_R": 7, "SCAPULA_L": 8, "SCAPULA_R": 9}
+REGIONS = {
+    "OTHER": 0,
+    "SPINOUS": 1,
+    "MULTIFIDUS_L": 2,
+    "MULTIFIDUS_R": 3,
+    "ERECTOR_L": 4,
+    "ERECTOR_R": 5,
+    "RIB_L": 6,
+    "RIB_R": 7,
+    "SCAPULA_L": 8,
+    "SCAPULA_R": 9,
+}
 OTHER, SPINOUS, MULTIFIDUS_L, MULTIFIDUS_R, ERECTOR_L, ERECTOR_R, RIB_L, RIB_R, SCAPULA_L, SCAPULA_R = range(10)
 MUSCLE_REGIONS = (MULTIFIDUS_L, MULTIFIDUS_R, ERECTOR_L, ERECTOR_R)
 BONE_REGIONS = (SPINOUS, RIB_L, RIB_R, SCAPULA_L, SCAPULA_R)
-REGION_NAMES = {OTHER: "other soft tissue", SPINOUS: "spinous processes (bone)", MULTIFIDUS_L: "left multifidus",
-                MULTIFIDUS_R: "right multifidus", ERECTOR_L: "left erector spinae", ERECTOR_R: "right erector spinae",
-                RIB_L: "left ribs", RIB_R: "right ribs", SCAPULA_L: "left scapula", SCAPULA_R: "right scapula"}
+REGION_NAMES = {
+    OTHER: "other soft tissue",
+    SPINOUS: "spinous processes (bone)",
+    MULTIFIDUS_L: "left multifidus",
+    MULTIFIDUS_R: "right multifidus",
+    ERECTOR_L: "left erector spinae",
+    ERECTOR_R: "right erector spinae",
+    RIB_L: "left ribs",
+    RIB_R: "right ribs",
+    SCAPULA_L: "left scapula",
+    SCAPULA_R: "right scapula",
+}
 LEVELS = tuple([f"T{i}" for i in range(1, 13)] + [f"L{i}" for i in range(1, 6)])
 
 
@@ -63,14 +82,22 @@ class Back:
         nx = int(np.ceil(width_mm / d)) + 1
         ny = int(np.ceil(length_mm / d)) + 1
         if i0 < 0 or j0 < 0 or i0 + nx > g.nx or j0 + ny > g.ny:
-            raise InputError(f"a {width_mm:.0f} x {length_mm:.0f} mm window at ({center_x_mm:.0f}, "
-                             f"{center_y_mm:.0f}) mm extends beyond the modelled back; move the tool towards "
-                             "the middle of the back")
+            raise InputError(
+                f"a {width_mm:.0f} x {length_mm:.0f} mm window at ({center_x_mm:.0f}, "
+                f"{center_y_mm:.0f}) mm extends beyond the modelled back; move the tool towards "
+                "the middle of the back"
+            )
         sl = (slice(j0, j0 + ny), slice(i0, i0 + nx))
         sub = Grid(nx, ny, d, g.x0_mm + i0 * d, g.y0_mm + j0 * d)
-        return replace(self, grid=sub, surface_mm=self.surface_mm[sl], region=self.region[sl],
-                       tissue_thickness_mm=self.tissue_thickness_mm[sl],
-                       tissue_modulus_kpa=self.tissue_modulus_kpa[sl], fat_thickness_mm=self.fat_thickness_mm[sl])
+        return replace(
+            self,
+            grid=sub,
+            surface_mm=self.surface_mm[sl],
+            region=self.region[sl],
+            tissue_thickness_mm=self.tissue_thickness_mm[sl],
+            tissue_modulus_kpa=self.tissue_modulus_kpa[sl],
+            fat_thickness_mm=self.fat_thickness_mm[sl],
+        )
 
     def region_at(self, x_mm: float, y_mm: float) -> int:
         """Region code at a point."""
@@ -160,8 +187,10 @@ def make_back(body: Body, spacing_mm: float = 1.0, grid: Grid | None = None) -> 
     thor = 1.0 - lum
 
     sp_w = float(a.value("spinous_halfwidth")) * s
-    mf_edge = (float(a.value("multifidus_lateral_edge_thoracic")) * thor
-               + float(a.value("multifidus_lateral_edge_lumbar")) * lum) * s
+    mf_edge = (
+        float(a.value("multifidus_lateral_edge_thoracic")) * thor
+        + float(a.value("multifidus_lateral_edge_lumbar")) * lum
+    ) * s
     es_edge = float(a.value("erector_lateral_edge")) * s
     rib_x = float(a.value("rib_angle_lateral")) * s
     scap_x = float(a.value("scapula_medial_border")) * s
@@ -216,7 +245,15 @@ def make_back(body: Body, spacing_mm: float = 1.0, grid: Grid | None = None) -> 
     modulus = soft / (fat_part / e_fat + mus_part / e_mus + 1e-12)
     modulus = np.where(soft > 0, modulus, e_fat)
     citations.use("deleva1996")
-    srcs = tuple(dict.fromkeys(k.strip() for ps in (a, t) for p in ps.parameters.values()
-                               for k in p.source.split("+")))
-    return Back(body=body, grid=grid, surface_mm=surface, region=region, tissue_thickness_mm=thickness,
-                tissue_modulus_kpa=modulus, fat_thickness_mm=fat, levels_mm=levels, sources=srcs)
+    srcs = tuple(dict.fromkeys(k.strip() for ps in (a, t) for p in ps.parameters.values() for k in p.source.split("+")))
+    return Back(
+        body=body,
+        grid=grid,
+        surface_mm=surface,
+        region=region,
+        tissue_thickness_mm=thickness,
+        tissue_modulus_kpa=modulus,
+        fat_thickness_mm=fat,
+        levels_mm=levels,
+        sources=srcs,
+    )

@@ -13,7 +13,16 @@ from .assessment import (
 from .metrics import PressureSummary, label_forces_n, summarize_pressure, threshold_ratio
 
 __all__ = [
-    "ALGOMETER_PROBE_AREA_MM2", "Assessment", "PeakAssessment", "PressureSummary", "VERDICT_OK", "VERDICT_ON_BONE",
-    "VERDICT_TOO_MUCH", "assess", "label_forces_n", "probe_averaged_pressure", "summarize_pressure",
+    "ALGOMETER_PROBE_AREA_MM2",
+    "Assessment",
+    "PeakAssessment",
+    "PressureSummary",
+    "VERDICT_OK",
+    "VERDICT_ON_BONE",
+    "VERDICT_TOO_MUCH",
+    "assess",
+    "label_forces_n",
+    "probe_averaged_pressure",
+    "summarize_pressure",
     "threshold_ratio",
 ]

@@ -93,8 +93,9 @@ class Assessment:
         return self.max_threshold_ratio > 1.0
 
 
-def probe_averaged_pressure(pressure_kpa: np.ndarray, spacing_mm: float,
-                            probe_area_mm2: float = ALGOMETER_PROBE_AREA_MM2) -> np.ndarray:
+def probe_averaged_pressure(
+    pressure_kpa: np.ndarray, spacing_mm: float, probe_area_mm2: float = ALGOMETER_PROBE_AREA_MM2
+) -> np.ndarray:
     """Mean pressure over a flat circular probe of ``probe_area_mm2`` centred on every cell. [kPa]
 
     Parameters
@@ -120,17 +121,28 @@ def probe_averaged_pressure(pressure_kpa: np.ndarray, spacing_mm: float,
     check_positive("probe area", probe_area_mm2, "mm^2")
     radius = np.sqrt(probe_area_mm2 / np.pi) / spacing_mm
     r = int(np.ceil(radius))
-    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     disc = (xx**2 + yy**2 <= radius**2).astype(float)
     disc /= disc.sum()
     return ndimage.convolve(np.asarray(pressure_kpa, dtype=float), disc, mode="constant", cval=0.0)
 
 
-def assess(pressure_kpa: np.ndarray, x_mm: np.ndarray, y_mm: np.ndarray, region: np.ndarray,
-           threshold_kpa: np.ndarray, peak_labels: np.ndarray, peak_names: list[str] | tuple[str, ...],
-           region_names: dict[int, str], muscle_regions: tuple[int, ...], bone_regions: tuple[int, ...],
-           spinous_region: int, *, probe_area_mm2: float = ALGOMETER_PROBE_AREA_MM2,
-           max_bone_share: float = DEFAULT_MAX_BONE_SHARE) -> Assessment:
+def assess(
+    pressure_kpa: np.ndarray,
+    x_mm: np.ndarray,
+    y_mm: np.ndarray,
+    region: np.ndarray,
+    threshold_kpa: np.ndarray,
+    peak_labels: np.ndarray,
+    peak_names: list[str] | tuple[str, ...],
+    region_names: dict[int, str],
+    muscle_regions: tuple[int, ...],
+    bone_regions: tuple[int, ...],
+    spinous_region: int,
+    *,
+    probe_area_mm2: float = ALGOMETER_PROBE_AREA_MM2,
+    max_bone_share: float = DEFAULT_MAX_BONE_SHARE,
+) -> Assessment:
     """Assess a pressure map on the back: per-peak and per-region force, threshold ratio and verdict.
 
     Parameters
@@ -198,7 +210,17 @@ def assess(pressure_kpa: np.ndarray, x_mm: np.ndarray, y_mm: np.ndarray, region:
         verdict = VERDICT_TOO_MUCH
     else:
         verdict = VERDICT_OK
-    return Assessment(summary=summary, peaks=tuple(peaks), region_forces_n=region_forces, muscle_force_n=muscle,
-                      bone_force_n=bone, spinous_force_n=spinous, spinous_share=share,
-                      probe_peak_kpa=float(probe.max()) if probe.size else 0.0, max_threshold_ratio=max_ratio,
-                      threshold_margin=1.0 - max_ratio, verdict=verdict, ratio_map=ratio)
+    return Assessment(
+        summary=summary,
+        peaks=tuple(peaks),
+        region_forces_n=region_forces,
+        muscle_force_n=muscle,
+        bone_force_n=bone,
+        spinous_force_n=spinous,
+        spinous_share=share,
+        probe_peak_kpa=float(probe.max()) if probe.size else 0.0,
+        max_threshold_ratio=max_ratio,
+        threshold_margin=1.0 - max_ratio,
+        verdict=verdict,
+        ratio_map=ratio,
+    )

@@ -47,9 +47,14 @@ class PressureSummary:
     center_of_force_mm: tuple[float, float]
 
 
-def summarize_pressure(pressure_kpa: np.ndarray, x_mm: np.ndarray, y_mm: np.ndarray, cell_area_mm2: float,
-                       mask: np.ndarray | None = None,
-                       contact_threshold_kpa: float = DEFAULT_CONTACT_THRESHOLD_KPA) -> PressureSummary:
+def summarize_pressure(
+    pressure_kpa: np.ndarray,
+    x_mm: np.ndarray,
+    y_mm: np.ndarray,
+    cell_area_mm2: float,
+    mask: np.ndarray | None = None,
+    contact_threshold_kpa: float = DEFAULT_CONTACT_THRESHOLD_KPA,
+) -> PressureSummary:
     """Summarize a pressure map, optionally restricted to ``mask``.
 
     Parameters

@@ -17,21 +17,24 @@ def register(app: typer.Typer) -> None:
 
     @anat.command("show")
     @handle_errors
-    def show_cmd(stature: float = typer.Option(178.0, "--stature", help="Stature [cm]."),
-                 mass: float = typer.Option(80.0, "--mass", help="Body mass [kg]."),
-                 sex: str = typer.Option("male", "--sex", help="male or female."),
-                 body_fat: float | None = typer.Option(None, "--body-fat", help="Body fat [%]."),
-                 age: float = typer.Option(35.0, "--age", help="Age [years]."),
-                 spacing: float = typer.Option(2.0, "--spacing", help="Grid spacing [mm]."),
-                 png: Path | None = typer.Option(None, "--png", help="Write the region/thickness map here.")) -> None:
+    def show_cmd(
+        stature: float = typer.Option(178.0, "--stature", help="Stature [cm]."),
+        mass: float = typer.Option(80.0, "--mass", help="Body mass [kg]."),
+        sex: str = typer.Option("male", "--sex", help="male or female."),
+        body_fat: float | None = typer.Option(None, "--body-fat", help="Body fat [%]."),
+        age: float = typer.Option(35.0, "--age", help="Age [years]."),
+        spacing: float = typer.Option(2.0, "--spacing", help="Grid spacing [mm]."),
+        png: Path | None = typer.Option(None, "--png", help="Write the region/thickness map here."),
+    ) -> None:
         """Print the vertebral levels and tissue figures; with --png draw the back map."""
         from ..anatomy import REGIONS, Body, make_back
         from ..report.figures import back_figure, save_png
 
         back = make_back(Body(stature, mass, sex, body_fat, age), spacing_mm=spacing)
         b = back.body
-        console.print(f"{b.stature_cm:.0f} cm, {b.mass_kg:.0f} kg, {b.sex}, BMI {b.bmi:.1f}, body fat "
-                      f"{b.body_fat:.1f} %")
+        console.print(
+            f"{b.stature_cm:.0f} cm, {b.mass_kg:.0f} kg, {b.sex}, BMI {b.bmi:.1f}, body fat {b.body_fat:.1f} %"
+        )
         t = Table(title="levels")
         for c in ("level", "y [mm]", "over spinous [mm]", "over erector spinae [mm]"):
             t.add_column(c, justify="right")

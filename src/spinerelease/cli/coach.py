@@ -26,9 +26,11 @@ def _body(store, stature, mass, sex):
 
     prof = store.profile() or {}
     if stature is not None or mass is not None or sex is not None:
-        prof = {"stature_cm": stature if stature is not None else prof.get("stature_cm"),
-                "mass_kg": mass if mass is not None else prof.get("mass_kg"),
-                "sex": sex or prof.get("sex", "male")}
+        prof = {
+            "stature_cm": stature if stature is not None else prof.get("stature_cm"),
+            "mass_kg": mass if mass is not None else prof.get("mass_kg"),
+            "sex": sex or prof.get("sex", "male"),
+        }
         if prof["stature_cm"] is None or prof["mass_kg"] is None:
             raise InputError("give both --stature and --mass the first time (they are stored for next time)")
         Body(prof["stature_cm"], prof["mass_kg"], prof["sex"])
@@ -45,16 +47,20 @@ def register(app: typer.Typer) -> None:
 
     @coach.callback()
     @handle_errors
-    def run(ctx: typer.Context, target: str = typer.Option("mid", "--target", help="upper, mid or lower back."),
-            tool: str = typer.Option("pso-spine", "--tool", help="Tool name."), db: Path | None = DB,
-            stature: float | None = typer.Option(None, "--stature", help="Stature [cm] (stored)."),
-            mass: float | None = typer.Option(None, "--mass", help="Body mass [kg] (stored)."),
-            sex: str | None = typer.Option(None, "--sex", help="male or female (stored)."),
-            speed: float = typer.Option(1.0, "--speed", min=0.01, max=10000, help="Timer speed-up (demo/testing)."),
-            yes: bool = typer.Option(False, "--yes", help="Acknowledge the medical disclaimer non-interactively."),
-            simulate: bool = typer.Option(True, "--simulate/--no-simulate",
-                                          help="Ask the simulator where to place the tool and how much support.")
-            ) -> None:
+    def run(
+        ctx: typer.Context,
+        target: str = typer.Option("mid", "--target", help="upper, mid or lower back."),
+        tool: str = typer.Option("pso-spine", "--tool", help="Tool name."),
+        db: Path | None = DB,
+        stature: float | None = typer.Option(None, "--stature", help="Stature [cm] (stored)."),
+        mass: float | None = typer.Option(None, "--mass", help="Body mass [kg] (stored)."),
+        sex: str | None = typer.Option(None, "--sex", help="male or female (stored)."),
+        speed: float = typer.Option(1.0, "--speed", min=0.01, max=10000, help="Timer speed-up (demo/testing)."),
+        yes: bool = typer.Option(False, "--yes", help="Acknowledge the medical disclaimer non-interactively."),
+        simulate: bool = typer.Option(
+            True, "--simulate/--no-simulate", help="Ask the simulator where to place the tool and how much support."
+        ),
+    ) -> None:
         """Run a guided session (steps, timers, pain ratings); subcommands show and manage the history."""
         if ctx.invoked_subcommand is not None:
             return
@@ -78,8 +84,9 @@ def register(app: typer.Typer) -> None:
 
         def fallback(b, t, tg):
             lvl = TARGET_LEVELS[tg]
-            return SetupSuggestion(lvl, 0.0, 0.0, float("nan"), float("nan"),
-                                   f"Place the tool centred on the spine at {lvl}.")
+            return SetupSuggestion(
+                lvl, 0.0, 0.0, float("nan"), float("nan"), f"Place the tool centred on the spine at {lvl}."
+            )
 
         with console.status("simulating your back to plan the session..."):
             plan = make_plan(store, body, tool, target, None if simulate else fallback)
@@ -92,8 +99,9 @@ def register(app: typer.Typer) -> None:
 
     @coach.command("history")
     @handle_errors
-    def history(db: Path | None = DB,
-                png: Path | None = typer.Option(None, "--png", help="Plot pain and sessions per week.")) -> None:
+    def history(
+        db: Path | None = DB, png: Path | None = typer.Option(None, "--png", help="Plot pain and sessions per week.")
+    ) -> None:
         """Show past sessions, the current streak and sessions per week."""
         from ..coach import sessions_per_week, streak_days
 
@@ -103,11 +111,21 @@ def register(app: typer.Typer) -> None:
         for c in ("date", "tool", "target", "level", "support", "steps", "mean pain", "status"):
             t.add_column(c)
         for s in rows:
-            t.add_row(s.started_at.strftime("%Y-%m-%d %H:%M"), s.tool, s.target, s.level, f"{s.forearm_support:.0%}",
-                      str(s.steps_done), "-" if s.mean_pain is None else f"{s.mean_pain:.1f}", s.status)
+            t.add_row(
+                s.started_at.strftime("%Y-%m-%d %H:%M"),
+                s.tool,
+                s.target,
+                s.level,
+                f"{s.forearm_support:.0%}",
+                str(s.steps_done),
+                "-" if s.mean_pain is None else f"{s.mean_pain:.1f}",
+                s.status,
+            )
         console.print(t)
-        console.print(f"streak: {streak_days(rows, datetime.now().date())} day(s); sessions per week: "
-                      f"{sessions_per_week(rows) or 'none yet'}")
+        console.print(
+            f"streak: {streak_days(rows, datetime.now().date())} day(s); sessions per week: "
+            f"{sessions_per_week(rows) or 'none yet'}"
+        )
         if png:
             from ..report.figures import history_figure, save_png
 
@@ -116,8 +134,11 @@ def register(app: typer.Typer) -> None:
 
     @coach.command("export")
     @handle_errors
-    def export(db: Path | None = DB, csv: Path | None = typer.Option(None, "--csv", help="Write steps as CSV."),
-               json_path: Path | None = typer.Option(None, "--json", help="Write everything as JSON.")) -> None:
+    def export(
+        db: Path | None = DB,
+        csv: Path | None = typer.Option(None, "--csv", help="Write steps as CSV."),
+        json_path: Path | None = typer.Option(None, "--json", help="Write everything as JSON."),
+    ) -> None:
         """Export the history to CSV and/or JSON."""
         from ..errors import InputError
 
@@ -143,9 +164,12 @@ def register(app: typer.Typer) -> None:
 
     @coach.command("profile")
     @handle_errors
-    def profile(db: Path | None = DB, stature: float | None = typer.Option(None, "--stature"),
-                mass: float | None = typer.Option(None, "--mass"), sex: str | None = typer.Option(None, "--sex")
-                ) -> None:
+    def profile(
+        db: Path | None = DB,
+        stature: float | None = typer.Option(None, "--stature"),
+        mass: float | None = typer.Option(None, "--mass"),
+        sex: str | None = typer.Option(None, "--sex"),
+    ) -> None:
         """Store or show the body profile used to plan sessions."""
         store = _store(db)
         b = _body(store, stature, mass, sex)

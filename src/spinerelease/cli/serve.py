@@ -28,8 +28,9 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (loopback by default)."),
         port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
         db: Path = typer.Option(None, "--db", help="Coach history database shown on the history page."),
-        min_spacing: float = typer.Option(1.0, "--min-spacing", min=1.0, max=5.0,
-                                          help="Finest grid spacing a request may ask for (mm)."),
+        min_spacing: float = typer.Option(
+            1.0, "--min-spacing", min=1.0, max=5.0, help="Finest grid spacing a request may ask for (mm)."
+        ),
     ) -> None:
         """Start the local web app: simulate and compare tools, the coach's history, a JSON API (/openapi.json)."""
         try:
@@ -45,8 +46,11 @@ def register(app: typer.Typer) -> None:
 
             hosts = list(LOCAL_HOSTS)
         else:
-            err_console.print(f"[bold yellow]warning:[/] binding to {host} makes the app reachable from other "
-                              "computers; it has no authentication.", highlight=False)
+            err_console.print(
+                f"[bold yellow]warning:[/] binding to {host} makes the app reachable from other "
+                "computers; it has no authentication.",
+                highlight=False,
+            )
         application = create_app(history_db=db, min_spacing_mm=min_spacing, allowed_hosts=hosts)
         shown = f"[{host}]" if ":" in host else host
         console.print(f"spinerelease web app on http://{shown}:{port}/  (Ctrl+C to stop)", highlight=False)

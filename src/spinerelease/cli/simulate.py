@@ -18,21 +18,46 @@ AGE = typer.Option(35.0, "--age", help="Age [years] (body-fat estimate, breathin
 LEVEL = typer.Option("T7", "--level", help="Vertebral level under the tool centre (T1..L5).")
 OFFX = typer.Option(0.0, "--offset-x", help="Lateral offset of the tool centre, + = your right [mm].")
 OFFY = typer.Option(0.0, "--offset-y", help="Shift along the spine from the level, + = towards the pelvis [mm].")
-STEP = typer.Option("lie_back", "--step", help="Protocol step: forearms, check, lie_back, breathing, leg_left, "
-                    "leg_right.")
+STEP = typer.Option(
+    "lie_back", "--step", help="Protocol step: forearms, check, lie_back, breathing, leg_left, leg_right."
+)
 SUPPORT = typer.Option(None, "--forearm-support", help="Fraction of upper-body weight held on forearms (0-0.95).")
 ROLL = typer.Option(None, "--roll", help="Roll onto one side, + = right [degrees].")
 SPACING = typer.Option(1.0, "--spacing", help="Grid spacing [mm].")
 
 
-def _config(tool: str, stature: float, mass: float, sex: str, body_fat: float | None, age: float, level: str,
-            offset_x: float, offset_y: float, step: str, forearm_support: float | None, roll: float | None,
-            spacing: float):
+def _config(
+    tool: str,
+    stature: float,
+    mass: float,
+    sex: str,
+    body_fat: float | None,
+    age: float,
+    level: str,
+    offset_x: float,
+    offset_y: float,
+    step: str,
+    forearm_support: float | None,
+    roll: float | None,
+    spacing: float,
+):
     from ..workflow import SimulationConfig
 
-    cfg = SimulationConfig(stature_cm=stature, mass_kg=mass, sex=sex, body_fat_pct=body_fat, age_years=age,
-                           tool=tool, level=level.upper(), offset_x_mm=offset_x, offset_y_mm=offset_y, step=step,
-                           forearm_support=forearm_support, roll_deg=roll, spacing_mm=spacing)
+    cfg = SimulationConfig(
+        stature_cm=stature,
+        mass_kg=mass,
+        sex=sex,
+        body_fat_pct=body_fat,
+        age_years=age,
+        tool=tool,
+        level=level.upper(),
+        offset_x_mm=offset_x,
+        offset_y_mm=offset_y,
+        step=step,
+        forearm_support=forearm_support,
+        roll_deg=roll,
+        spacing_mm=spacing,
+    )
     cfg.body()  # validate body inputs before any heavy work
     cfg.protocol_step()
     return cfg
@@ -42,15 +67,31 @@ def _result_dict(res, advice=None) -> dict:
     a = res.assessment
     s = a.summary
     return {
-        "tool": res.tool.name, "level": res.config.level, "step": res.config.step,
-        "force_n": res.contact.total_force_n, "peak_pressure_kpa": s.peak_pressure_kpa,
-        "probe_peak_pressure_kpa": a.probe_peak_kpa, "mean_pressure_kpa": s.mean_pressure_kpa,
-        "contact_area_mm2": s.contact_area_mm2, "center_of_force_mm": list(s.center_of_force_mm),
-        "muscle_force_n": a.muscle_force_n, "bone_force_n": a.bone_force_n, "spinous_share": a.spinous_share,
-        "max_threshold_ratio": a.max_threshold_ratio, "verdict": a.verdict,
-        "peaks": [{"name": p.name, "force_n": p.summary.force_n, "peak_pressure_kpa": p.summary.peak_pressure_kpa,
-                   "mean_pressure_kpa": p.summary.mean_pressure_kpa, "contact_area_mm2": p.summary.contact_area_mm2,
-                   "threshold_ratio": p.max_threshold_ratio} for p in a.peaks],
+        "tool": res.tool.name,
+        "level": res.config.level,
+        "step": res.config.step,
+        "force_n": res.contact.total_force_n,
+        "peak_pressure_kpa": s.peak_pressure_kpa,
+        "probe_peak_pressure_kpa": a.probe_peak_kpa,
+        "mean_pressure_kpa": s.mean_pressure_kpa,
+        "contact_area_mm2": s.contact_area_mm2,
+        "center_of_force_mm": list(s.center_of_force_mm),
+        "muscle_force_n": a.muscle_force_n,
+        "bone_force_n": a.bone_force_n,
+        "spinous_share": a.spinous_share,
+        "max_threshold_ratio": a.max_threshold_ratio,
+        "verdict": a.verdict,
+        "peaks": [
+            {
+                "name": p.name,
+                "force_n": p.summary.force_n,
+                "peak_pressure_kpa": p.summary.peak_pressure_kpa,
+                "mean_pressure_kpa": p.summary.mean_pressure_kpa,
+                "contact_area_mm2": p.summary.contact_area_mm2,
+                "threshold_ratio": p.max_threshold_ratio,
+            }
+            for p in a.peaks
+        ],
         "advice": advice.messages if advice else [],
     }
 
@@ -72,8 +113,13 @@ def _print_result(res, advice=None) -> None:
     for c in ("peak", "force [N]", "peak [kPa]", "area [mm²]", "% threshold"):
         pt.add_column(c, justify="right")
     for p in d["peaks"]:
-        pt.add_row(p["name"], f"{p['force_n']:.1f}", f"{p['peak_pressure_kpa']:.0f}", f"{p['contact_area_mm2']:.0f}",
-                   f"{p['threshold_ratio']:.0%}")
+        pt.add_row(
+            p["name"],
+            f"{p['force_n']:.1f}",
+            f"{p['peak_pressure_kpa']:.0f}",
+            f"{p['contact_area_mm2']:.0f}",
+            f"{p['threshold_ratio']:.0%}",
+        )
     console.print(pt)
     colour = "green" if d["verdict"].startswith("on muscle") else "red"
     console.print(f"[bold {colour}]verdict: {d['verdict']}[/]")
@@ -86,18 +132,29 @@ def register(app: typer.Typer) -> None:
 
     @app.command("simulate")
     @handle_errors
-    def simulate_cmd(tool: str = typer.Option("pso-spine", "--tool", help="Tool name or JSON/YAML/STL path."),
-                     stature: float = STATURE, mass: float = MASS, sex: str = SEX, body_fat: float | None = FAT,
-                     age: float = AGE, level: str = LEVEL, offset_x: float = OFFX, offset_y: float = OFFY,
-                     step: str = STEP, forearm_support: float | None = SUPPORT, roll: float | None = ROLL,
-                     spacing: float = SPACING,
-                     advice: bool = typer.Option(True, "--advice/--no-advice", help="Compute corrections."),
-                     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:
+    def simulate_cmd(
+        tool: str = typer.Option("pso-spine", "--tool", help="Tool name or JSON/YAML/STL path."),
+        stature: float = STATURE,
+        mass: float = MASS,
+        sex: str = SEX,
+        body_fat: float | None = FAT,
+        age: float = AGE,
+        level: str = LEVEL,
+        offset_x: float = OFFX,
+        offset_y: float = OFFY,
+        step: str = STEP,
+        forearm_support: float | None = SUPPORT,
+        roll: float | None = ROLL,
+        spacing: float = SPACING,
+        advice: bool = typer.Option(True, "--advice/--no-advice", help="Compute corrections."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    ) -> None:
         """Simulate one protocol step: pressure on muscle vs bone, per-peak force, verdict and advice."""
         from ..workflow import advise, simulate
 
-        cfg = _config(tool, stature, mass, sex, body_fat, age, level, offset_x, offset_y, step, forearm_support,
-                      roll, spacing)
+        cfg = _config(
+            tool, stature, mass, sex, body_fat, age, level, offset_x, offset_y, step, forearm_support, roll, spacing
+        )
         res = simulate(cfg)
         adv = advise(res) if advice else None
         if as_json:
@@ -107,11 +164,20 @@ def register(app: typer.Typer) -> None:
 
     @app.command("compare")
     @handle_errors
-    def compare_cmd(tool_a: str = typer.Argument("pso-spine"), tool_b: str = typer.Argument("pso-rite"),
-                    stature: float = STATURE, mass: float = MASS, sex: str = SEX, body_fat: float | None = FAT,
-                    age: float = AGE, level: str = LEVEL, step: str = STEP, spacing: float = SPACING,
-                    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
-                    png: Path | None = typer.Option(None, "--png", help="Write side-by-side pressure maps.")) -> None:
+    def compare_cmd(
+        tool_a: str = typer.Argument("pso-spine"),
+        tool_b: str = typer.Argument("pso-rite"),
+        stature: float = STATURE,
+        mass: float = MASS,
+        sex: str = SEX,
+        body_fat: float | None = FAT,
+        age: float = AGE,
+        level: str = LEVEL,
+        step: str = STEP,
+        spacing: float = SPACING,
+        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+        png: Path | None = typer.Option(None, "--png", help="Write side-by-side pressure maps."),
+    ) -> None:
         """Compare two tools on the same body, level and step, and check the seed's claims."""
         from ..report.figures import comparison_maps, save_png
         from ..workflow import compare
@@ -119,9 +185,18 @@ def register(app: typer.Typer) -> None:
         cfg = _config(tool_a, stature, mass, sex, body_fat, age, level, 0.0, 0.0, step, None, None, spacing)
         cmp = compare(tool_a, tool_b, cfg)
         if as_json:
-            typer.echo(json.dumps({"a": _result_dict(cmp.a), "b": _result_dict(cmp.b),
-                                   "claims": [{"claim": c.text, "supported": c.supported, "evidence": c.evidence}
-                                              for c in cmp.claims]}, indent=2))
+            typer.echo(
+                json.dumps(
+                    {
+                        "a": _result_dict(cmp.a),
+                        "b": _result_dict(cmp.b),
+                        "claims": [
+                            {"claim": c.text, "supported": c.supported, "evidence": c.evidence} for c in cmp.claims
+                        ],
+                    },
+                    indent=2,
+                )
+            )
         else:
             _print_result(cmp.a)
             _print_result(cmp.b)
@@ -138,28 +213,41 @@ def register(app: typer.Typer) -> None:
 
     @app.command("report")
     @handle_errors
-    def report_cmd(tool: str = typer.Option("pso-spine", "--tool", help="Tool name or JSON/YAML/STL path."),
-                   stature: float = STATURE, mass: float = MASS, sex: str = SEX, body_fat: float | None = FAT,
-                   age: float = AGE, level: str = LEVEL, offset_x: float = OFFX, spacing: float = SPACING,
-                   compare_with: str = typer.Option("pso-rite", "--compare-with",
-                                                    help="Second tool for the comparison section ('' = none)."),
-                   breathing_samples: int = typer.Option(12, "--breathing-samples", min=0, max=200,
-                                                         help="Time samples over one deep breath."),
-                   out: Path = typer.Option(Path("spinerelease-report.html"), "--out", help="HTML report path."),
-                   png_dir: Path | None = typer.Option(Path("spinerelease-report"), "--png-dir",
-                                                       help="Folder for PNG copies of every figure.")) -> None:
+    def report_cmd(
+        tool: str = typer.Option("pso-spine", "--tool", help="Tool name or JSON/YAML/STL path."),
+        stature: float = STATURE,
+        mass: float = MASS,
+        sex: str = SEX,
+        body_fat: float | None = FAT,
+        age: float = AGE,
+        level: str = LEVEL,
+        offset_x: float = OFFX,
+        spacing: float = SPACING,
+        compare_with: str = typer.Option(
+            "pso-rite", "--compare-with", help="Second tool for the comparison section ('' = none)."
+        ),
+        breathing_samples: int = typer.Option(
+            12, "--breathing-samples", min=0, max=200, help="Time samples over one deep breath."
+        ),
+        out: Path = typer.Option(Path("spinerelease-report.html"), "--out", help="HTML report path."),
+        png_dir: Path | None = typer.Option(
+            Path("spinerelease-report"), "--png-dir", help="Folder for PNG copies of every figure."
+        ),
+    ) -> None:
         """Simulate the whole protocol and write a self-contained HTML report (and PNG figures)."""
         from ..posture import loaded_steps
         from ..report import write_report
         from ..workflow import advise, compare, simulate_protocol
 
-        cfg = _config(tool, stature, mass, sex, body_fat, age, level, offset_x, 0.0, "lie_back", None, None,
-                      spacing)
+        cfg = _config(tool, stature, mass, sex, body_fat, age, level, offset_x, 0.0, "lie_back", None, None, spacing)
         n_steps = len(loaded_steps()) + (1 if compare_with else 0) + 2
         with progress() as bar:
             task = bar.add_task("protocol steps", total=n_steps)
-            proto = simulate_protocol(cfg, breathing_samples=breathing_samples,
-                                      progress=lambda key: bar.update(task, advance=1, description=f"step {key}"))
+            proto = simulate_protocol(
+                cfg,
+                breathing_samples=breathing_samples,
+                progress=lambda key: bar.update(task, advance=1, description=f"step {key}"),
+            )
             main = next(r for r in proto.steps if r.config.step == "lie_back")
             bar.update(task, description="advice")
             adv = advise(main)

@@ -40,9 +40,11 @@ def register(app: typer.Typer) -> None:
 
     @tools_app.command("show")
     @handle_errors
-    def show_cmd(name: str = typer.Argument(..., help="Built-in tool name or a JSON/YAML/STL file."),
-                 png: Path | None = typer.Option(None, "--png", help="Write top view and sections to this PNG."),
-                 spacing: float = typer.Option(1.0, "--spacing", help="Grid spacing [mm].")) -> None:
+    def show_cmd(
+        name: str = typer.Argument(..., help="Built-in tool name or a JSON/YAML/STL file."),
+        png: Path | None = typer.Option(None, "--png", help="Write top view and sections to this PNG."),
+        spacing: float = typer.Option(1.0, "--spacing", help="Grid spacing [mm]."),
+    ) -> None:
         """Describe a tool; with --png draw its top view and sections through the peaks."""
         from ..report.figures import save_png, tool_figure
 

@@ -14,5 +14,18 @@ from .session import (
 )
 from .store import SCHEMA_VERSION, HistoryStore, default_db_path
 
-__all__ = ["SCHEMA_VERSION", "FakeClock", "HistoryStore", "Plan", "RealClock", "ScriptedPrompter", "adapt_support",
-           "breathing_cue", "default_db_path", "make_plan", "run_session", "sessions_per_week", "streak_days"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "FakeClock",
+    "HistoryStore",
+    "Plan",
+    "RealClock",
+    "ScriptedPrompter",
+    "adapt_support",
+    "breathing_cue",
+    "default_db_path",
+    "make_plan",
+    "run_session",
+    "sessions_per_week",
+    "streak_days",
+]

@@ -142,8 +142,7 @@ def sessions_per_week(sessions: Sequence[SessionRow]) -> dict[str, int]:
     return out
 
 
-def make_plan(store: HistoryStore, body, tool: str, target: str,
-              suggester: Callable | None = None) -> Plan:
+def make_plan(store: HistoryStore, body, tool: str, target: str, suggester: Callable | None = None) -> Plan:
     """Today's plan: the simulator's placement and minimum support, adapted to the user's history.
 
     ``suggester(body, tool, target)`` returns an object with ``level``, ``offset_x_mm``, ``forearm_support``
@@ -154,8 +153,15 @@ def make_plan(store: HistoryStore, body, tool: str, target: str,
     sug = suggester(body, tool, target)
     previous = [s for s in store.sessions() if s.tool == tool and s.target == target]
     support, why = adapt_support(previous, float(sug.forearm_support))
-    return Plan(tool, target, sug.level, float(sug.offset_x_mm), support, float(sug.forearm_support),
-                f"{sug.summary} Today: {support:.0%} support ({why}).")
+    return Plan(
+        tool,
+        target,
+        sug.level,
+        float(sug.offset_x_mm),
+        support,
+        float(sug.forearm_support),
+        f"{sug.summary} Today: {support:.0%} support ({why}).",
+    )
 
 
 @dataclass
@@ -165,8 +171,14 @@ class SessionOutcome:
     steps_recorded: int
 
 
-def run_session(store: HistoryStore, clock: Clock, ui: Prompter, plan: Plan,
-                protocol: Sequence[ProtocolStep] = PSO_SPINE_PROTOCOL, tick_s: float = 1.0) -> SessionOutcome:
+def run_session(
+    store: HistoryStore,
+    clock: Clock,
+    ui: Prompter,
+    plan: Plan,
+    protocol: Sequence[ProtocolStep] = PSO_SPINE_PROTOCOL,
+    tick_s: float = 1.0,
+) -> SessionOutcome:
     """Run a guided session; every completed or skipped step is committed as it ends.
 
     ``ui.tick`` is called every ``tick_s`` of a step's timer and may return ``"pause"``; the pause menu
@@ -182,8 +194,9 @@ def run_session(store: HistoryStore, clock: Clock, ui: Prompter, plan: Plan,
         raise
 
 
-def _run_steps(store: HistoryStore, clock: Clock, ui: Prompter, sid: int, protocol: Sequence[ProtocolStep],
-               tick_s: float) -> SessionOutcome:
+def _run_steps(
+    store: HistoryStore, clock: Clock, ui: Prompter, sid: int, protocol: Sequence[ProtocolStep], tick_s: float
+) -> SessionOutcome:
     recorded = 0
     i = 0
     repeats: dict[str, int] = {}
@@ -216,8 +229,16 @@ def _run_steps(store: HistoryStore, clock: Clock, ui: Prompter, sid: int, protoc
             repeats[step.key] = repeats.get(step.key, 0) + 1
             continue
         pain = ui.ask_pain(step) if (action == "done" and step.ask_pain) else None
-        store.record_step(sid, step.key, started, clock.now(), "done" if action == "done" else "skipped", pain,
-                          repeats.get(step.key, 0), elapsed)
+        store.record_step(
+            sid,
+            step.key,
+            started,
+            clock.now(),
+            "done" if action == "done" else "skipped",
+            pain,
+            repeats.get(step.key, 0),
+            elapsed,
+        )
         recorded += 1
         nxt = ui.after_step(step) if action == "done" else "next"
         if nxt == "quit":
@@ -238,8 +259,13 @@ class ScriptedPrompter:
     tick and answer the pause menu with ``choice``; ``after``: ``{step_key: "repeat"|"quit"}``.
     """
 
-    def __init__(self, answers: Sequence[int] = (), pauses: dict[str, str] | None = None,
-                 after: dict[str, str] | None = None, log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        answers: Sequence[int] = (),
+        pauses: dict[str, str] | None = None,
+        after: dict[str, str] | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.answers = list(answers)
         self.pauses = dict(pauses or {})
         self.after = dict(after or {})

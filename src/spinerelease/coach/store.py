@@ -101,8 +101,10 @@ class HistoryStore:
             with open(self.path, "rb") as fh:
                 head = fh.read(16)
             if head and head != b"SQLite format 3\x00":
-                raise InputError(f"{self.path} is not a spinerelease history database (not SQLite, or corrupted); "
-                                 "it was left untouched - move it away or pass another --db")
+                raise InputError(
+                    f"{self.path} is not a spinerelease history database (not SQLite, or corrupted); "
+                    "it was left untouched - move it away or pass another --db"
+                )
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -116,15 +118,18 @@ class HistoryStore:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             tables = self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise InputError(f"{self.path} is not a readable spinerelease history ({exc}); it was left untouched"
-                             ) from None
+            raise InputError(
+                f"{self.path} is not a readable spinerelease history ({exc}); it was left untouched"
+            ) from None
         if tables and app != APP_ID:
             self.conn.close()
             raise InputError(f"{self.path} is an SQLite file of another program; it was left untouched")
         if version > SCHEMA_VERSION:
             self.conn.close()
-            raise InputError(f"{self.path} was written by a newer spinerelease (schema {version} > "
-                             f"{SCHEMA_VERSION}); upgrade spinerelease to read it")
+            raise InputError(
+                f"{self.path} was written by a newer spinerelease (schema {version} > "
+                f"{SCHEMA_VERSION}); upgrade spinerelease to read it"
+            )
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = FULL")
         self._migrate(version)
@@ -178,42 +183,81 @@ class HistoryStore:
         return self._get("profile")
 
     # -- sessions -----------------------------------------------------------------------------------------------
-    def start_session(self, when: datetime, tool: str, target: str, level: str, forearm_support: float,
-                      suggestion: str = "") -> int:
+    def start_session(
+        self, when: datetime, tool: str, target: str, level: str, forearm_support: float, suggestion: str = ""
+    ) -> int:
         with self.transaction() as c:
-            cur = c.execute("INSERT INTO sessions(started_at, tool, target, level, forearm_support, suggestion) "
-                            "VALUES (?, ?, ?, ?, ?, ?)",
-                            (when.isoformat(), tool, target, level, float(forearm_support), suggestion))
+            cur = c.execute(
+                "INSERT INTO sessions(started_at, tool, target, level, forearm_support, suggestion) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (when.isoformat(), tool, target, level, float(forearm_support), suggestion),
+            )
             return int(cur.lastrowid)
 
-    def record_step(self, session_id: int, step_key: str, started: datetime, finished: datetime, status: str,
-                    pain: int | None, repeat_index: int = 0, duration_s: float = 0.0, note: str = "") -> int:
+    def record_step(
+        self,
+        session_id: int,
+        step_key: str,
+        started: datetime,
+        finished: datetime,
+        status: str,
+        pain: int | None,
+        repeat_index: int = 0,
+        duration_s: float = 0.0,
+        note: str = "",
+    ) -> int:
         """Store one completed (or skipped) step in its own transaction."""
         if status not in ("done", "skipped"):
             raise InputError(f"step status must be done or skipped, got {status!r}")
         if pain is not None and not (isinstance(pain, int) and 0 <= pain <= 10):
             raise InputError(f"pain rating must be a whole number from 0 to 10, got {pain!r}")
         with self.transaction() as c:
-            cur = c.execute("INSERT INTO steps(session_id, step_key, started_at, finished_at, status, pain, "
-                            "repeat_index, duration_s, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (session_id, step_key, started.isoformat(), finished.isoformat(), status, pain,
-                             repeat_index, duration_s, note))
+            cur = c.execute(
+                "INSERT INTO steps(session_id, step_key, started_at, finished_at, status, pain, "
+                "repeat_index, duration_s, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    session_id,
+                    step_key,
+                    started.isoformat(),
+                    finished.isoformat(),
+                    status,
+                    pain,
+                    repeat_index,
+                    duration_s,
+                    note,
+                ),
+            )
             return int(cur.lastrowid)
 
     def finish_session(self, session_id: int, when: datetime, status: str = "completed", note: str = "") -> None:
         with self.transaction() as c:
-            c.execute("UPDATE sessions SET finished_at = ?, status = ?, note = ? WHERE id = ?",
-                      (when.isoformat(), status, note, session_id))
+            c.execute(
+                "UPDATE sessions SET finished_at = ?, status = ?, note = ? WHERE id = ?",
+                (when.isoformat(), status, note, session_id),
+            )
 
     def sessions(self) -> list[SessionRow]:
         rows = self.conn.execute(
             "SELECT s.*, (SELECT avg(pain) FROM steps WHERE session_id = s.id AND pain IS NOT NULL) AS mean_pain, "
             "(SELECT count(*) FROM steps WHERE session_id = s.id AND status = 'done') AS steps_done "
-            "FROM sessions s ORDER BY s.started_at, s.id").fetchall()
-        return [SessionRow(r["id"], datetime.fromisoformat(r["started_at"]),
-                           datetime.fromisoformat(r["finished_at"]) if r["finished_at"] else None, r["tool"],
-                           r["target"], r["level"], r["forearm_support"], r["status"], r["note"], r["mean_pain"],
-                           r["steps_done"]) for r in rows]
+            "FROM sessions s ORDER BY s.started_at, s.id"
+        ).fetchall()
+        return [
+            SessionRow(
+                r["id"],
+                datetime.fromisoformat(r["started_at"]),
+                datetime.fromisoformat(r["finished_at"]) if r["finished_at"] else None,
+                r["tool"],
+                r["target"],
+                r["level"],
+                r["forearm_support"],
+                r["status"],
+                r["note"],
+                r["mean_pain"],
+                r["steps_done"],
+            )
+            for r in rows
+        ]
 
     def steps(self, session_id: int | None = None) -> list[dict]:
         q = "SELECT * FROM steps" + (" WHERE session_id = ?" if session_id is not None else "") + " ORDER BY id"
@@ -221,9 +265,12 @@ class HistoryStore:
 
     # -- export / delete ----------------------------------------------------------------------------------------
     def export_json(self, path: str | Path) -> Path:
-        data = {"schema_version": self.schema_version, "profile": self.profile(),
-                "sessions": [dict(r) for r in self.conn.execute("SELECT * FROM sessions ORDER BY id")],
-                "steps": self.steps()}
+        data = {
+            "schema_version": self.schema_version,
+            "profile": self.profile(),
+            "sessions": [dict(r) for r in self.conn.execute("SELECT * FROM sessions ORDER BY id")],
+            "steps": self.steps(),
+        }
         return _atomic_text(Path(path), json.dumps(data, indent=2))
 
     def export_csv(self, path: str | Path) -> Path:
@@ -231,7 +278,8 @@ class HistoryStore:
             "SELECT s.id AS session_id, s.started_at AS session_started, s.tool, s.target, s.level, "
             "s.forearm_support, s.status AS session_status, t.step_key, t.started_at, t.finished_at, "
             "t.status, t.pain, t.repeat_index, t.duration_s FROM steps t JOIN sessions s ON s.id = t.session_id "
-            "ORDER BY t.id").fetchall()
+            "ORDER BY t.id"
+        ).fetchall()
         import io
 
         buf = io.StringIO()

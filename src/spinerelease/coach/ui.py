@@ -25,10 +25,12 @@ class RichPrompter:
 
     def show_step(self, step: ProtocolStep, index: int, total: int) -> None:
         self._stop()
-        self.console.print(Panel(step.instruction, title=f"Step {index + 1}/{total}: {step.title}",
-                                 subtitle="Ctrl-C pauses"))
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(),
-                                 console=self.console, transient=True)
+        self.console.print(
+            Panel(step.instruction, title=f"Step {index + 1}/{total}: {step.title}", subtitle="Ctrl-C pauses")
+        )
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), console=self.console, transient=True
+        )
         self.progress.start()
         self.task = self.progress.add_task(step.title, total=step.duration_s)
 
@@ -40,11 +42,20 @@ class RichPrompter:
 
     def pause_menu(self, step: ProtocolStep) -> str:
         self._stop()
-        c = Prompt.ask("Paused. \\[r]esume, \\[s]kip this step, re\\[p]eat it, \\[q]uit", choices=["r", "s", "p", "q"],
-                       default="r", console=self.console)
+        c = Prompt.ask(
+            "Paused. \\[r]esume, \\[s]kip this step, re\\[p]eat it, \\[q]uit",
+            choices=["r", "s", "p", "q"],
+            default="r",
+            console=self.console,
+        )
         if c == "r":
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(),
-                                     console=self.console, transient=True)
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
             self.progress.start()
             self.task = self.progress.add_task(step.title, total=step.duration_s)
         return {"r": "resume", "s": "skip", "p": "repeat", "q": "quit"}[c]
@@ -59,8 +70,9 @@ class RichPrompter:
 
     def after_step(self, step: ProtocolStep) -> str:
         self._stop()
-        c = Prompt.ask("\\[n]ext step, \\[r]epeat this step, \\[q]uit", choices=["n", "r", "q"], default="n",
-                       console=self.console)
+        c = Prompt.ask(
+            "\\[n]ext step, \\[r]epeat this step, \\[q]uit", choices=["n", "r", "q"], default="n", console=self.console
+        )
         return {"n": "next", "r": "repeat", "q": "quit"}[c]
 
     def message(self, text: str) -> None:

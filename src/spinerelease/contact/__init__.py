@@ -3,5 +3,12 @@
 from .kernels import contact_modulus_kpa, love_displacement
 from .solver import DEFAULT_POISSON, ContactResult, neo_hookean_stiffening, region_forces_n, solve_contact
 
-__all__ = ["DEFAULT_POISSON", "ContactResult", "contact_modulus_kpa", "love_displacement", "neo_hookean_stiffening",
-           "region_forces_n", "solve_contact"]
+__all__ = [
+    "DEFAULT_POISSON",
+    "ContactResult",
+    "contact_modulus_kpa",
+    "love_displacement",
+    "neo_hookean_stiffening",
+    "region_forces_n",
+    "solve_contact",
+]

@@ -40,8 +40,7 @@ def _corner(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return X * np.log(Y + r) + Y * np.log(X + r)
 
 
-def love_displacement(x_mm: np.ndarray, y_mm: np.ndarray, a_mm: float, b_mm: float,
-                      e_star_kpa: float) -> np.ndarray:
+def love_displacement(x_mm: np.ndarray, y_mm: np.ndarray, a_mm: float, b_mm: float, e_star_kpa: float) -> np.ndarray:
     """Surface displacement of a half-space under unit uniform pressure on a rectangle. [mm per kPa]
 
     Parameters
@@ -77,8 +76,9 @@ def padded_shape(ny: int, nx: int, extra_mm: float = 0.0, spacing_mm: float = 1.
 
 
 @lru_cache(maxsize=32)
-def halfspace_kernel_ft(ny: int, nx: int, shape: tuple[int, int], spacing_mm: float,
-                        e_star_kpa: float, dtype: str = "float64") -> np.ndarray:
+def halfspace_kernel_ft(
+    ny: int, nx: int, shape: tuple[int, int], spacing_mm: float, e_star_kpa: float, dtype: str = "float64"
+) -> np.ndarray:
     """Fourier transform of the Love influence kernel on a zero-padded grid (cached). [mm/kPa]
 
     The kernel is sampled at offsets ``-n+1 .. n-1`` and wrapped into the padded array so that the circular
@@ -98,8 +98,14 @@ def halfspace_kernel_ft(ny: int, nx: int, shape: tuple[int, int], spacing_mm: fl
 
 
 @lru_cache(maxsize=64)
-def layer_kernel_ft(shape: tuple[int, int], spacing_mm: float, e_star_kpa: float, poisson: float,
-                    thickness_mm: float, dtype: str = "float64") -> np.ndarray:
+def layer_kernel_ft(
+    shape: tuple[int, int],
+    spacing_mm: float,
+    e_star_kpa: float,
+    poisson: float,
+    thickness_mm: float,
+    dtype: str = "float64",
+) -> np.ndarray:
     """Fourier-space compliance of an elastic layer bonded to a rigid base, for square elements. [mm/kPa]
 
     Parameters

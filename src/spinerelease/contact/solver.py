@@ -142,8 +142,15 @@ def _local_scale_update(scale: np.ndarray, strain: np.ndarray, n_bisect: int = 4
 class _Operator:
     """Compliance operator u = A p on the active (cropped) domain."""
 
-    def __init__(self, shape: tuple[int, int], spacing_mm: float, modulus_kpa: np.ndarray,
-                 thickness_mm: np.ndarray | None, poisson: float, dtype: str) -> None:
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        spacing_mm: float,
+        modulus_kpa: np.ndarray,
+        thickness_mm: np.ndarray | None,
+        poisson: float,
+        dtype: str,
+    ) -> None:
         ny, nx = shape
         self.shape = shape
         self.dtype = dtype
@@ -167,10 +174,12 @@ class _Operator:
             extent = max(ny, nx) * spacing_mm
             self.padded = padded_shape(ny, nx, extra_mm=min(4 * bins[-1], 2 * extent), spacing_mm=spacing_mm)
             check_memory("the contact solve", np.prod(self.padded) * 16 * (len(bins) + 8))
-            self.kernels = [halfspace_kernel_ft(ny, nx, self.padded, spacing_mm, self.e_star, dtype)
-                            if b > 2 * extent else
-                            layer_kernel_ft(self.padded, spacing_mm, self.e_star, poisson, float(b), dtype)
-                            for b in bins]
+            self.kernels = [
+                halfspace_kernel_ft(ny, nx, self.padded, spacing_mm, self.e_star, dtype)
+                if b > 2 * extent
+                else layer_kernel_ft(self.padded, spacing_mm, self.e_star, poisson, float(b), dtype)
+                for b in bins
+            ]
             phi = _interp_weights(t, bins)
             self.base_w = [np.sqrt(ph) * mod_w for ph in phi]
         self.w = list(self.base_w)
@@ -207,8 +216,9 @@ def _interp_weights(t: np.ndarray, bins: np.ndarray) -> list[np.ndarray]:
     return phi
 
 
-def _pk_cg(op: _Operator, h: np.ndarray, load_kpa_mm2: float, cell: float, p0: np.ndarray | None,
-           tol: float, max_iter: int) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
+def _pk_cg(
+    op: _Operator, h: np.ndarray, load_kpa_mm2: float, cell: float, p0: np.ndarray | None, tol: float, max_iter: int
+) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
     """Polonsky & Keer (1999) constrained CG. Returns (p, u, approach, iterations, converged).
 
     ``h`` is the initial gap (finite on the active domain); ``load_kpa_mm2`` the total load as sum(p)*cell.
@@ -264,11 +274,24 @@ def _pk_cg(op: _Operator, h: np.ndarray, load_kpa_mm2: float, cell: float, p0: n
     return p, u, approach, it, converged
 
 
-def solve_contact(gap0_mm: np.ndarray, grid: Grid, load_n: float, modulus_kpa: float | np.ndarray,
-                  thickness_mm: float | np.ndarray | None = None, *, poisson: float = DEFAULT_POISSON,
-                  moment_y_nmm: float | None = None, roll_deg: float | None = None, tol: float = 1e-6,
-                  max_iter: int = 2000, initial: ContactResult | None = None, nonlinear: bool = True,
-                  nonlinear_tol: float = 1e-2, max_outer: int = 40, dtype: str = "float64") -> ContactResult:
+def solve_contact(
+    gap0_mm: np.ndarray,
+    grid: Grid,
+    load_n: float,
+    modulus_kpa: float | np.ndarray,
+    thickness_mm: float | np.ndarray | None = None,
+    *,
+    poisson: float = DEFAULT_POISSON,
+    moment_y_nmm: float | None = None,
+    roll_deg: float | None = None,
+    tol: float = 1e-6,
+    max_iter: int = 2000,
+    initial: ContactResult | None = None,
+    nonlinear: bool = True,
+    nonlinear_tol: float = 1e-2,
+    max_outer: int = 40,
+    dtype: str = "float64",
+) -> ContactResult:
     """Pressure between a rigid tool and soft tissue over bone for a given load (and roll moment or angle).
 
     Parameters
@@ -397,8 +420,10 @@ def solve_contact(gap0_mm: np.ndarray, grid: Grid, load_n: float, modulus_kpa: f
         target = float(moment_y_nmm)
         xs = x[fin]
         if not (xs.min() * load < target < xs.max() * load):
-            raise InputError(f"a roll moment of {target:.0f} N mm cannot be carried by this tool under {load:.0f} N "
-                             f"(the tool spans x = {xs.min():.0f}..{xs.max():.0f} mm)")
+            raise InputError(
+                f"a roll moment of {target:.0f} N mm cannot be carried by this tool under {load:.0f} N "
+                f"(the tool spans x = {xs.min():.0f}..{xs.max():.0f} mm)"
+            )
         # secant iteration on the roll angle (the moment is close to linear in tan(roll)), warm-started;
         # falls back to bracketing + Brent's method if the secant does not settle
         scale_m = max(abs(target), 1e-3 * load * float(np.abs(xs).max()))
@@ -443,10 +468,20 @@ def solve_contact(gap0_mm: np.ndarray, grid: Grid, load_n: float, modulus_kpa: f
     if state["scale"] is not None:
         scale_full = np.ones(grid.shape)
         scale_full[sl] = state["scale"]
-    return ContactResult(grid=grid, pressure_kpa=P, gap_mm=gap, contact=P > 0, displacement_mm=U,
-                         approach_mm=float(state["approach"]), roll_deg=float(roll), total_force_n=total,
-                         center_of_force_mm=(cx, cy), iterations=int(state["iters"]),
-                         converged=bool(state["conv"]), compliance_scale=scale_full)
+    return ContactResult(
+        grid=grid,
+        pressure_kpa=P,
+        gap_mm=gap,
+        contact=P > 0,
+        displacement_mm=U,
+        approach_mm=float(state["approach"]),
+        roll_deg=float(roll),
+        total_force_n=total,
+        center_of_force_mm=(cx, cy),
+        iterations=int(state["iters"]),
+        converged=bool(state["conv"]),
+        compliance_scale=scale_full,
+    )
 
 
 def _field(name: str, value: float | np.ndarray, shape: tuple[int, int], positive: bool) -> np.ndarray:

@@ -11,5 +11,16 @@ from .statics import (
     vital_capacity_l,
 )
 
-__all__ = ["PSO_SPINE_PROTOCOL", "BreathingCycle", "PostureLoad", "ProtocolStep", "Segment", "breathing_cycle",
-           "get_step", "loaded_steps", "segment_table", "tool_load", "vital_capacity_l"]
+__all__ = [
+    "PSO_SPINE_PROTOCOL",
+    "BreathingCycle",
+    "PostureLoad",
+    "ProtocolStep",
+    "Segment",
+    "breathing_cycle",
+    "get_step",
+    "loaded_steps",
+    "segment_table",
+    "tool_load",
+    "vital_capacity_l",
+]

@@ -79,29 +79,79 @@ class ProtocolStep:
 DEFAULT_ROLL_DEG = 15.0
 
 PSO_SPINE_PROTOCOL: tuple[ProtocolStep, ...] = (
-    ProtocolStep("seated", "Set up", "Sit on the floor, knees bent. Stand the tool upright behind you with "
-                 "the peaks facing your back, at the level you want to treat.", 20, forearm_support=1.0,
-                 head_on_floor=False, loaded=False),
-    ProtocolStep("forearms", "Lower on your forearms", "Lean back slowly onto your hands, then your forearms, "
-                 "letting the peaks meet your back. Keep most of your weight on your arms.", 30,
-                 forearm_support=0.6, head_on_floor=False, ask_pain=True),
-    ProtocolStep("check", "Check the placement", "Feel that the peaks sit left and right of your spine, on the "
-                 "muscle, not on the bony bumps of the spine. Adjust if needed.", 15, forearm_support=0.6,
-                 head_on_floor=False),
-    ProtocolStep("lie_back", "Lie back", "Slowly let your weight onto the tool and rest your head on the floor "
-                 "or a pillow. Gauge the pressure: it should feel strong but tolerable.", 30, ask_pain=True),
-    ProtocolStep("breathing", "Breathe deeply", "Breathe in slowly through your nose for about 4 seconds and "
-                 "out for about 6 seconds. Let the back relax onto the peaks as you exhale.", 60,
-                 breathing=True, ask_pain=True),
-    ProtocolStep("leg_left", "Extend the left leg, roll left", "Straighten your left leg and rotate your body "
-                 "gently deeper onto your left side. Keep breathing.", 45, leg_extended="left",
-                 roll_deg=-DEFAULT_ROLL_DEG, ask_pain=True),
-    ProtocolStep("leg_right", "Switch sides", "Bend the left knee again, straighten your right leg and rotate "
-                 "gently onto your right side.", 45, leg_extended="right", roll_deg=DEFAULT_ROLL_DEG,
-                 ask_pain=True),
-    ProtocolStep("come_up", "Come up slowly", "Bend both knees, roll to one side off the tool and come up "
-                 "slowly with the help of your arms.", 20, forearm_support=1.0, head_on_floor=False,
-                 loaded=False),
+    ProtocolStep(
+        "seated",
+        "Set up",
+        "Sit on the floor, knees bent. Stand the tool upright behind you with "
+        "the peaks facing your back, at the level you want to treat.",
+        20,
+        forearm_support=1.0,
+        head_on_floor=False,
+        loaded=False,
+    ),
+    ProtocolStep(
+        "forearms",
+        "Lower on your forearms",
+        "Lean back slowly onto your hands, then your forearms, "
+        "letting the peaks meet your back. Keep most of your weight on your arms.",
+        30,
+        forearm_support=0.6,
+        head_on_floor=False,
+        ask_pain=True,
+    ),
+    ProtocolStep(
+        "check",
+        "Check the placement",
+        "Feel that the peaks sit left and right of your spine, on the "
+        "muscle, not on the bony bumps of the spine. Adjust if needed.",
+        15,
+        forearm_support=0.6,
+        head_on_floor=False,
+    ),
+    ProtocolStep(
+        "lie_back",
+        "Lie back",
+        "Slowly let your weight onto the tool and rest your head on the floor "
+        "or a pillow. Gauge the pressure: it should feel strong but tolerable.",
+        30,
+        ask_pain=True,
+    ),
+    ProtocolStep(
+        "breathing",
+        "Breathe deeply",
+        "Breathe in slowly through your nose for about 4 seconds and "
+        "out for about 6 seconds. Let the back relax onto the peaks as you exhale.",
+        60,
+        breathing=True,
+        ask_pain=True,
+    ),
+    ProtocolStep(
+        "leg_left",
+        "Extend the left leg, roll left",
+        "Straighten your left leg and rotate your body gently deeper onto your left side. Keep breathing.",
+        45,
+        leg_extended="left",
+        roll_deg=-DEFAULT_ROLL_DEG,
+        ask_pain=True,
+    ),
+    ProtocolStep(
+        "leg_right",
+        "Switch sides",
+        "Bend the left knee again, straighten your right leg and rotate gently onto your right side.",
+        45,
+        leg_extended="right",
+        roll_deg=DEFAULT_ROLL_DEG,
+        ask_pain=True,
+    ),
+    ProtocolStep(
+        "come_up",
+        "Come up slowly",
+        "Bend both knees, roll to one side off the tool and come up slowly with the help of your arms.",
+        20,
+        forearm_support=1.0,
+        head_on_floor=False,
+        loaded=False,
+    ),
 )
 
 

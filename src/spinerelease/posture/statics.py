@@ -102,14 +102,24 @@ class PostureLoad:
 def _spine_coordinate_mm(body: Body, y_mm: float, segs: dict[str, Segment]) -> tuple[float, float]:
     """Distance of back-frame position y (T1 = 0) above the hip joints along the trunk, and of CERV. [mm]"""
     p = params.load("posture")
-    scale = body.stature_cm * 10.0 / float(params.load("segments_deleva1996").value("reference_stature")[
-        _sex_index(body.sex)])
+    scale = (
+        body.stature_cm
+        * 10.0
+        / float(params.load("segments_deleva1996").value("reference_stature")[_sex_index(body.sex)])
+    )
     s_cerv = segs["lower_trunk"].length_mm + segs["middle_trunk"].length_mm + segs["upper_trunk"].length_mm
     return s_cerv - float(p.value("c7_t1_spacing")) * scale - y_mm, s_cerv
 
 
-def tool_load(body: Body, tool_y_mm: float, step: ProtocolStep, *, levels_mm: dict[str, float] | None = None,
-              tool_height_mm: float = 70.0, head_support: str = "floor") -> PostureLoad:
+def tool_load(
+    body: Body,
+    tool_y_mm: float,
+    step: ProtocolStep,
+    *,
+    levels_mm: dict[str, float] | None = None,
+    tool_height_mm: float = 70.0,
+    head_support: str = "floor",
+) -> PostureLoad:
     """Force and roll moment on a tool under the back at ``tool_y_mm`` in protocol state ``step``.
 
     Parameters
@@ -165,15 +175,28 @@ def tool_load(body: Body, tool_y_mm: float, step: ProtocolStep, *, levels_mm: di
         f_tool = ((w_total - f_head - f_fa) * s_sh - moment + f_head * s_head) / (s_sh - s_t)
         f_sh = w_total - f_tool - f_head - f_fa
     if f_tool <= 0:
-        raise InputError(f"with {step.forearm_support:.0%} forearm support the tool carries no load; "
-                         "lower the forearm support")
-    chest_depth = float(params.load("anatomy").value("chest_depth")) * body.stature_cm * 10.0 / float(
-        params.load("anatomy").value("reference_stature"))
+        raise InputError(
+            f"with {step.forearm_support:.0%} forearm support the tool carries no load; lower the forearm support"
+        )
+    chest_depth = (
+        float(params.load("anatomy").value("chest_depth"))
+        * body.stature_cm
+        * 10.0
+        / float(params.load("anatomy").value("reference_stature"))
+    )
     h_com = float(params.load("posture").value("trunk_com_height_fraction")) * chest_depth
     shift = h_com * np.sin(np.radians(step.roll_deg))
-    return PostureLoad(force_n=float(f_tool), moment_y_nmm=float(f_tool * shift), head_n=float(f_head),
-                       forearms_n=float(f_fa), pelvis_n=float(f_pelvis), shoulders_n=float(f_sh),
-                       tool_y_mm=float(tool_y_mm), step_key=step.key, lateral_shift_mm=float(shift))
+    return PostureLoad(
+        force_n=float(f_tool),
+        moment_y_nmm=float(f_tool * shift),
+        head_n=float(f_head),
+        forearms_n=float(f_fa),
+        pelvis_n=float(f_pelvis),
+        shoulders_n=float(f_sh),
+        tool_y_mm=float(tool_y_mm),
+        step_key=step.key,
+        lateral_shift_mm=float(shift),
+    )
 
 
 @dataclass(frozen=True)
@@ -208,8 +231,9 @@ def vital_capacity_l(body: Body) -> float:
     return max(1.0, float(a) * body.stature_cm / 100.0 + float(b) * body.age_years + float(c))
 
 
-def breathing_cycle(body: Body, *, inhale_s: float | None = None, exhale_s: float | None = None,
-                    n_samples: int = 12) -> BreathingCycle:
+def breathing_cycle(
+    body: Body, *, inhale_s: float | None = None, exhale_s: float | None = None, n_samples: int = 12
+) -> BreathingCycle:
     """Lung volume and back-surface motion over one paced deep breath.
 
     Volume rises as ``sin^2`` over the inhale and falls as ``cos^2`` over the exhale; the posterior

@@ -17,8 +17,18 @@ if TYPE_CHECKING:
     from ..workflow import BreathingSeries, ProtocolResult, SimulationResult
 
 #: Region colours for the anatomy underlay (index = region code of spinerelease.anatomy.REGIONS).
-REGION_COLOURS = ["#f2f2f2", "#8c8c8c", "#f4b6a6", "#f4b6a6", "#e88a7a", "#e88a7a", "#d9d2b6", "#d9d2b6",
-                  "#c8c0e0", "#c8c0e0"]
+REGION_COLOURS = [
+    "#f2f2f2",
+    "#8c8c8c",
+    "#f4b6a6",
+    "#f4b6a6",
+    "#e88a7a",
+    "#e88a7a",
+    "#d9d2b6",
+    "#d9d2b6",
+    "#c8c0e0",
+    "#c8c0e0",
+]
 
 
 def pressure_map(res: SimulationResult, ax=None, title: str | None = None) -> Figure:
@@ -31,8 +41,15 @@ def pressure_map(res: SimulationResult, ax=None, title: str | None = None) -> Fi
         ax = fig.add_subplot()
     g = res.back.grid
     ext = g.extent_mm
-    ax.imshow(res.back.region, origin="lower", extent=ext, cmap=ListedColormap(REGION_COLOURS),
-              vmin=-0.5, vmax=len(REGION_COLOURS) - 0.5, interpolation="nearest")
+    ax.imshow(
+        res.back.region,
+        origin="lower",
+        extent=ext,
+        cmap=ListedColormap(REGION_COLOURS),
+        vmin=-0.5,
+        vmax=len(REGION_COLOURS) - 0.5,
+        interpolation="nearest",
+    )
     p = np.ma.masked_less_equal(res.contact.pressure_kpa, 0.0)
     im = ax.imshow(p, origin="lower", extent=ext, cmap="inferno", interpolation="nearest")
     cb = (fig or ax.figure).colorbar(im, ax=ax, shrink=0.85)
@@ -51,8 +68,10 @@ def pressure_map(res: SimulationResult, ax=None, title: str | None = None) -> Fi
     ax.set_xlabel("x across the back [mm] (left < 0 < right)")
     ax.set_ylabel("y along the spine [mm] (caudal up)")
     ax.set_aspect("equal")
-    ax.set_title(title or f"{res.tool.name} at {res.config.level}, step '{res.config.step}': "
-                 f"{res.assessment.verdict}", fontsize=9)
+    ax.set_title(
+        title or f"{res.tool.name} at {res.config.level}, step '{res.config.step}': {res.assessment.verdict}",
+        fontsize=9,
+    )
     return fig if fig is not None else ax.figure
 
 
@@ -95,8 +114,13 @@ def protocol_steps(proto: ProtocolResult) -> Figure:
     ax = fig.add_subplot()
     xs = np.arange(len(keys))
     ax.bar(xs - 0.2, [r.contact.total_force_n for r in proto.steps], 0.4, color="#4c72b0", label="force [N]")
-    ax.bar(xs + 0.2, [100 * r.assessment.max_threshold_ratio for r in proto.steps], 0.4, color="#dd8452",
-           label="% of pain threshold")
+    ax.bar(
+        xs + 0.2,
+        [100 * r.assessment.max_threshold_ratio for r in proto.steps],
+        0.4,
+        color="#dd8452",
+        label="% of pain threshold",
+    )
     ax.axhline(100, color="k", ls="--", lw=1)
     ax.set_xticks(xs, keys, fontsize=8)
     ax.legend(fontsize=8)
@@ -109,8 +133,12 @@ def comparison_maps(a: SimulationResult, b: SimulationResult) -> Figure:
     fig = Figure(figsize=(11, 5.2), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, r in zip(axes, (a, b), strict=True):
-        pressure_map(r, ax=ax, title=f"{r.tool.name}: peak {r.assessment.summary.peak_pressure_kpa:.0f} kPa, "
-                     f"{r.assessment.spinous_share:.1%} on spinous processes")
+        pressure_map(
+            r,
+            ax=ax,
+            title=f"{r.tool.name}: peak {r.assessment.summary.peak_pressure_kpa:.0f} kPa, "
+            f"{r.assessment.spinous_share:.1%} on spinous processes",
+        )
     return fig
 
 
@@ -156,8 +184,15 @@ def back_figure(back) -> Figure:
     fig = Figure(figsize=(11, 6), layout="constrained")
     ax0, ax1, ax2 = fig.subplots(1, 3, width_ratios=[1, 1, 0.6])
     ext = back.grid.extent_mm
-    ax0.imshow(back.region, origin="lower", extent=ext, cmap=ListedColormap(REGION_COLOURS), vmin=-0.5,
-               vmax=len(REGION_COLOURS) - 0.5, interpolation="nearest")
+    ax0.imshow(
+        back.region,
+        origin="lower",
+        extent=ext,
+        cmap=ListedColormap(REGION_COLOURS),
+        vmin=-0.5,
+        vmax=len(REGION_COLOURS) - 0.5,
+        interpolation="nearest",
+    )
     for lvl, y in back.levels_mm.items():
         ax0.axhline(y, color="k", lw=0.3)
         ax0.annotate(lvl, (ext[1], y), xytext=(2, 0), textcoords="offset points", fontsize=6, va="center")

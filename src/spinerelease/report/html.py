@@ -76,73 +76,119 @@ def _summary_rows(res: SimulationResult) -> list[list[str]]:
 
 
 def _peak_rows(res: SimulationResult) -> list[list[str]]:
-    return [[p.name, f"{p.summary.force_n:.1f}", f"{p.summary.peak_pressure_kpa:.0f}",
-             f"{p.summary.mean_pressure_kpa:.0f}", f"{p.summary.contact_area_mm2:.0f}",
-             f"{p.max_threshold_ratio:.0%}", f"{p.on_bone_share:.1%}"] for p in res.assessment.peaks]
+    return [
+        [
+            p.name,
+            f"{p.summary.force_n:.1f}",
+            f"{p.summary.peak_pressure_kpa:.0f}",
+            f"{p.summary.mean_pressure_kpa:.0f}",
+            f"{p.summary.contact_area_mm2:.0f}",
+            f"{p.max_threshold_ratio:.0%}",
+            f"{p.on_bone_share:.1%}",
+        ]
+        for p in res.assessment.peaks
+    ]
 
 
 def build_figures(proto: ProtocolResult, comparison: Comparison | None = None) -> list[ReportFigure]:
     """All figures of a report."""
     main = next((r for r in proto.steps if r.config.step == "lie_back"), proto.steps[0])
-    figs = [ReportFigure("pressure_map", "Pressure map over the back (lying back)", figures.pressure_map(main)),
-            ReportFigure("peaks", "Force per peak and pressure vs pain threshold", figures.peak_bars(main)),
-            ReportFigure("protocol", "Protocol steps", figures.protocol_steps(proto))]
+    figs = [
+        ReportFigure("pressure_map", "Pressure map over the back (lying back)", figures.pressure_map(main)),
+        ReportFigure("peaks", "Force per peak and pressure vs pain threshold", figures.peak_bars(main)),
+        ReportFigure("protocol", "Protocol steps", figures.protocol_steps(proto)),
+    ]
     if proto.breathing is not None:
         figs.append(ReportFigure("breathing", "Deep breathing cycle", figures.breathing_series(proto.breathing)))
     for r in proto.steps:
         if r.config.step.startswith("leg_"):
-            figs.append(ReportFigure(f"pressure_map_{r.config.step}", f"Pressure map, step {r.config.step}",
-                                     figures.pressure_map(r)))
+            figs.append(
+                ReportFigure(
+                    f"pressure_map_{r.config.step}", f"Pressure map, step {r.config.step}", figures.pressure_map(r)
+                )
+            )
     if comparison is not None:
-        figs.append(ReportFigure("comparison", "Tool comparison", figures.comparison_maps(comparison.a,
-                                                                                           comparison.b)))
+        figs.append(ReportFigure("comparison", "Tool comparison", figures.comparison_maps(comparison.a, comparison.b)))
     return figs
 
 
-def render_report(proto: ProtocolResult, comparison: Comparison | None = None, advice: Advice | None = None,
-                  figs: list[ReportFigure] | None = None) -> str:
+def render_report(
+    proto: ProtocolResult,
+    comparison: Comparison | None = None,
+    advice: Advice | None = None,
+    figs: list[ReportFigure] | None = None,
+) -> str:
     """The report as one HTML string (figures embedded)."""
     figs = figs if figs is not None else build_figures(proto, comparison)
     main = next((r for r in proto.steps if r.config.step == "lie_back"), proto.steps[0])
     cfg = main.config
     b = main.body
     ok = main.assessment.verdict.startswith("on muscle")
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>spinerelease report: "
-             f"{html.escape(main.tool.name)}</title><style>{_CSS}</style></head><body>",
-             f"<h1>spinerelease report: {html.escape(main.tool.name)} at {html.escape(cfg.level)}</h1>",
-             f"<p class='disclaimer'><b>Medical disclaimer.</b> {html.escape(DISCLAIMER)}</p>",
-             f"<p>Body: {b.stature_cm:.0f} cm, {b.mass_kg:.0f} kg, {html.escape(b.sex)}, body fat "
-             f"{b.body_fat:.0f}% · tool centre {cfg.offset_x_mm:+.0f} mm from the midline · grid "
-             f"{cfg.spacing_mm:g} mm · spinerelease {__version__}</p>",
-             f"<p class='verdict {'ok' if ok else 'bad'}'>Verdict (lying back): "
-             f"{html.escape(main.assessment.verdict)}</p>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>spinerelease report: "
+        f"{html.escape(main.tool.name)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>spinerelease report: {html.escape(main.tool.name)} at {html.escape(cfg.level)}</h1>",
+        f"<p class='disclaimer'><b>Medical disclaimer.</b> {html.escape(DISCLAIMER)}</p>",
+        f"<p>Body: {b.stature_cm:.0f} cm, {b.mass_kg:.0f} kg, {html.escape(b.sex)}, body fat "
+        f"{b.body_fat:.0f}% · tool centre {cfg.offset_x_mm:+.0f} mm from the midline · grid "
+        f"{cfg.spacing_mm:g} mm · spinerelease {__version__}</p>",
+        f"<p class='verdict {'ok' if ok else 'bad'}'>Verdict (lying back): {html.escape(main.assessment.verdict)}</p>",
+    ]
     if advice is not None:
         parts.append("<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in advice.messages) + "</ul>")
     parts.append("<h2>Summary (lying back)</h2>" + _table(["quantity", "value"], _summary_rows(main)))
-    parts.append("<h2>Per peak</h2>" + _table(
-        ["peak", "force [N]", "peak [kPa]", "mean [kPa]", "area [mm²]", "% threshold", "on spinous"],
-        _peak_rows(main)))
-    parts.append("<h2>Protocol steps</h2>" + _table(
-        ["step", "forearm support", "roll", "force [N]", "peak [kPa]", "% threshold", "on spinous", "verdict"],
-        [[r.config.step, f"{r.load.forearms_n:.0f} N", f"{r.config.protocol_step().roll_deg:+.0f}°",
-          f"{r.contact.total_force_n:.1f}", f"{r.assessment.summary.peak_pressure_kpa:.0f}",
-          f"{r.assessment.max_threshold_ratio:.0%}", f"{r.assessment.spinous_share:.1%}", r.assessment.verdict]
-         for r in proto.steps]))
+    parts.append(
+        "<h2>Per peak</h2>"
+        + _table(
+            ["peak", "force [N]", "peak [kPa]", "mean [kPa]", "area [mm²]", "% threshold", "on spinous"],
+            _peak_rows(main),
+        )
+    )
+    parts.append(
+        "<h2>Protocol steps</h2>"
+        + _table(
+            ["step", "forearm support", "roll", "force [N]", "peak [kPa]", "% threshold", "on spinous", "verdict"],
+            [
+                [
+                    r.config.step,
+                    f"{r.load.forearms_n:.0f} N",
+                    f"{r.config.protocol_step().roll_deg:+.0f}°",
+                    f"{r.contact.total_force_n:.1f}",
+                    f"{r.assessment.summary.peak_pressure_kpa:.0f}",
+                    f"{r.assessment.max_threshold_ratio:.0%}",
+                    f"{r.assessment.spinous_share:.1%}",
+                    r.assessment.verdict,
+                ]
+                for r in proto.steps
+            ],
+        )
+    )
     if proto.breathing is not None:
         br = proto.breathing
-        parts.append(f"<p>Deep breathing: force on the tool ranges {br.force_n.min():.1f}-{br.force_n.max():.1f} N,"
-                     f" peak pressure {br.peak_pressure_kpa.min():.0f}-{br.peak_pressure_kpa.max():.0f} kPa over "
-                     f"one breath of {br.t_s[-1]:.0f} s.</p>")
+        parts.append(
+            f"<p>Deep breathing: force on the tool ranges {br.force_n.min():.1f}-{br.force_n.max():.1f} N,"
+            f" peak pressure {br.peak_pressure_kpa.min():.0f}-{br.peak_pressure_kpa.max():.0f} kPa over "
+            f"one breath of {br.t_s[-1]:.0f} s.</p>"
+        )
     if comparison is not None:
-        parts.append("<h2>Comparison</h2>" + _table(
-            ["claim", "supported", "evidence"],
-            [[c.text, "yes" if c.supported else "no", c.evidence] for c in comparison.claims]))
+        parts.append(
+            "<h2>Comparison</h2>"
+            + _table(
+                ["claim", "supported", "evidence"],
+                [[c.text, "yes" if c.supported else "no", c.evidence] for c in comparison.claims],
+            )
+        )
     parts.append("<h2>Figures</h2>")
     for f in figs:
-        parts.append(f"<figure><img alt='{html.escape(f.caption)}' src='{_data_uri(f.figure)}'>"
-                     f"<figcaption>{html.escape(f.caption)} ({html.escape(f.stem)}.png)</figcaption></figure>")
-    parts.append("<h2>References</h2><ol class='refs'>" + "".join(f"<li>{html.escape(r)}</li>" for r in cite(
-        list(main.references))) + "</ol>")
+        parts.append(
+            f"<figure><img alt='{html.escape(f.caption)}' src='{_data_uri(f.figure)}'>"
+            f"<figcaption>{html.escape(f.caption)} ({html.escape(f.stem)}.png)</figcaption></figure>"
+        )
+    parts.append(
+        "<h2>References</h2><ol class='refs'>"
+        + "".join(f"<li>{html.escape(r)}</li>" for r in cite(list(main.references)))
+        + "</ol>"
+    )
     parts.append("</body></html>")
     return "".join(parts)
 
@@ -162,8 +208,13 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def write_report(proto: ProtocolResult, path: str | Path, comparison: Comparison | None = None,
-                 advice: Advice | None = None, png_dir: str | Path | None = None) -> Path:
+def write_report(
+    proto: ProtocolResult,
+    path: str | Path,
+    comparison: Comparison | None = None,
+    advice: Advice | None = None,
+    png_dir: str | Path | None = None,
+) -> Path:
     """Write the HTML report to ``path`` and, if ``png_dir`` is given, every figure as PNG there."""
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):

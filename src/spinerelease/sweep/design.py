@@ -48,10 +48,17 @@ def score(rows: Sequence[dict]) -> tuple[float, float]:
     return float(obj), float(ok.mean())
 
 
-def optimize_design(people: Sequence[Person], levels: Sequence[str] = ("T7",), steps: Sequence[str] = ("lie_back",),
-                    n_peaks_options: Sequence[int] = (5,), spacing_mm: float = 3.0, max_evals: int = 30,
-                    start: dict | None = None, evaluate_fn: Callable = evaluate,
-                    progress: Callable[[int, float], None] | None = None) -> DesignResult:
+def optimize_design(
+    people: Sequence[Person],
+    levels: Sequence[str] = ("T7",),
+    steps: Sequence[str] = ("lie_back",),
+    n_peaks_options: Sequence[int] = (5,),
+    spacing_mm: float = 3.0,
+    max_evals: int = 30,
+    start: dict | None = None,
+    evaluate_fn: Callable = evaluate,
+    progress: Callable[[int, float], None] | None = None,
+) -> DesignResult:
     """Optimise the PSO-Spine's peak spacing, height and tip radius for ``people``.
 
     Parameters
@@ -97,6 +104,7 @@ def optimize_design(people: Sequence[Person], levels: Sequence[str] = ("T7",), s
     base_obj, base_rate = run(base_params)
     best = (base_obj, base_rate, base_params)
     for n_peaks in n_peaks_options:
+
         def f(z: np.ndarray, n_peaks: int = n_peaks) -> float:
             x = lo + (hi - lo) * np.clip(z, 0, 1)  # unit cube -> bounds
             params = {k: float(v) for k, v in zip(names, x, strict=True)} | {"n_peaks": int(n_peaks)}
@@ -104,9 +112,12 @@ def optimize_design(people: Sequence[Person], levels: Sequence[str] = ("T7",), s
 
         z0 = (np.array([x0[k] for k in names]) - lo) / (hi - lo)
         simplex = np.vstack([z0] + [np.clip(z0 + 0.15 * np.eye(len(names))[i], 0, 1) for i in range(len(names))])
-        res = optimize.minimize(f, z0, method="Nelder-Mead",
-                                options={"maxfev": max_evals, "initial_simplex": simplex, "xatol": 1e-3,
-                                         "fatol": 1e-4})
+        res = optimize.minimize(
+            f,
+            z0,
+            method="Nelder-Mead",
+            options={"maxfev": max_evals, "initial_simplex": simplex, "xatol": 1e-3, "fatol": 1e-4},
+        )
         x = lo + (hi - lo) * np.clip(res.x, 0, 1)
         params = {k: float(v) for k, v in zip(names, x, strict=True)} | {"n_peaks": int(n_peaks)}
         obj, rate = run(params)
@@ -123,15 +134,22 @@ def design_figure(result: DesignResult):
 
     fig = Figure(figsize=(10, 3.6), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2, width_ratios=[0.6, 1])
-    ax1.bar(["PSO-Spine", "optimised"], [100 * result.baseline_pass_rate, 100 * result.best_pass_rate],
-            color=["#8c8c8c", "#55a868"])
+    ax1.bar(
+        ["PSO-Spine", "optimised"],
+        [100 * result.baseline_pass_rate, 100 * result.best_pass_rate],
+        color=["#8c8c8c", "#55a868"],
+    )
     ax1.set_ylabel("% of cases on muscle and under threshold")
     ax1.set_ylim(0, 100)
     for label, p, style in (("PSO-Spine", result.baseline_params, "--"), ("optimised", result.best_params, "-")):
         t = pso_spine(spacing_mm=1.0, **p)
         iy = int(np.argmin(np.abs(t.grid.y_mm - t.peaks[0].y_mm)))
-        ax2.plot(t.grid.x_mm, t.height_mm[iy], style, label=f"{label}: " + ", ".join(
-            f"{k.replace('_mm', '')} {v:.0f}" for k, v in p.items()))
+        ax2.plot(
+            t.grid.x_mm,
+            t.height_mm[iy],
+            style,
+            label=f"{label}: " + ", ".join(f"{k.replace('_mm', '')} {v:.0f}" for k, v in p.items()),
+        )
     ax2.set_xlabel("x across the back [mm]")
     ax2.set_ylabel("height [mm]")
     ax2.legend(fontsize=7)

@@ -35,8 +35,14 @@ class WorkItem:
         return f"{self.person.id}|{self.level}|{self.step}|{self.tool}|{self.spacing_mm:g}|{tp}"
 
 
-def make_items(people: Sequence[Person], levels: Sequence[str], steps: Sequence[str], tool: str = "pso-spine",
-               spacing_mm: float = 2.0, tool_params: dict | None = None) -> list[WorkItem]:
+def make_items(
+    people: Sequence[Person],
+    levels: Sequence[str],
+    steps: Sequence[str],
+    tool: str = "pso-spine",
+    spacing_mm: float = 2.0,
+    tool_params: dict | None = None,
+) -> list[WorkItem]:
     """Every (person, level, step) combination."""
     tp = tuple(sorted((tool_params or {}).items()))
     return [WorkItem(p, lv, st, tool, spacing_mm, tp) for p in people for lv in levels for st in steps]
@@ -47,21 +53,44 @@ def evaluate(item: WorkItem) -> dict:
     from ..workflow import SimulationConfig, simulate
 
     p = item.person
-    cfg = SimulationConfig(stature_cm=p.stature_cm, mass_kg=p.mass_kg, sex=p.sex, age_years=p.age_years,
-                           tool=item.tool, level=item.level, step=item.step, spacing_mm=item.spacing_mm,
-                           tool_params=dict(item.tool_params))
-    row = {"id": item.id, "person": p.id, "sex": p.sex, "stature_cm": p.stature_cm, "mass_kg": p.mass_kg,
-           "age_years": p.age_years, "level": item.level, "step": item.step, "tool": item.tool}
+    cfg = SimulationConfig(
+        stature_cm=p.stature_cm,
+        mass_kg=p.mass_kg,
+        sex=p.sex,
+        age_years=p.age_years,
+        tool=item.tool,
+        level=item.level,
+        step=item.step,
+        spacing_mm=item.spacing_mm,
+        tool_params=dict(item.tool_params),
+    )
+    row = {
+        "id": item.id,
+        "person": p.id,
+        "sex": p.sex,
+        "stature_cm": p.stature_cm,
+        "mass_kg": p.mass_kg,
+        "age_years": p.age_years,
+        "level": item.level,
+        "step": item.step,
+        "tool": item.tool,
+    }
     try:
         r = simulate(cfg)
     except InputError as exc:
         row.update(error=str(exc), ok=False)
         return row
     a = r.assessment
-    row.update(error="", force_n=r.contact.total_force_n, peak_pressure_kpa=a.summary.peak_pressure_kpa,
-               probe_peak_kpa=a.probe_peak_kpa, spinous_share=a.spinous_share,
-               max_threshold_ratio=a.max_threshold_ratio, verdict=a.verdict,
-               ok=a.verdict.startswith("on muscle"))
+    row.update(
+        error="",
+        force_n=r.contact.total_force_n,
+        peak_pressure_kpa=a.summary.peak_pressure_kpa,
+        probe_peak_kpa=a.probe_peak_kpa,
+        spinous_share=a.spinous_share,
+        max_threshold_ratio=a.max_threshold_ratio,
+        verdict=a.verdict,
+        ok=a.verdict.startswith("on muscle"),
+    )
     for i, pk in enumerate(a.peaks, start=1):
         row[f"peak{i}_force_n"] = pk.summary.force_n
         row[f"peak{i}_ratio"] = pk.max_threshold_ratio
@@ -128,10 +157,18 @@ class ResultStore:
         return pd.concat([read(p) for p in parts], ignore_index=True).sort_values("id").reset_index(drop=True)
 
 
-def run_sweep(items: Iterable[WorkItem], out_dir: str | Path, *, scheduler: str | None = None,
-              workers: int | None = None, batch: int = 8, fmt: str = "parquet",
-              evaluate_fn: Callable[[WorkItem], dict] = evaluate,
-              progress: Callable[[int, int], None] | None = None, stop_after: int | None = None):
+def run_sweep(
+    items: Iterable[WorkItem],
+    out_dir: str | Path,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    batch: int = 8,
+    fmt: str = "parquet",
+    evaluate_fn: Callable[[WorkItem], dict] = evaluate,
+    progress: Callable[[int, int], None] | None = None,
+    stop_after: int | None = None,
+):
     """Evaluate the items not yet stored in ``out_dir`` and return all results as a DataFrame.
 
     Parameters

@@ -14,6 +14,22 @@ from .builtin import (
 )
 from .io import find_peaks, load_tool, tool_from_description, tool_from_mesh
 
-__all__ = ["BUILTIN", "Peak", "Tool", "ellipsoid_cap_mm", "find_peaks", "foam_roller", "get_tool", "lacrosse_ball",
-           "list_tools", "load_tool", "peanut_ball", "pso_rite", "pso_spine", "rounded_peak_mm", "therapist_hands",
-           "tool_from_description", "tool_from_mesh"]
+__all__ = [
+    "BUILTIN",
+    "Peak",
+    "Tool",
+    "ellipsoid_cap_mm",
+    "find_peaks",
+    "foam_roller",
+    "get_tool",
+    "lacrosse_ball",
+    "list_tools",
+    "load_tool",
+    "peanut_ball",
+    "pso_rite",
+    "pso_spine",
+    "rounded_peak_mm",
+    "therapist_hands",
+    "tool_from_description",
+    "tool_from_mesh",
+]

@@ -105,8 +105,9 @@ class Tool:
         """
         iy, ix = self._local_coords(grid, center_x_mm, center_y_mm)
         h = ndimage.map_coordinates(self.height_mm, [iy, ix], order=1, mode="constant", cval=0.0)
-        inside = ndimage.map_coordinates(self.footprint.astype(float), [iy, ix], order=1, mode="constant",
-                                         cval=0.0) >= 0.5
+        inside = (
+            ndimage.map_coordinates(self.footprint.astype(float), [iy, ix], order=1, mode="constant", cval=0.0) >= 0.5
+        )
         return np.where(inside, h, -np.inf)
 
     def peak_labels_on(self, grid: Grid, center_x_mm: float, center_y_mm: float) -> np.ndarray:
@@ -119,8 +120,9 @@ class Tool:
         return np.where(inside, d2.argmin(axis=0) + 1, 0).astype(np.int32)
 
 
-def rounded_peak_mm(X: np.ndarray, Y: np.ndarray, x0: float, y0: float, apex_mm: float, tip_radius_mm: float,
-                    flank_angle_deg: float) -> np.ndarray:
+def rounded_peak_mm(
+    X: np.ndarray, Y: np.ndarray, x0: float, y0: float, apex_mm: float, tip_radius_mm: float, flank_angle_deg: float
+) -> np.ndarray:
     """Height of a rounded conical peak: a spherical cap of the tip radius blended tangentially into a cone.
 
     Parameters
@@ -151,8 +153,16 @@ def rounded_peak_mm(X: np.ndarray, Y: np.ndarray, x0: float, y0: float, apex_mm:
     return np.where(r <= r_t, cap, cone)
 
 
-def ellipsoid_cap_mm(X: np.ndarray, Y: np.ndarray, x0: float, y0: float, apex_mm: float, semi_x_mm: float,
-                     semi_y_mm: float, semi_z_mm: float) -> np.ndarray:
+def ellipsoid_cap_mm(
+    X: np.ndarray,
+    Y: np.ndarray,
+    x0: float,
+    y0: float,
+    apex_mm: float,
+    semi_x_mm: float,
+    semi_y_mm: float,
+    semi_z_mm: float,
+) -> np.ndarray:
     """Upper surface of an ellipsoid with its top at ``apex_mm``; -inf outside its outline. [mm]"""
     q = 1 - ((X - x0) / semi_x_mm) ** 2 - ((Y - y0) / semi_y_mm) ** 2
     return np.where(q >= 0, apex_mm - semi_z_mm + semi_z_mm * np.sqrt(np.clip(q, 0, None)), -np.inf)

@@ -30,10 +30,17 @@ def _src(*keys: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def pso_spine(spacing_mm: float = 1.0, peak_height_mm: float | None = None, peak_spacing_mm: float | None = None,
-              tip_radius_mm: float | None = None, row_spacing_mm: float | None = None,
-              center_relief_mm: float | None = None, n_peaks: int = 5, flank_angle_deg: float = 55.0,
-              base_height_mm: float = 25.0) -> Tool:
+def pso_spine(
+    spacing_mm: float = 1.0,
+    peak_height_mm: float | None = None,
+    peak_spacing_mm: float | None = None,
+    tip_radius_mm: float | None = None,
+    row_spacing_mm: float | None = None,
+    center_relief_mm: float | None = None,
+    n_peaks: int = 5,
+    flank_angle_deg: float = 55.0,
+    base_height_mm: float = 25.0,
+) -> Tool:
     """The PSO-Spine: a rigid block with a stable base and rounded peaks either side of a central relief.
 
     Layout (``n_peaks = 5``): two pairs of peaks at x = +-peak_spacing/2 (on the paraspinal muscle columns),
@@ -73,8 +80,9 @@ def pso_spine(spacing_mm: float = 1.0, peak_height_mm: float | None = None, peak
     sp = validate_dimension("peak spacing", peak_spacing_mm or 2 * _p("pso_spine_peak_lateral_offset"), 10, 300)
     R = validate_dimension("tip radius", tip_radius_mm or _p("pso_spine_tip_radius"), 1, 100)
     rs = validate_dimension("row spacing", row_spacing_mm or _p("pso_spine_row_spacing"), 5, 300)
-    relief = validate_dimension("central relief", center_relief_mm if center_relief_mm is not None
-                                else _p("pso_spine_center_relief"), 0.0, 300)
+    relief = validate_dimension(
+        "central relief", center_relief_mm if center_relief_mm is not None else _p("pso_spine_center_relief"), 0.0, 300
+    )
     fa = check_range("flank angle", flank_angle_deg, 20, 80, "degrees")
     bh = validate_dimension("base height", base_height_mm, 1, 300)
     if int(n_peaks) != n_peaks or not 2 <= n_peaks <= 9:
@@ -96,18 +104,44 @@ def pso_spine(spacing_mm: float = 1.0, peak_height_mm: float | None = None, peak
     reach = (h - bh) / np.tan(np.radians(fa)) + R
     width = sp + 2 * reach + 10
     length = (float(np.ptp(ys)) if len(ys) else 0.0) + 2 * reach + 10
-    tool = _assemble("pso-spine", "PSO-Spine: block with rounded peaks either side of a central relief for the spine",
-                     spacing_mm, width, length, bh, peaks, fa,
-                     _src("pso_spine_peak_height", "pso_spine_tip_radius", "pso_spine_peak_lateral_offset",
-                          "pso_spine_row_spacing", "pso_spine_center_relief"),
-                     dict(peak_height_mm=h, peak_spacing_mm=sp, tip_radius_mm=R, row_spacing_mm=rs,
-                          center_relief_mm=relief, n_peaks=n_peaks, flank_angle_deg=fa, base_height_mm=bh))
+    tool = _assemble(
+        "pso-spine",
+        "PSO-Spine: block with rounded peaks either side of a central relief for the spine",
+        spacing_mm,
+        width,
+        length,
+        bh,
+        peaks,
+        fa,
+        _src(
+            "pso_spine_peak_height",
+            "pso_spine_tip_radius",
+            "pso_spine_peak_lateral_offset",
+            "pso_spine_row_spacing",
+            "pso_spine_center_relief",
+        ),
+        dict(
+            peak_height_mm=h,
+            peak_spacing_mm=sp,
+            tip_radius_mm=R,
+            row_spacing_mm=rs,
+            center_relief_mm=relief,
+            n_peaks=n_peaks,
+            flank_angle_deg=fa,
+            base_height_mm=bh,
+        ),
+    )
     return tool
 
 
-def pso_rite(spacing_mm: float = 1.0, peak_height_mm: float | None = None, peak_spacing_mm: float | None = None,
-             tip_radius_mm: float | None = None, flank_angle_deg: float = 60.0, base_height_mm: float = 30.0
-             ) -> Tool:
+def pso_rite(
+    spacing_mm: float = 1.0,
+    peak_height_mm: float | None = None,
+    peak_spacing_mm: float | None = None,
+    tip_radius_mm: float | None = None,
+    flank_angle_deg: float = 60.0,
+    base_height_mm: float = 30.0,
+) -> Tool:
     """The PSO-Rite: two deep, concentrated peaks either side of a central groove (made for the psoas).
 
     Parameters as :func:`pso_spine` (two peaks at y = 0). Defaults from ``data/tools.yaml``.
@@ -121,15 +155,32 @@ def pso_rite(spacing_mm: float = 1.0, peak_height_mm: float | None = None, peak_
         raise InputError(f"base height ({bh:g} mm) must be below the peak height ({h:g} mm)")
     peaks = [Peak("left", -sp / 2, 0.0, h, R), Peak("right", sp / 2, 0.0, h, R)]
     reach = (h - bh) / np.tan(np.radians(fa)) + R
-    return _assemble("pso-rite", "PSO-Rite: two deep, concentrated peaks (psoas tool)", spacing_mm,
-                     sp + 2 * reach + 10, 2 * reach + 10, bh, peaks, fa,
-                     _src("pso_rite_peak_height", "pso_rite_tip_radius", "pso_rite_peak_lateral_offset"),
-                     dict(peak_height_mm=h, peak_spacing_mm=sp, tip_radius_mm=R, flank_angle_deg=fa,
-                          base_height_mm=bh))
+    return _assemble(
+        "pso-rite",
+        "PSO-Rite: two deep, concentrated peaks (psoas tool)",
+        spacing_mm,
+        sp + 2 * reach + 10,
+        2 * reach + 10,
+        bh,
+        peaks,
+        fa,
+        _src("pso_rite_peak_height", "pso_rite_tip_radius", "pso_rite_peak_lateral_offset"),
+        dict(peak_height_mm=h, peak_spacing_mm=sp, tip_radius_mm=R, flank_angle_deg=fa, base_height_mm=bh),
+    )
 
 
-def _assemble(name: str, description: str, spacing_mm: float, width_mm: float, length_mm: float, base_mm: float,
-              peaks: list[Peak], flank_angle_deg: float, sources: tuple[str, ...], parameters: dict) -> Tool:
+def _assemble(
+    name: str,
+    description: str,
+    spacing_mm: float,
+    width_mm: float,
+    length_mm: float,
+    base_mm: float,
+    peaks: list[Peak],
+    flank_angle_deg: float,
+    sources: tuple[str, ...],
+    parameters: dict,
+) -> Tool:
     grid = tool_grid(width_mm, length_mm, spacing_mm)
     X, Y = grid.mesh()
     z = np.full(grid.shape, base_mm)
@@ -156,13 +207,28 @@ def foam_roller(spacing_mm: float = 1.0, diameter_mm: float | None = None, lengt
     R = d / 2
     z = R + np.sqrt(np.clip(R * R - Y * Y, 0, None))
     foot = np.abs(Y) <= R
-    return Tool("foam-roller", "Foam roller (cylinder across the back)", grid, np.where(foot, z, 0.0), foot,
-                (Peak("roller", 0.0, 0.0, d, R),), _src("foam_roller_diameter", "foam_roller_length"),
-                dict(diameter_mm=d, length_mm=L))
+    return Tool(
+        "foam-roller",
+        "Foam roller (cylinder across the back)",
+        grid,
+        np.where(foot, z, 0.0),
+        foot,
+        (Peak("roller", 0.0, 0.0, d, R),),
+        _src("foam_roller_diameter", "foam_roller_length"),
+        dict(diameter_mm=d, length_mm=L),
+    )
 
 
-def _balls(name: str, description: str, spacing_mm: float, d: float, xs: list[float], names: list[str],
-           sources: tuple[str, ...], offset: float) -> Tool:
+def _balls(
+    name: str,
+    description: str,
+    spacing_mm: float,
+    d: float,
+    xs: list[float],
+    names: list[str],
+    sources: tuple[str, ...],
+    offset: float,
+) -> Tool:
     R = d / 2
     width = (max(xs) - min(xs)) + d + 2 * spacing_mm
     grid = tool_grid(width, d + 2 * spacing_mm, spacing_mm)
@@ -173,21 +239,38 @@ def _balls(name: str, description: str, spacing_mm: float, d: float, xs: list[fl
         z = np.maximum(z, np.where(q >= 0, R + np.sqrt(np.clip(q, 0, None)), -np.inf))
     foot = np.isfinite(z)
     peaks = tuple(Peak(n, x0, 0.0, d, R) for n, x0 in zip(names, xs, strict=True))
-    return Tool(name, description, grid, np.where(foot, z, 0.0), foot, peaks, sources, dict(diameter_mm=d),
-                default_offset_x_mm=offset)
+    return Tool(
+        name,
+        description,
+        grid,
+        np.where(foot, z, 0.0),
+        foot,
+        peaks,
+        sources,
+        dict(diameter_mm=d),
+        default_offset_x_mm=offset,
+    )
 
 
-def lacrosse_ball(spacing_mm: float = 1.0, diameter_mm: float | None = None,
-                  offset_x_mm: float | None = None) -> Tool:
+def lacrosse_ball(spacing_mm: float = 1.0, diameter_mm: float | None = None, offset_x_mm: float | None = None) -> Tool:
     """A lacrosse ball (rigid sphere), used on one side of the spine (default on the right erector column)."""
     d = validate_dimension("ball diameter", diameter_mm or _p("lacrosse_ball_diameter"), 10, 300)
     off = offset_x_mm if offset_x_mm is not None else _p("pso_spine_peak_lateral_offset")
-    return _balls("lacrosse-ball", "Lacrosse ball (one side of the spine)", spacing_mm, d, [0.0], ["ball"],
-                  _src("lacrosse_ball_diameter", "pso_spine_peak_lateral_offset"), float(off))
+    return _balls(
+        "lacrosse-ball",
+        "Lacrosse ball (one side of the spine)",
+        spacing_mm,
+        d,
+        [0.0],
+        ["ball"],
+        _src("lacrosse_ball_diameter", "pso_spine_peak_lateral_offset"),
+        float(off),
+    )
 
 
-def peanut_ball(spacing_mm: float = 1.0, diameter_mm: float | None = None,
-                center_distance_mm: float | None = None) -> Tool:
+def peanut_ball(
+    spacing_mm: float = 1.0, diameter_mm: float | None = None, center_distance_mm: float | None = None
+) -> Tool:
     """Peanut / double ball: two lacrosse-size balls joined, straddling the spine.
 
     ``center_distance_mm`` defaults to one diameter (two balls touching), as when two lacrosse balls are taped
@@ -195,12 +278,24 @@ def peanut_ball(spacing_mm: float = 1.0, diameter_mm: float | None = None,
     """
     d = validate_dimension("ball diameter", diameter_mm or _p("lacrosse_ball_diameter"), 10, 300)
     c = validate_dimension("ball centre distance", center_distance_mm or d, 0.5 * d, 4 * d)
-    return _balls("peanut-ball", "Peanut / double ball straddling the spine", spacing_mm, d, [-c / 2, c / 2],
-                  ["left", "right"], _src("lacrosse_ball_diameter"), 0.0)
+    return _balls(
+        "peanut-ball",
+        "Peanut / double ball straddling the spine",
+        spacing_mm,
+        d,
+        [-c / 2, c / 2],
+        ["left", "right"],
+        _src("lacrosse_ball_diameter"),
+        0.0,
+    )
 
 
-def therapist_hands(spacing_mm: float = 1.0, thumb_breadth_mm: float | None = None,
-                    thumb_length_mm: float | None = None, lateral_offset_mm: float | None = None) -> Tool:
+def therapist_hands(
+    spacing_mm: float = 1.0,
+    thumb_breadth_mm: float | None = None,
+    thumb_length_mm: float | None = None,
+    lateral_offset_mm: float | None = None,
+) -> Tool:
     """A therapist's two thumbs pressing either side of the spine (reference for the PSO-Spine).
 
     Each thumb tip is the upper half of an ellipsoid (breadth across the back, length along the spine, depth
@@ -213,15 +308,23 @@ def therapist_hands(spacing_mm: float = 1.0, thumb_breadth_mm: float | None = No
     apex = 40.0  # height of the thumb tips in the tool frame (arbitrary: only relative heights matter)
     grid = tool_grid(2 * off + b + 4 * spacing_mm, L + 4 * spacing_mm, spacing_mm)
     X, Y = grid.mesh()
-    z = np.maximum(ellipsoid_cap_mm(X, Y, -off, 0.0, apex, b / 2, L / 2, b / 2),
-                   ellipsoid_cap_mm(X, Y, off, 0.0, apex, b / 2, L / 2, b / 2))
+    z = np.maximum(
+        ellipsoid_cap_mm(X, Y, -off, 0.0, apex, b / 2, L / 2, b / 2),
+        ellipsoid_cap_mm(X, Y, off, 0.0, apex, b / 2, L / 2, b / 2),
+    )
     foot = np.isfinite(z)
     r_tip = (b / 2) ** 2 / (b / 2)  # apex curvature radius across: a^2/c with c = a
     peaks = (Peak("left thumb", -off, 0.0, apex, r_tip), Peak("right thumb", off, 0.0, apex, r_tip))
-    return Tool("therapist-hands", "Therapist's two thumbs either side of the spine (reference)", grid,
-                np.where(foot, z, 0.0), foot, peaks, _src("thumb_breadth", "thumb_distal_length",
-                                                          "thumb_lateral_offset"),
-                dict(thumb_breadth_mm=b, thumb_length_mm=L, lateral_offset_mm=off))
+    return Tool(
+        "therapist-hands",
+        "Therapist's two thumbs either side of the spine (reference)",
+        grid,
+        np.where(foot, z, 0.0),
+        foot,
+        peaks,
+        _src("thumb_breadth", "thumb_distal_length", "thumb_lateral_offset"),
+        dict(thumb_breadth_mm=b, thumb_length_mm=L, lateral_offset_mm=off),
+    )
 
 
 BUILTIN: dict[str, Callable[..., Tool]] = {
@@ -250,6 +353,7 @@ def get_tool(name: str, spacing_mm: float = 1.0, **parameters: float) -> Tool:
     allowed = set(inspect.signature(func).parameters) - {"spacing_mm"}
     bad = set(parameters) - allowed
     if bad:
-        raise InputError(f"tool {key!r} has no parameter(s) {', '.join(sorted(bad))}; "
-                         f"parameters: {', '.join(sorted(allowed))}")
+        raise InputError(
+            f"tool {key!r} has no parameter(s) {', '.join(sorted(bad))}; parameters: {', '.join(sorted(allowed))}"
+        )
     return func(spacing_mm=spacing_mm, **parameters)

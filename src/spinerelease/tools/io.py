@@ -83,9 +83,16 @@ def tool_from_description(desc: dict[str, Any], spacing_mm: float = 1.0) -> Tool
     z = np.full(grid.shape, bh)
     for pk in peaks:
         z = np.maximum(z, rounded_peak_mm(X, Y, pk.x_mm, pk.y_mm, pk.height_mm, pk.tip_radius_mm, fa))
-    return Tool(name, str(desc.get("description", "user tool from a description")), grid, z,
-                np.ones(grid.shape, dtype=bool), tuple(peaks), (),
-                {"base": {"width_mm": W, "length_mm": L, "height_mm": bh}, "flank_angle_deg": fa})
+    return Tool(
+        name,
+        str(desc.get("description", "user tool from a description")),
+        grid,
+        z,
+        np.ones(grid.shape, dtype=bool),
+        tuple(peaks),
+        (),
+        {"base": {"width_mm": W, "length_mm": L, "height_mm": bh}, "flank_angle_deg": fa},
+    )
 
 
 def _read_text(path: Path, limit: int) -> str:
@@ -99,8 +106,9 @@ def _read_text(path: Path, limit: int) -> str:
         raise InputError(f"tool file {path.name} is not UTF-8 text") from None
 
 
-def tool_from_mesh(mesh_or_path: Any, spacing_mm: float = 1.0, name: str | None = None,
-                   units_scale: float = 1.0) -> Tool:
+def tool_from_mesh(
+    mesh_or_path: Any, spacing_mm: float = 1.0, name: str | None = None, units_scale: float = 1.0
+) -> Tool:
     """Rasterize the top surface of a closed triangle mesh into a tool height field.
 
     Parameters
@@ -136,8 +144,9 @@ def tool_from_mesh(mesh_or_path: Any, spacing_mm: float = 1.0, name: str | None 
         raise InputError("the mesh has NaN or infinite vertex coordinates")
     areas = mesh.area_faces
     if np.any(areas <= 1e-12 * max(1.0, float(areas.max()))):
-        raise InputError(f"the mesh has {int((areas <= 0).sum() or (areas <= 1e-12).sum())} degenerate "
-                         "(zero-area) triangles")
+        raise InputError(
+            f"the mesh has {int((areas <= 0).sum() or (areas <= 1e-12).sum())} degenerate (zero-area) triangles"
+        )
     if not mesh.is_watertight:
         raise InputError("the mesh is not closed (not watertight): a tool must be a solid; repair it first")
     if abs(mesh.volume) <= 0:
@@ -148,25 +157,34 @@ def tool_from_mesh(mesh_or_path: Any, spacing_mm: float = 1.0, name: str | None 
     size = hi - lo
     n = (size[0] / spacing_mm + 3) * (size[1] / spacing_mm + 3)
     if n > MAX_GRID_POINTS:
-        raise InputError(f"a {size[0]:.0f} x {size[1]:.0f} mm mesh at {spacing_mm:g} mm spacing needs {n:,.0f} "
-                         "grid points, too many; use a coarser spacing")
+        raise InputError(
+            f"a {size[0]:.0f} x {size[1]:.0f} mm mesh at {spacing_mm:g} mm spacing needs {n:,.0f} "
+            "grid points, too many; use a coarser spacing"
+        )
     check_memory("rasterizing the mesh", n * 8 * 30)
-    grid = Grid.centered(size[0] + 2 * spacing_mm, size[1] + 2 * spacing_mm, spacing_mm,
-                         center_mm=(float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2))
+    grid = Grid.centered(
+        size[0] + 2 * spacing_mm,
+        size[1] + 2 * spacing_mm,
+        spacing_mm,
+        center_mm=(float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2),
+    )
     if len(mesh.faces) > MAX_FACES:
-        raise InputError(f"the mesh has {len(mesh.faces):,} triangles, more than the {MAX_FACES:,} accepted; "
-                         "decimate it first")
+        raise InputError(
+            f"the mesh has {len(mesh.faces):,} triangles, more than the {MAX_FACES:,} accepted; decimate it first"
+        )
     top = rasterize_top_surface(np.asarray(mesh.triangles), grid)
     foot = np.isfinite(top)
     if not foot.any():
         raise InputError("no part of the mesh lies under the rays; is it empty?")
     height = np.where(foot, top - lo[2], 0.0)
     # recentre the grid on the footprint centre so the tool centre is (0, 0)
-    grid = Grid(grid.nx, grid.ny, spacing_mm, grid.x0_mm - float(lo[0] + hi[0]) / 2,
-                grid.y0_mm - float(lo[1] + hi[1]) / 2)
+    grid = Grid(
+        grid.nx, grid.ny, spacing_mm, grid.x0_mm - float(lo[0] + hi[0]) / 2, grid.y0_mm - float(lo[1] + hi[1]) / 2
+    )
     peaks = find_peaks(height, foot, grid)
-    return Tool(name or "mesh-tool", "user tool from an STL mesh", grid, height, foot, peaks, (),
-                {"units_scale": units_scale})
+    return Tool(
+        name or "mesh-tool", "user tool from an STL mesh", grid, height, foot, peaks, (), {"units_scale": units_scale}
+    )
 
 
 def rasterize_top_surface(triangles: np.ndarray, grid: Grid) -> np.ndarray:
@@ -190,7 +208,7 @@ def rasterize_top_surface(triangles: np.ndarray, grid: Grid) -> np.ndarray:
         j1 = min(grid.ny - 1, int(np.floor((max(ay, by, cy) - y0) / d + 1e-9)))
         if i1 < i0 or j1 < j0:
             continue
-        PX, PY = np.meshgrid(xs[i0:i1 + 1], ys[j0:j1 + 1])
+        PX, PY = np.meshgrid(xs[i0 : i1 + 1], ys[j0 : j1 + 1])
         l1 = ((by - cy) * (PX - cx) + (cx - bx) * (PY - cy)) / det
         l2 = ((cy - ay) * (PX - cx) + (ax - cx) * (PY - cy)) / det
         l3 = 1.0 - l1 - l2
@@ -199,13 +217,14 @@ def rasterize_top_surface(triangles: np.ndarray, grid: Grid) -> np.ndarray:
         if not inside.any():
             continue
         z = np.where(inside, l1 * az + l2 * bz + l3 * cz, -np.inf)
-        sub = top[j0:j1 + 1, i0:i1 + 1]
+        sub = top[j0 : j1 + 1, i0 : i1 + 1]
         np.maximum(sub, z, out=sub)
     return top
 
 
-def find_peaks(height_mm: np.ndarray, footprint: np.ndarray, grid: Grid, min_prominence_mm: float = 3.0,
-               max_peaks: int = 20) -> tuple[Peak, ...]:
+def find_peaks(
+    height_mm: np.ndarray, footprint: np.ndarray, grid: Grid, min_prominence_mm: float = 3.0, max_peaks: int = 20
+) -> tuple[Peak, ...]:
     """Local maxima of a height field with their tip radius from the curvature (``R = -2 / laplacian``)."""
     h = np.where(footprint, height_mm, 0.0)
     d = grid.spacing_mm
@@ -219,8 +238,10 @@ def find_peaks(height_mm: np.ndarray, footprint: np.ndarray, grid: Grid, min_pro
         iy, ix = np.unravel_index(np.argmax(h), h.shape)
         centers = [(iy, ix)]
     else:
-        centers = [tuple(int(c) for c in pos) for pos in
-                   ndimage.maximum_position(np.where(cand, h, -np.inf), lab, range(1, n + 1))]
+        centers = [
+            tuple(int(c) for c in pos)
+            for pos in ndimage.maximum_position(np.where(cand, h, -np.inf), lab, range(1, n + 1))
+        ]
     centers = sorted(centers, key=lambda c: -h[c])[:max_peaks]
     lap = ndimage.laplace(ndimage.gaussian_filter(h, 1.0)) / d**2
     peaks = []

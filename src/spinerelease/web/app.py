@@ -51,23 +51,32 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 PAGES = {"index": "Simulate", "compare": "Compare tools", "history": "Coach history", "api": "API reference"}
 
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
-       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Malformed request body (not parseable)."},
     422: {"model": ErrorResponse, "description": "Invalid input (field out of range, unknown tool, bad file)."},
 }
 JOB_ERRORS: dict[int | str, dict[str, Any]] = {
-    **ERRORS, 404: {"model": ErrorResponse, "description": "Unknown job id."},
+    **ERRORS,
+    404: {"model": ErrorResponse, "description": "Unknown job id."},
 }
 
 
 class WebState:
     """Everything the app holds between requests: jobs, uploads and settings."""
 
-    def __init__(self, history_db: str | Path | None, min_spacing_mm: float, max_upload_bytes: int,
-                 job_workers: int, max_active_jobs: int) -> None:
+    def __init__(
+        self,
+        history_db: str | Path | None,
+        min_spacing_mm: float,
+        max_upload_bytes: int,
+        job_workers: int,
+        max_active_jobs: int,
+    ) -> None:
         self.history_db = Path(history_db) if history_db is not None else None
         self.min_spacing_mm = float(min_spacing_mm)
         self.jobs = JobManager(workers=job_workers, max_active=max_active_jobs)
@@ -93,15 +102,27 @@ class WebState:
         from ..workflow import SimulationConfig
 
         if req.spacing_mm < self.min_spacing_mm:
-            raise InputError(f"spacing_mm must be at least {self.min_spacing_mm:g} mm on this server, "
-                             f"got {req.spacing_mm:g} mm")
+            raise InputError(
+                f"spacing_mm must be at least {self.min_spacing_mm:g} mm on this server, got {req.spacing_mm:g} mm"
+            )
         if tool_params and tool_ref.startswith(UPLOAD_PREFIX):
             raise InputError("tool_params apply to built-in tools only; an uploaded tool has its own shape")
-        cfg = SimulationConfig(stature_cm=req.stature_cm, mass_kg=req.mass_kg, sex=req.sex,
-                               body_fat_pct=req.body_fat_pct, age_years=req.age_years,
-                               tool=self.tool_path(tool_ref), level=req.level, offset_x_mm=req.offset_x_mm,
-                               offset_y_mm=req.offset_y_mm, step=req.step, forearm_support=req.forearm_support,
-                               roll_deg=req.roll_deg, spacing_mm=req.spacing_mm, tool_params=dict(tool_params or {}))
+        cfg = SimulationConfig(
+            stature_cm=req.stature_cm,
+            mass_kg=req.mass_kg,
+            sex=req.sex,
+            body_fat_pct=req.body_fat_pct,
+            age_years=req.age_years,
+            tool=self.tool_path(tool_ref),
+            level=req.level,
+            offset_x_mm=req.offset_x_mm,
+            offset_y_mm=req.offset_y_mm,
+            step=req.step,
+            forearm_support=req.forearm_support,
+            roll_deg=req.roll_deg,
+            spacing_mm=req.spacing_mm,
+            tool_params=dict(tool_params or {}),
+        )
         cfg.body()  # validate the body (BMI range etc.) before any heavy work
         cfg.protocol_step()
         return cfg
@@ -150,8 +171,11 @@ class WebState:
 
         def step_done(key: str) -> None:
             i = keys.index(key)
-            nxt = (f"solving the breathing cycle ({n_b} samples)" if key == "breathing" and n_b
-                   else f"solved step {i + 1} of {len(keys)} ({key})")
+            nxt = (
+                f"solving the breathing cycle ({n_b} samples)"
+                if key == "breathing" and n_b
+                else f"solved step {i + 1} of {len(keys)} ({key})"
+            )
             report((i + 1 + (n_b if i > bi else 0)) / total, nxt)
 
         report(0.02, "solving the protocol steps")
@@ -179,10 +203,18 @@ def render_page(page: str) -> str:
     """The HTML of ``page`` (a key of :data:`PAGES`): the layout with the page's body and the disclaimer."""
     body = _template(f"{page}.html")
     active = ' class="active"'
-    nav = "".join(f'<a href="{"/" if k == "index" else "/" + k}"{active if k == page else ""}>'
-                  f"{html.escape(t)}</a>" for k, t in PAGES.items())
-    values = {"title": html.escape(PAGES[page]), "nav": nav, "body": body, "page": page,
-              "disclaimer": html.escape(DISCLAIMER), "version": html.escape(__version__)}
+    nav = "".join(
+        f'<a href="{"/" if k == "index" else "/" + k}"{active if k == page else ""}>{html.escape(t)}</a>'
+        for k, t in PAGES.items()
+    )
+    values = {
+        "title": html.escape(PAGES[page]),
+        "nav": nav,
+        "body": body,
+        "page": page,
+        "disclaimer": html.escape(DISCLAIMER),
+        "version": html.escape(__version__),
+    }
     return re.sub(r"\{\{ (\w+) \}\}", lambda m: values[m.group(1)], _template("layout.html"))
 
 
@@ -200,9 +232,15 @@ def _field_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]
     return detail, errors
 
 
-def create_app(*, history_db: str | Path | None = None, min_spacing_mm: float = 1.0,
-               max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, job_workers: int = 1, max_active_jobs: int = 4,
-               allowed_hosts: Sequence[str] | None = LOCAL_HOSTS) -> FastAPI:
+def create_app(
+    *,
+    history_db: str | Path | None = None,
+    min_spacing_mm: float = 1.0,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    job_workers: int = 1,
+    max_active_jobs: int = 4,
+    allowed_hosts: Sequence[str] | None = LOCAL_HOSTS,
+) -> FastAPI:
     """Build the web application.
 
     Parameters
@@ -231,9 +269,12 @@ def create_app(*, history_db: str | Path | None = None, min_spacing_mm: float = 
         yield
         state.close()
 
-    app = FastAPI(title="spinerelease", version=__version__, lifespan=lifespan,
-                  description="Simulate, compare and guide gravity-loaded self-massage tools on the back.\n\n"
-                              + DISCLAIMER)
+    app = FastAPI(
+        title="spinerelease",
+        version=__version__,
+        lifespan=lifespan,
+        description="Simulate, compare and guide gravity-loaded self-massage tools on the back.\n\n" + DISCLAIMER,
+    )
     app.state.web = state
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
@@ -246,14 +287,19 @@ def create_app(*, history_db: str | Path | None = None, min_spacing_mm: float = 
             except ValueError:
                 length = 0
             if length > state.uploads.max_bytes + 64 * 1024:
-                return JSONResponse({"detail": f"the file is larger than the "
-                                               f"{state.uploads.max_bytes / 1024**2:g} MiB upload limit"},
-                                    status_code=413)
+                return JSONResponse(
+                    {"detail": f"the file is larger than the {state.uploads.max_bytes / 1024**2:g} MiB upload limit"},
+                    status_code=413,
+                )
         response = await call_next(request)
         if response.status_code == 405:
             # one path, several routes (GET and DELETE /api/jobs/{id}): list every method the path supports
-            methods = {m for r in app.routes if isinstance(r, APIRoute) and r.path_regex.match(request.url.path)
-                       for m in r.methods}
+            methods = {
+                m
+                for r in app.routes
+                if isinstance(r, APIRoute) and r.path_regex.match(request.url.path)
+                for m in r.methods
+            }
             response.headers["Allow"] = ", ".join(sorted(methods))
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -282,14 +328,15 @@ def create_app(*, history_db: str | Path | None = None, min_spacing_mm: float = 
 
     # -- pages ----------------------------------------------------------------------------------------------------
     for _page in PAGES:
+
         def _make(page: str = _page):
             async def page_view() -> HTMLResponse:
                 return HTMLResponse(render_page(page))
+
             page_view.__name__ = f"page_{page}"
             return page_view
 
-        app.get("/" if _page == "index" else f"/{_page}", response_class=HTMLResponse, include_in_schema=False)(
-            _make())
+        app.get("/" if _page == "index" else f"/{_page}", response_class=HTMLResponse, include_in_schema=False)(_make())
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> FileResponse:
@@ -301,13 +348,26 @@ def create_app(*, history_db: str | Path | None = None, min_spacing_mm: float = 
         from ..anatomy import LEVELS
         from ..posture import loaded_steps
 
-        return {"levels": list(LEVELS),
-                "steps": [{"key": s.key, "title": s.title, "instruction": s.instruction,
-                           "forearm_support": s.forearm_support, "roll_deg": s.roll_deg,
-                           "leg_extended": s.leg_extended, "breathing": s.breathing} for s in loaded_steps()],
-                "region_names": serialize.region_names(), "disclaimer": DISCLAIMER,
-                "min_spacing_mm": state.min_spacing_mm, "max_upload_bytes": state.uploads.max_bytes,
-                "version": __version__}
+        return {
+            "levels": list(LEVELS),
+            "steps": [
+                {
+                    "key": s.key,
+                    "title": s.title,
+                    "instruction": s.instruction,
+                    "forearm_support": s.forearm_support,
+                    "roll_deg": s.roll_deg,
+                    "leg_extended": s.leg_extended,
+                    "breathing": s.breathing,
+                }
+                for s in loaded_steps()
+            ],
+            "region_names": serialize.region_names(),
+            "disclaimer": DISCLAIMER,
+            "min_spacing_mm": state.min_spacing_mm,
+            "max_upload_bytes": state.uploads.max_bytes,
+            "version": __version__,
+        }
 
     @app.get("/api/tools", response_model=list[ToolInfo], tags=["tools"], summary="Built-in and uploaded tools")
     def tools() -> list[dict[str, Any]]:
@@ -319,36 +379,69 @@ def create_app(*, history_db: str | Path | None = None, min_spacing_mm: float = 
         for name, desc in list_tools():
             sig = inspect.signature(BUILTIN[name])
             # numeric parameters of the tool function; null = the tool's cited default dimension
-            params = {k: (None if p.default is None else float(p.default)) for k, p in sig.parameters.items()
-                      if k != "spacing_mm" and (p.default is None or isinstance(p.default, int | float))}
+            params = {
+                k: (None if p.default is None else float(p.default))
+                for k, p in sig.parameters.items()
+                if k != "spacing_mm" and (p.default is None or isinstance(p.default, int | float))
+            }
             out.append({"id": name, "name": name, "description": desc, "builtin": True, "parameters": params or None})
         for u in state.uploads.items():
-            out.append({"id": u.id, "name": u.name, "description": u.description, "builtin": False,
-                        "peaks": list(u.peaks), "size_mm": list(u.size_mm)})
+            out.append(
+                {
+                    "id": u.id,
+                    "name": u.name,
+                    "description": u.description,
+                    "builtin": False,
+                    "peaks": list(u.peaks),
+                    "size_mm": list(u.size_mm),
+                }
+            )
         return out
 
-    @app.post("/api/tools/upload", response_model=ToolInfo, status_code=201, tags=["tools"],
-              summary="Upload a tool (JSON/YAML description or STL mesh)",
-              responses={**ERRORS, 413: {"model": ErrorResponse, "description": "File too large."}})
-    def upload_tool(file: UploadFile = File(..., description="A .json, .yaml, .yml or .stl tool file.")
-                    ) -> dict[str, Any]:
+    @app.post(
+        "/api/tools/upload",
+        response_model=ToolInfo,
+        status_code=201,
+        tags=["tools"],
+        summary="Upload a tool (JSON/YAML description or STL mesh)",
+        responses={**ERRORS, 413: {"model": ErrorResponse, "description": "File too large."}},
+    )
+    def upload_tool(
+        file: UploadFile = File(..., description="A .json, .yaml, .yml or .stl tool file."),
+    ) -> dict[str, Any]:
         item = state.uploads.add(file.filename, file.file)
-        return {"id": item.id, "name": item.name, "description": item.description, "builtin": False,
-                "peaks": list(item.peaks), "size_mm": list(item.size_mm)}
+        return {
+            "id": item.id,
+            "name": item.name,
+            "description": item.description,
+            "builtin": False,
+            "peaks": list(item.peaks),
+            "size_mm": list(item.size_mm),
+        }
 
-    @app.post("/api/simulate", tags=["simulation"], summary="Simulate one tool placement (synchronous)",
-              responses=ERRORS)
+    @app.post(
+        "/api/simulate", tags=["simulation"], summary="Simulate one tool placement (synchronous)", responses=ERRORS
+    )
     def api_simulate(req: SimulationRequest) -> dict[str, Any]:
         return state.run_simulate(req)
 
-    @app.post("/api/compare", tags=["simulation"], summary="Compare two tools on the same body (synchronous)",
-              responses=ERRORS)
+    @app.post(
+        "/api/compare",
+        tags=["simulation"],
+        summary="Compare two tools on the same body (synchronous)",
+        responses=ERRORS,
+    )
     def api_compare(req: CompareRequest) -> dict[str, Any]:
         return state.run_compare(req)
 
-    @app.post("/api/jobs", response_model=JobStatus, status_code=202, tags=["jobs"],
-              summary="Start a background simulation, protocol or comparison",
-              responses={**ERRORS, 429: {"model": ErrorResponse, "description": "Too many jobs running."}})
+    @app.post(
+        "/api/jobs",
+        response_model=JobStatus,
+        status_code=202,
+        tags=["jobs"],
+        summary="Start a background simulation, protocol or comparison",
+        responses={**ERRORS, 429: {"model": ErrorResponse, "description": "Too many jobs running."}},
+    )
     def start_job(req: JobRequest) -> dict[str, Any]:
         # validate everything now, so a bad request fails here and not later in the job
         if isinstance(req, SimulateJobRequest):
@@ -365,24 +458,34 @@ def create_app(*, history_db: str | Path | None = None, min_spacing_mm: float = 
 
     JobId = PathParam(pattern=r"^[0-9a-f]{16}$", description="Job id from POST /api/jobs.")
 
-    @app.get("/api/jobs/{job_id}", response_model=JobStatus, tags=["jobs"], summary="Progress and result of a job",
-             responses=JOB_ERRORS)
+    @app.get(
+        "/api/jobs/{job_id}",
+        response_model=JobStatus,
+        tags=["jobs"],
+        summary="Progress and result of a job",
+        responses=JOB_ERRORS,
+    )
     def job_status(job_id: str = JobId) -> dict[str, Any]:
         try:
             return state.jobs.status(job_id)
         except KeyError:
             raise HTTPException(404, f"unknown job {job_id!r}") from None
 
-    @app.delete("/api/jobs/{job_id}", response_model=JobStatus, tags=["jobs"], summary="Cancel a job",
-                responses=JOB_ERRORS)
+    @app.delete(
+        "/api/jobs/{job_id}", response_model=JobStatus, tags=["jobs"], summary="Cancel a job", responses=JOB_ERRORS
+    )
     def cancel_job(job_id: str = JobId) -> dict[str, Any]:
         try:
             return state.jobs.cancel(job_id)
         except KeyError:
             raise HTTPException(404, f"unknown job {job_id!r}") from None
 
-    @app.get("/api/history", tags=["coach"], summary="The coach's session history",
-             responses={**ERRORS, 503: {"model": ErrorResponse, "description": "Coach module not installed."}})
+    @app.get(
+        "/api/history",
+        tags=["coach"],
+        summary="The coach's session history",
+        responses={**ERRORS, 503: {"model": ErrorResponse, "description": "Coach module not installed."}},
+    )
     def history() -> dict[str, Any]:
         try:
             import spinerelease.coach  # noqa: F401
@@ -413,11 +516,25 @@ def history_dict(db: Path | None) -> dict[str, Any]:
     for s in steps:
         if s.get("pain") is not None:
             pain.setdefault(s["step_key"], []).append({"session_id": s["session_id"], "pain": s["pain"]})
-    return {"exists": True,
-            "sessions": [{"id": r.id, "started_at": r.started_at.isoformat(),
-                          "finished_at": r.finished_at.isoformat() if r.finished_at else None, "tool": r.tool,
-                          "target": r.target, "level": r.level, "forearm_support": serialize.num(r.forearm_support),
-                          "status": r.status, "note": r.note, "mean_pain": serialize.num(r.mean_pain, 2),
-                          "steps_done": r.steps_done} for r in rows],
-            "per_week": sessions_per_week(rows), "streak_days": streak_days(rows, date.today()),
-            "pain_by_step": pain}
+    return {
+        "exists": True,
+        "sessions": [
+            {
+                "id": r.id,
+                "started_at": r.started_at.isoformat(),
+                "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+                "tool": r.tool,
+                "target": r.target,
+                "level": r.level,
+                "forearm_support": serialize.num(r.forearm_support),
+                "status": r.status,
+                "note": r.note,
+                "mean_pain": serialize.num(r.mean_pain, 2),
+                "steps_done": r.steps_done,
+            }
+            for r in rows
+        ],
+        "per_week": sessions_per_week(rows),
+        "streak_days": streak_days(rows, date.today()),
+        "pain_by_step": pain,
+    }

@@ -51,8 +51,15 @@ class Job:
 
     def snapshot(self) -> dict[str, Any]:
         """The job as a JSON-ready dict (``JobStatus``)."""
-        return {"id": self.id, "kind": self.kind, "state": self.state, "progress": round(self.progress, 4),
-                "message": self.message, "error": self.error, "result": self.result if self.state == DONE else None}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "state": self.state,
+            "progress": round(self.progress, 4),
+            "message": self.message,
+            "error": self.error,
+            "result": self.result if self.state == DONE else None,
+        }
 
 
 class JobManager:

@@ -22,8 +22,15 @@ StepKey = Literal[tuple(s.key for s in PSO_SPINE_PROTOCOL if s.loaded)]  # type:
 #: A tool reference: a built-in name (``pso-spine``) or an uploaded tool id (``upload:<32 hex digits>``).
 #: Never a file-system path.
 TOOL_PATTERN = r"^(upload:[0-9a-f]{32}|[a-z][a-z0-9\-]{0,39})$"
-ToolRef = Annotated[str, Field(pattern=TOOL_PATTERN, min_length=1, max_length=48,
-                               description="Built-in tool name (GET /api/tools) or an uploaded tool id.")]
+ToolRef = Annotated[
+    str,
+    Field(
+        pattern=TOOL_PATTERN,
+        min_length=1,
+        max_length=48,
+        description="Built-in tool name (GET /api/tools) or an uploaded tool id.",
+    ),
+]
 
 ParamName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 ParamValue = Annotated[float, Field(ge=-1000.0, le=1000.0)]
@@ -39,31 +46,60 @@ class BodyPlacement(_Strict):
     stature_cm: float = Field(178.0, ge=120, le=220, description="Standing height. [cm]")
     mass_kg: float = Field(80.0, ge=30, le=250, description="Body mass. [kg]")
     sex: Literal["male", "female"] = "male"
-    body_fat_pct: float | None = Field(None, ge=3, le=60,
-                                       description="Body fat [%]; estimated from BMI, age and sex when null.")
+    body_fat_pct: float | None = Field(
+        None, ge=3, le=60, description="Body fat [%]; estimated from BMI, age and sex when null."
+    )
     age_years: float = Field(35.0, ge=16, le=100, description="Age. [years]")
     level: Level = Field("T7", description="Vertebral level under the tool centre.")
-    offset_x_mm: float | None = Field(None, ge=-150, le=150, description=(
-        "Lateral offset of the tool centre, + = the person's right [mm]; null = the tool's default."))
-    offset_y_mm: float = Field(0.0, ge=-100, le=100,
-                               description="Shift along the spine from the level, + = towards the pelvis. [mm]")
-    step: StepKey = Field("lie_back", description=(
-        "Protocol step (posture): forearms, check, lie_back, breathing, leg_left (left leg extended, rolled "
-        "left), leg_right."))
-    forearm_support: float | None = Field(None, ge=0, le=0.95, description=(
-        "Fraction of upper-body weight held on the forearms; null = the step's own value. [-]"))
-    roll_deg: float | None = Field(None, ge=-45, le=45, description=(
-        "Roll of the trunk about the spine, + = onto the right side; null = the step's own value. [degrees]"))
-    spacing_mm: float = Field(2.0, ge=1.0, le=5.0, description=(
-        "Grid spacing of the solve [mm]: 1 mm is the reference resolution, 2 mm is about ten times faster."))
+    offset_x_mm: float | None = Field(
+        None,
+        ge=-150,
+        le=150,
+        description=("Lateral offset of the tool centre, + = the person's right [mm]; null = the tool's default."),
+    )
+    offset_y_mm: float = Field(
+        0.0, ge=-100, le=100, description="Shift along the spine from the level, + = towards the pelvis. [mm]"
+    )
+    step: StepKey = Field(
+        "lie_back",
+        description=(
+            "Protocol step (posture): forearms, check, lie_back, breathing, leg_left (left leg extended, rolled "
+            "left), leg_right."
+        ),
+    )
+    forearm_support: float | None = Field(
+        None,
+        ge=0,
+        le=0.95,
+        description=("Fraction of upper-body weight held on the forearms; null = the step's own value. [-]"),
+    )
+    roll_deg: float | None = Field(
+        None,
+        ge=-45,
+        le=45,
+        description=(
+            "Roll of the trunk about the spine, + = onto the right side; null = the step's own value. [degrees]"
+        ),
+    )
+    spacing_mm: float = Field(
+        2.0,
+        ge=1.0,
+        le=5.0,
+        description=(
+            "Grid spacing of the solve [mm]: 1 mm is the reference resolution, 2 mm is about ten times faster."
+        ),
+    )
 
 
 class SimulationRequest(BodyPlacement):
     """One simulation: body, tool, placement and posture."""
 
     tool: ToolRef = "pso-spine"
-    tool_params: dict[ParamName, ParamValue] = Field(default_factory=dict, max_length=8, description=(
-        "Parameters of a built-in tool (e.g. peak_spacing_mm), see GET /api/tools."))
+    tool_params: dict[ParamName, ParamValue] = Field(
+        default_factory=dict,
+        max_length=8,
+        description=("Parameters of a built-in tool (e.g. peak_spacing_mm), see GET /api/tools."),
+    )
     advice: bool = Field(True, description="Also compute advice (re-solves the contact; slower).")
 
 

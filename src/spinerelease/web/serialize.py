@@ -49,8 +49,11 @@ def grid_map(grid, layers: dict[str, tuple[np.ndarray, str, int]]) -> dict[str, 
     ``layers`` maps a name to ``(array, "max" | "sample", decimals)``.
     """
     k = max(1, math.ceil(max(grid.nx, grid.ny) / MAX_MAP_SIDE))
-    out: dict[str, Any] = {"x0_mm": num(grid.x0_mm + (k - 1) * grid.spacing_mm / 2), "y0_mm": num(
-        grid.y0_mm + (k - 1) * grid.spacing_mm / 2), "spacing_mm": num(grid.spacing_mm * k)}
+    out: dict[str, Any] = {
+        "x0_mm": num(grid.x0_mm + (k - 1) * grid.spacing_mm / 2),
+        "y0_mm": num(grid.y0_mm + (k - 1) * grid.spacing_mm / 2),
+        "spacing_mm": num(grid.spacing_mm * k),
+    }
     for name, (arr, how, dec) in layers.items():
         a = _block(np.asarray(arr), k, how)
         if dec == 0:
@@ -86,40 +89,83 @@ def result_dict(res, advice=None, tool_id: str | None = None, outline: bool = Tr
     tool = res.tool
     cx, cy = res.tool_center_mm
     d: dict[str, Any] = {
-        "config": {"stature_cm": cfg.stature_cm, "mass_kg": cfg.mass_kg, "sex": cfg.sex,
-                   "body_fat_pct": num(res.body.body_fat, 2), "age_years": cfg.age_years,
-                   "tool": tool_id or cfg.tool, "level": cfg.level, "offset_x_mm": num(cx, 2),
-                   "offset_y_mm": cfg.offset_y_mm, "step": cfg.step, "forearm_support": cfg.forearm_support,
-                   "roll_deg": cfg.roll_deg, "spacing_mm": cfg.spacing_mm},
-        "tool": {"name": tool.name, "description": tool.description,
-                 "peaks": [{"name": p.name, "x_mm": num(cx + p.x_mm, 2), "y_mm": num(cy + p.y_mm, 2)}
-                           for p in tool.peaks]},
+        "config": {
+            "stature_cm": cfg.stature_cm,
+            "mass_kg": cfg.mass_kg,
+            "sex": cfg.sex,
+            "body_fat_pct": num(res.body.body_fat, 2),
+            "age_years": cfg.age_years,
+            "tool": tool_id or cfg.tool,
+            "level": cfg.level,
+            "offset_x_mm": num(cx, 2),
+            "offset_y_mm": cfg.offset_y_mm,
+            "step": cfg.step,
+            "forearm_support": cfg.forearm_support,
+            "roll_deg": cfg.roll_deg,
+            "spacing_mm": cfg.spacing_mm,
+        },
+        "tool": {
+            "name": tool.name,
+            "description": tool.description,
+            "peaks": [{"name": p.name, "x_mm": num(cx + p.x_mm, 2), "y_mm": num(cy + p.y_mm, 2)} for p in tool.peaks],
+        },
         "tool_center_mm": [num(cx, 2), num(cy, 2)],
-        "load": {"force_n": num(res.load.force_n), "forearms_n": num(res.load.forearms_n),
-                 "head_n": num(res.load.head_n), "pelvis_n": num(res.load.pelvis_n),
-                 "shoulders_n": num(res.load.shoulders_n), "moment_y_nmm": num(res.load.moment_y_nmm)},
-        "summary": {"force_n": num(s.force_n), "peak_pressure_kpa": num(s.peak_pressure_kpa),
-                    "probe_peak_kpa": num(a.probe_peak_kpa), "mean_pressure_kpa": num(s.mean_pressure_kpa),
-                    "contact_area_mm2": num(s.contact_area_mm2),
-                    "center_of_force_mm": [num(c, 2) for c in s.center_of_force_mm],
-                    "max_indentation_mm": num(float(np.max(res.contact.displacement_mm)))},
-        "muscle_force_n": num(a.muscle_force_n), "bone_force_n": num(a.bone_force_n),
-        "spinous_share": num(a.spinous_share), "max_threshold_ratio": num(a.max_threshold_ratio),
-        "threshold_margin": num(a.threshold_margin), "verdict": a.verdict, "verdict_ok": a.verdict.startswith("on "),
+        "load": {
+            "force_n": num(res.load.force_n),
+            "forearms_n": num(res.load.forearms_n),
+            "head_n": num(res.load.head_n),
+            "pelvis_n": num(res.load.pelvis_n),
+            "shoulders_n": num(res.load.shoulders_n),
+            "moment_y_nmm": num(res.load.moment_y_nmm),
+        },
+        "summary": {
+            "force_n": num(s.force_n),
+            "peak_pressure_kpa": num(s.peak_pressure_kpa),
+            "probe_peak_kpa": num(a.probe_peak_kpa),
+            "mean_pressure_kpa": num(s.mean_pressure_kpa),
+            "contact_area_mm2": num(s.contact_area_mm2),
+            "center_of_force_mm": [num(c, 2) for c in s.center_of_force_mm],
+            "max_indentation_mm": num(float(np.max(res.contact.displacement_mm))),
+        },
+        "muscle_force_n": num(a.muscle_force_n),
+        "bone_force_n": num(a.bone_force_n),
+        "spinous_share": num(a.spinous_share),
+        "max_threshold_ratio": num(a.max_threshold_ratio),
+        "threshold_margin": num(a.threshold_margin),
+        "verdict": a.verdict,
+        "verdict_ok": a.verdict.startswith("on "),
         "region_forces_n": {k: num(v) for k, v in a.region_forces_n.items()},
-        "peaks": [{"name": p.name, "force_n": num(p.summary.force_n), "peak_pressure_kpa": num(
-            p.summary.peak_pressure_kpa), "mean_pressure_kpa": num(p.summary.mean_pressure_kpa),
-            "contact_area_mm2": num(p.summary.contact_area_mm2), "threshold_ratio": num(p.max_threshold_ratio),
-            "on_bone_share": num(p.on_bone_share)} for p in a.peaks],
-        "map": grid_map(w.grid, {"pressure_kpa": (res.contact.pressure_kpa, "max", 1),
-                                 "region": (w.region, "sample", 0), "peak": (res.peak_labels, "sample", 0)}),
+        "peaks": [
+            {
+                "name": p.name,
+                "force_n": num(p.summary.force_n),
+                "peak_pressure_kpa": num(p.summary.peak_pressure_kpa),
+                "mean_pressure_kpa": num(p.summary.mean_pressure_kpa),
+                "contact_area_mm2": num(p.summary.contact_area_mm2),
+                "threshold_ratio": num(p.max_threshold_ratio),
+                "on_bone_share": num(p.on_bone_share),
+            }
+            for p in a.peaks
+        ],
+        "map": grid_map(
+            w.grid,
+            {
+                "pressure_kpa": (res.contact.pressure_kpa, "max", 1),
+                "region": (w.region, "sample", 0),
+                "peak": (res.peak_labels, "sample", 0),
+            },
+        ),
         "converged": bool(res.contact.converged),
         "references": list(res.references),
         "advice": None,
     }
     if advice is not None:
-        d["advice"] = {"messages": list(advice.messages), "shift_x_mm": num(advice.shift_x_mm),
-                       "shift_y_mm": num(advice.shift_y_mm), "forearm_support": num(advice.forearm_support)}
+        d["advice"] = {
+            "messages": list(advice.messages),
+            "shift_x_mm": num(advice.shift_x_mm),
+            "shift_y_mm": num(advice.shift_y_mm),
+            "forearm_support": num(advice.forearm_support),
+        }
     if outline:
         d["outline"] = back_outline(res.body)
     return d
@@ -128,10 +174,15 @@ def result_dict(res, advice=None, tool_id: str | None = None, outline: bool = Tr
 def step_summary(res) -> dict[str, Any]:
     """Short summary of one protocol step's result."""
     a = res.assessment
-    return {"step": res.config.step, "force_n": num(a.summary.force_n),
-            "peak_pressure_kpa": num(a.summary.peak_pressure_kpa), "probe_peak_kpa": num(a.probe_peak_kpa),
-            "max_threshold_ratio": num(a.max_threshold_ratio), "spinous_share": num(a.spinous_share),
-            "verdict": a.verdict}
+    return {
+        "step": res.config.step,
+        "force_n": num(a.summary.force_n),
+        "peak_pressure_kpa": num(a.summary.peak_pressure_kpa),
+        "probe_peak_kpa": num(a.probe_peak_kpa),
+        "max_threshold_ratio": num(a.max_threshold_ratio),
+        "spinous_share": num(a.spinous_share),
+        "verdict": a.verdict,
+    }
 
 
 def protocol_dict(pr, tool_id: str | None = None, breathing_samples: int = 12) -> dict[str, Any]:
@@ -144,17 +195,23 @@ def protocol_dict(pr, tool_id: str | None = None, breathing_samples: int = 12) -
         d["title"] = get_step(r.config.step).title
         steps.append(d)
     main = next((r for r in pr.steps if r.config.step == "lie_back"), pr.steps[0] if pr.steps else None)
-    out: dict[str, Any] = {"steps": steps, "breathing": None,
-                           "lie_back": result_dict(main, tool_id=tool_id) if main is not None else None}
+    out: dict[str, Any] = {
+        "steps": steps,
+        "breathing": None,
+        "lie_back": result_dict(main, tool_id=tool_id) if main is not None else None,
+    }
     b = pr.breathing
     if b is not None and pr.steps:
         cyc = breathing_cycle(pr.steps[0].body, n_samples=len(b.t_s))
-        out["breathing"] = {"t_s": [num(v) for v in b.t_s], "force_n": [num(v) for v in b.force_n],
-                            "peak_pressure_kpa": [num(v) for v in b.peak_pressure_kpa],
-                            "max_threshold_ratio": [num(v) for v in b.max_threshold_ratio],
-                            "spinous_share": [num(v) for v in b.spinous_share],
-                            "lung_volume_l": [num(v) for v in cyc.lung_volume_l],
-                            "rib_expansion_mm": [num(v) for v in cyc.rib_expansion_mm]}
+        out["breathing"] = {
+            "t_s": [num(v) for v in b.t_s],
+            "force_n": [num(v) for v in b.force_n],
+            "peak_pressure_kpa": [num(v) for v in b.peak_pressure_kpa],
+            "max_threshold_ratio": [num(v) for v in b.max_threshold_ratio],
+            "spinous_share": [num(v) for v in b.spinous_share],
+            "lung_volume_l": [num(v) for v in cyc.lung_volume_l],
+            "rib_expansion_mm": [num(v) for v in cyc.rib_expansion_mm],
+        }
     return out
 
 
@@ -163,5 +220,8 @@ def comparison_dict(cmp, tool_a_id: str, tool_b_id: str) -> dict[str, Any]:
     a = result_dict(cmp.a, tool_id=tool_a_id)
     b = result_dict(cmp.b, tool_id=tool_b_id, outline=False)
     b["outline"] = a["outline"]
-    return {"a": a, "b": b, "claims": [{"text": c.text, "supported": bool(c.supported), "evidence": c.evidence}
-                                       for c in cmp.claims]}
+    return {
+        "a": a,
+        "b": b,
+        "claims": [{"text": c.text, "supported": bool(c.supported), "evidence": c.evidence} for c in cmp.claims],
+    }

@@ -69,8 +69,9 @@ class UploadStore:
         """Store and validate one uploaded file; return its record."""
         ext = Path(filename or "").suffix.lower()
         if ext not in ALLOWED_EXTENSIONS:
-            raise InputError(f"unsupported tool file type {ext or '(none)'}: upload a "
-                             f"{', '.join(ALLOWED_EXTENSIONS)} file")
+            raise InputError(
+                f"unsupported tool file type {ext or '(none)'}: upload a {', '.join(ALLOWED_EXTENSIONS)} file"
+            )
         data = stream.read(self.max_bytes + 1)
         if len(data) > self.max_bytes:
             raise UploadTooLarge(f"the file is larger than the {self.max_bytes / 1024**2:g} MiB upload limit")
@@ -85,16 +86,26 @@ class UploadStore:
             tool = load_tool(path, spacing_mm=CHECK_SPACING_MM)
         except InputError as exc:
             path.unlink(missing_ok=True)
-            raise InputError(str(exc).replace(str(path), "the uploaded file").replace(path.name, "the uploaded file")
-                             ) from None
+            raise InputError(
+                str(exc).replace(str(path), "the uploaded file").replace(path.name, "the uploaded file")
+            ) from None
         except Exception as exc:  # noqa: BLE001 - a parser failing on hostile input is still bad input
             path.unlink(missing_ok=True)
             raise InputError(f"the uploaded file could not be read as a tool ({type(exc).__name__})") from None
         # an STL carries no name: show the client's file stem (sanitized; it is never used as a path)
-        name = tool.name if ext != ".stl" else (re.sub(r"[^A-Za-z0-9 ._-]", "", Path(filename or "").stem)[:60]
-                                                 or "uploaded mesh")
-        item = UploadedTool(UPLOAD_PREFIX + token, path, name, tool.description,
-                            tuple(p.name for p in tool.peaks), tuple(float(v) for v in tool.size_mm))
+        name = (
+            tool.name
+            if ext != ".stl"
+            else (re.sub(r"[^A-Za-z0-9 ._-]", "", Path(filename or "").stem)[:60] or "uploaded mesh")
+        )
+        item = UploadedTool(
+            UPLOAD_PREFIX + token,
+            path,
+            name,
+            tool.description,
+            tuple(p.name for p in tool.peaks),
+            tuple(float(v) for v in tool.size_mm),
+        )
         with self._lock:
             self._items[item.id] = item
             while len(self._items) > self.max_files:
@@ -107,8 +118,9 @@ class UploadStore:
         with self._lock:
             item = self._items.get(tool_id)
         if item is None:
-            raise InputError(f"unknown uploaded tool {tool_id!r}; upload it again (uploads are kept only while "
-                             "the server runs)")
+            raise InputError(
+                f"unknown uploaded tool {tool_id!r}; upload it again (uploads are kept only while the server runs)"
+            )
         return item
 
     def items(self) -> list[UploadedTool]:

@@ -3,5 +3,13 @@
 from .analytic import hertz_sphere, thin_layer_sphere
 from .axisym import MODELS, AxisymmetricContact, FemResult, Layer, lame_from_young, solve_axisymmetric
 
-__all__ = ["MODELS", "AxisymmetricContact", "FemResult", "Layer", "lame_from_young", "hertz_sphere",
-           "solve_axisymmetric", "thin_layer_sphere"]
+__all__ = [
+    "MODELS",
+    "AxisymmetricContact",
+    "FemResult",
+    "Layer",
+    "lame_from_young",
+    "hertz_sphere",
+    "solve_axisymmetric",
+    "thin_layer_sphere",
+]

@@ -51,8 +51,12 @@ def hertz_sphere(load_n: float, radius_mm: float, modulus_kpa: float, poisson: f
     nu = check_range("Poisson's ratio", poisson, 0.0, 0.5)
     e_star = E / (1 - nu**2)
     a = (3 * f * R / (4 * e_star)) ** (1 / 3)
-    return {"contact_radius_mm": a, "approach_mm": a * a / R, "peak_pressure_kpa": 3 * f / (2 * np.pi * a * a),
-            "contact_area_mm2": np.pi * a * a}
+    return {
+        "contact_radius_mm": a,
+        "approach_mm": a * a / R,
+        "peak_pressure_kpa": 3 * f / (2 * np.pi * a * a),
+        "contact_area_mm2": np.pi * a * a,
+    }
 
 
 def thin_layer_sphere(load_n: float, radius_mm: float, modulus_kpa: float, thickness_mm: float) -> dict[str, float]:
@@ -92,5 +96,9 @@ def thin_layer_sphere(load_n: float, radius_mm: float, modulus_kpa: float, thick
     mu = check_positive("modulus", modulus_kpa, "kPa") / 3.0
     h = check_positive("layer thickness", thickness_mm, "mm")
     a = (32 * R * h**3 * f / (np.pi * mu)) ** (1 / 6)
-    return {"contact_radius_mm": a, "approach_mm": a * a / (4 * R),
-            "peak_pressure_kpa": 3 * mu * a**4 / (32 * R * h**3), "contact_area_mm2": np.pi * a * a}
+    return {
+        "contact_radius_mm": a,
+        "approach_mm": a * a / (4 * R),
+        "peak_pressure_kpa": 3 * mu * a**4 / (32 * R * h**3),
+        "contact_area_mm2": np.pi * a * a,
+    }

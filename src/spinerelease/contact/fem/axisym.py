@@ -127,6 +127,7 @@ def lame_from_young(modulus_kpa: float, poisson: float) -> tuple[float, float]:
 # kinematics (axisymmetric): F = [[1+ur,r  ur,z  0], [uz,r  1+uz,z  0], [0  0  1+ur/r]]
 # ---------------------------------------------------------------------------------------------------------------
 
+
 def _grad3(value: np.ndarray, grad: np.ndarray, r: np.ndarray) -> np.ndarray:
     """3x3 displacement gradient of an axisymmetric field (components r, z, theta)."""
     g = np.zeros((3, 3) + r.shape)
@@ -223,8 +224,9 @@ class _Model:
             A = _ddot(FiT, dF)
             FdF = _ddot(F, dF)
             FiT_dFT_FiT = _mm(_mm(FiT, np.swapaxes(dF, 0, 1)), FiT)
-            dP = mu * (-2.0 / 3.0 * Jm * A * (F - I1 / 3 * FiT)
-                       + Jm * (dF - 2.0 / 3.0 * FdF * FiT + I1 / 3 * FiT_dFT_FiT))
+            dP = mu * (
+                -2.0 / 3.0 * Jm * A * (F - I1 / 3 * FiT) + Jm * (dF - 2.0 / 3.0 * FdF * FiT + I1 / 3 * FiT_dFT_FiT)
+            )
             dP = dP + p * J * (A * FiT - FiT_dFT_FiT)
             return two_pi * r * _ddot(dP, dV)
 
@@ -325,9 +327,18 @@ class AxisymmetricContact:
         Element size growth factor away from the contact. [-]
     """
 
-    def __init__(self, layers: list[Layer], tip_radius_mm: float, domain_radius_mm: float, *,
-                 poisson: float = 0.49, model: str = "neo-hookean", fine_mm: float = 0.5,
-                 fine_extent_mm: float = 10.0, growth: float = 1.25) -> None:
+    def __init__(
+        self,
+        layers: list[Layer],
+        tip_radius_mm: float,
+        domain_radius_mm: float,
+        *,
+        poisson: float = 0.49,
+        model: str = "neo-hookean",
+        fine_mm: float = 0.5,
+        fine_extent_mm: float = 10.0,
+        growth: float = 1.25,
+    ) -> None:
         from skfem import MeshTri
 
         if not layers:
@@ -416,11 +427,11 @@ class AxisymmetricContact:
             if not np.all(np.isfinite(dx)):
                 raise _Diverged("non-finite Newton step")
             x = x + dx
-            self.U, self.P = x[:self.nu], x[self.nu:]
+            self.U, self.P = x[: self.nu], x[self.nu :]
             if self.model_name == "linear":
                 return it, True
             res = np.abs(rhs).max() / scale
-            step = np.abs(dx[:self.nu]).max() / max(self.thickness_mm, 1e-12)
+            step = np.abs(dx[: self.nu]).max() / max(self.thickness_mm, 1e-12)
             if res < tol and step < tol:
                 return it, True
         return max_newton, False
@@ -437,8 +448,9 @@ class AxisymmetricContact:
         """Internal nodal force vector (reactions at constrained dofs). [kPa mm^2]"""
         return self.model.assemble(self.U, self.P)[1]
 
-    def solve_at(self, approach_mm: float, *, tol: float = 1e-7, max_newton: int = 30,
-                 max_active: int = 60) -> tuple[float, bool]:
+    def solve_at(
+        self, approach_mm: float, *, tol: float = 1e-7, max_newton: int = 30, max_active: int = 60
+    ) -> tuple[float, bool]:
         """Equilibrium at a prescribed approach; returns (contact force [N], converged)."""
         R_tip = self.tip_radius_mm
         # initial guess: nodes already at or beyond the sphere (at least the node on the axis)
@@ -492,19 +504,38 @@ class AxisymmetricContact:
         bone_force = float(fb.sum()) * 1e-3
         # compressive strain: surface displacement over total thickness
         strain = float(np.max(-self.U[self.top_z]) / self.thickness_mm)
-        return FemResult(r_mm=self.r_top.copy(), pressure_kpa=pressure, approach_mm=float(approach_mm),
-                         force_n=force_n, contact_radius_mm=float(a), bone_force_n=bone_force,
-                         bone_peak_pressure_kpa=float(np.max(bone_p)), max_compressive_strain=strain,
-                         model=self.model_name, n_dofs=self.n, newton_iterations=self.newton_total,
-                         converged=converged,
-                         load_error=abs(force_n - force_target_n) / force_target_n)
+        return FemResult(
+            r_mm=self.r_top.copy(),
+            pressure_kpa=pressure,
+            approach_mm=float(approach_mm),
+            force_n=force_n,
+            contact_radius_mm=float(a),
+            bone_force_n=bone_force,
+            bone_peak_pressure_kpa=float(np.max(bone_p)),
+            max_compressive_strain=strain,
+            model=self.model_name,
+            n_dofs=self.n,
+            newton_iterations=self.newton_total,
+            converged=converged,
+            load_error=abs(force_n - force_target_n) / force_target_n,
+        )
 
 
-def solve_axisymmetric(load_n: float, tip_radius_mm: float, layers: list[Layer], *,
-                       domain_radius_mm: float | None = None, poisson: float = 0.49,
-                       model: str = "neo-hookean", fine_mm: float | None = None,
-                       fine_extent_mm: float | None = None, growth: float = 1.25, load_tol: float = 2e-3,
-                       max_secant: int = 30, steps: int = 4) -> FemResult:
+def solve_axisymmetric(
+    load_n: float,
+    tip_radius_mm: float,
+    layers: list[Layer],
+    *,
+    domain_radius_mm: float | None = None,
+    poisson: float = 0.49,
+    model: str = "neo-hookean",
+    fine_mm: float | None = None,
+    fine_extent_mm: float | None = None,
+    growth: float = 1.25,
+    load_tol: float = 2e-3,
+    max_secant: int = 30,
+    steps: int = 4,
+) -> FemResult:
     """Load-controlled frictionless indentation of layered tissue on bone by a rigid sphere (axisymmetric FEM).
 
     Parameters
@@ -552,12 +583,25 @@ def solve_axisymmetric(load_n: float, tip_radius_mm: float, layers: list[Layer],
         domain_radius_mm = max(4.0 * H, 6.0 * R)
     fine = R / 16 if fine_mm is None else fine_mm
     extent = 0.8 * R if fine_extent_mm is None else fine_extent_mm
-    prob = AxisymmetricContact(layers, R, domain_radius_mm, poisson=poisson, model=model, fine_mm=fine,
-                               fine_extent_mm=extent, growth=growth)
+    prob = AxisymmetricContact(
+        layers, R, domain_radius_mm, poisson=poisson, model=model, fine_mm=fine, fine_extent_mm=extent, growth=growth
+    )
     # first guess of the approach from a linear solve at a small indentation (force ~ d^1.5 .. d^3)
     d0 = 0.01 * min(H, R)
-    lin = AxisymmetricContact(layers, R, domain_radius_mm, poisson=poisson, model="linear", fine_mm=fine,
-                              fine_extent_mm=extent, growth=growth) if model != "linear" else prob
+    lin = (
+        AxisymmetricContact(
+            layers,
+            R,
+            domain_radius_mm,
+            poisson=poisson,
+            model="linear",
+            fine_mm=fine,
+            fine_extent_mm=extent,
+            growth=growth,
+        )
+        if model != "linear"
+        else prob
+    )
     f0, _ = lin.solve_at(d0)
     d_guess = min(d0 * (load / f0) ** (2.0 / 3.0), 0.9 * H)
     if model == "linear":
@@ -584,6 +628,7 @@ def solve_axisymmetric(load_n: float, tip_radius_mm: float, layers: list[Layer],
         else:
             d_lo, f_lo, s_lo = d_try, f_try, prob.save()
             step *= 1.5
+
     # Illinois (modified regula falsi) on log(force) - log(load) in log(approach), warm-started
     def g(f: float) -> float:
         return float(np.log(max(f, 1e-30) / load))

@@ -49,9 +49,17 @@ def sphere_gap_mm(grid: Grid, radius_mm: float) -> np.ndarray:
     return np.where(r2 < radius_mm**2, radius_mm - np.sqrt(np.maximum(radius_mm**2 - r2, 0.0)), np.inf)
 
 
-def fast_sphere(load_n: float, tip_radius_mm: float, modulus_kpa: float, thickness_mm: float | None, *,
-                poisson: float, spacing_mm: float, half_width_mm: float | None = None,
-                nonlinear: bool = True) -> CaseMetrics:
+def fast_sphere(
+    load_n: float,
+    tip_radius_mm: float,
+    modulus_kpa: float,
+    thickness_mm: float | None,
+    *,
+    poisson: float,
+    spacing_mm: float,
+    half_width_mm: float | None = None,
+    nonlinear: bool = True,
+) -> CaseMetrics:
     """Run the fast engine on a rigid sphere pressed into homogeneous tissue (half-space or bonded layer).
 
     Parameters
@@ -85,10 +93,19 @@ def fast_sphere(load_n: float, tip_radius_mm: float, modulus_kpa: float, thickne
     return CaseMetrics(res.total_force_n, float(res.pressure_kpa.max()), area, res.approach_mm)
 
 
-def compare_sphere(load_n: float, tip_radius_mm: float, modulus_kpa: float, thickness_mm: float | None, *,
-                   poisson: float = 0.49, model: str = "neo-hookean", spacing_mm: float | None = None,
-                   fem_fine_mm: float | None = None, fem_thickness_mm: float | None = None,
-                   domain_radius_mm: float | None = None) -> dict[str, object]:
+def compare_sphere(
+    load_n: float,
+    tip_radius_mm: float,
+    modulus_kpa: float,
+    thickness_mm: float | None,
+    *,
+    poisson: float = 0.49,
+    model: str = "neo-hookean",
+    spacing_mm: float | None = None,
+    fem_fine_mm: float | None = None,
+    fem_thickness_mm: float | None = None,
+    domain_radius_mm: float | None = None,
+) -> dict[str, object]:
     """FEM and fast-engine results for one sphere-on-tissue case.
 
     ``thickness_mm=None`` means a half-space for the fast engine; the FEM then uses a block of
@@ -101,14 +118,26 @@ def compare_sphere(load_n: float, tip_radius_mm: float, modulus_kpa: float, thic
         relative differences ``rel_peak_pressure``, ``rel_area``, ``rel_approach`` (fast / FEM - 1).
     """
     t_fem = thickness_mm if thickness_mm is not None else (fem_thickness_mm or 6.0 * tip_radius_mm)
-    fem = solve_axisymmetric(load_n, tip_radius_mm, [Layer("tissue", t_fem, modulus_kpa)], poisson=poisson,
-                             model=model, fine_mm=fem_fine_mm, domain_radius_mm=domain_radius_mm)
+    fem = solve_axisymmetric(
+        load_n,
+        tip_radius_mm,
+        [Layer("tissue", t_fem, modulus_kpa)],
+        poisson=poisson,
+        model=model,
+        fine_mm=fem_fine_mm,
+        domain_radius_mm=domain_radius_mm,
+    )
     dx = spacing_mm if spacing_mm is not None else tip_radius_mm / 20
-    fast = fast_sphere(load_n, tip_radius_mm, modulus_kpa, thickness_mm, poisson=poisson, spacing_mm=dx,
-                       nonlinear=(model != "linear"))
+    fast = fast_sphere(
+        load_n, tip_radius_mm, modulus_kpa, thickness_mm, poisson=poisson, spacing_mm=dx, nonlinear=(model != "linear")
+    )
     fm = CaseMetrics.from_fem(fem)
-    return {"fem": fem, "fem_metrics": fm, "fast_metrics": fast,
-            "rel_peak_pressure": fast.peak_pressure_kpa / fm.peak_pressure_kpa - 1,
-            "rel_area": fast.contact_area_mm2 / fm.contact_area_mm2 - 1,
-            "rel_approach": fast.approach_mm / fm.approach_mm - 1,
-            "rel_force": fast.force_n / fm.force_n - 1}
+    return {
+        "fem": fem,
+        "fem_metrics": fm,
+        "fast_metrics": fast,
+        "rel_peak_pressure": fast.peak_pressure_kpa / fm.peak_pressure_kpa - 1,
+        "rel_area": fast.contact_area_mm2 / fm.contact_area_mm2 - 1,
+        "rel_approach": fast.approach_mm / fm.approach_mm - 1,
+        "rel_force": fast.force_n / fm.force_n - 1,
+    }

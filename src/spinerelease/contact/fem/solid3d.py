@@ -1,0 +1,777 @@
+"""Three-dimensional finite-element reference model: a rigid tool pressed into a soft-tissue slab on bone.
+
+The slab's top (the skin) is the plane ``z = 0``; its bottom is the rigid bone surface ``z = -t(x, y)`` (for
+the back: thin tissue over the spinous-process ridge, thick tissue over the laminae and the erector spinae),
+to which the tissue is bonded (``u = 0``). The side faces carry rollers (zero normal displacement, no shear
+traction: the tissue continues beyond the cut); with ``symmetric=True`` only ``x >= 0`` is meshed and the
+plane ``x = 0`` is a symmetry plane (``u_x = 0``).
+
+Mesh: a structured box of hexahedra, graded in x and y, mapped vertically so that the bottom follows
+``-t(x, y)`` (every column of elements spans the local tissue thickness).
+
+Discretisation: Taylor-Hood Q2-Q1 hexahedra (triquadratic displacement, trilinear continuous pressure), a
+mixed displacement-pressure formulation that is inf-sup stable and does not lock for nearly incompressible
+tissue. Two material models, as in :mod:`.axisym`:
+
+* ``"linear"``: small-strain isotropic elasticity, ``sigma = 2 mu dev(eps) + p I``, ``tr(eps) = p / kappa``;
+* ``"neo-hookean"``: large-strain decoupled neo-Hookean solid (total Lagrangian),
+  ``P = mu J^(-2/3) (F - I1/3 F^-T) + p J F^-T`` with ``J - 1 = p / kappa`` weakly (Simo & Taylor 1991),
+  solved by Newton's method with the consistent tangent.
+
+The modulus may vary from point to point (a callable of x, y and depth below the skin): the per-column modulus
+the fast engine uses, or skin/fat/muscle layers.
+
+Contact is frictionless and enforced exactly by an active set on the top-surface nodes, with a vertical contact
+direction (as in :mod:`.axisym` and the fast engine): an active node's vertical displacement is prescribed to
+lie on the rigid tool, ``u_z = g0(x, y) - d``, where ``g0`` is the tool's initial gap (evaluated at the node's
+current horizontal position for the large-strain model) and ``d`` the rigid approach. Load control is exact:
+``d`` is one extra unknown whose conjugate force is the total contact force, so every active-set iteration
+solves directly for the approach that carries the load. A node leaves the set when its reaction pulls on the
+tool, and joins when it penetrates it.
+
+Units: mm, kPa, N (1 kPa mm^2 = 1e-3 N).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import splu
+
+from ... import citations
+from ...errors import InputError, check_positive, check_range
+from .axisym import MODELS, lame_from_young
+
+#: Field of the slab geometry or material: ``f(x_mm, y_mm) -> values`` (arrays of equal shape).
+Field2D = Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: Modulus field ``E(x_mm, y_mm, depth_mm) -> kPa``, depth measured from the skin downwards (>= 0).
+Field3D = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+#: Gap value that stands for "no tool here" inside the solver (never reached). [mm]
+NO_TOOL_GAP_MM = 1.0e6
+
+
+def contact_area_mm2(x_mm: np.ndarray, y_mm: np.ndarray, active: np.ndarray, samples: int = 4) -> float:
+    """Area of the contact zone on a structured node grid: where the bilinearly interpolated active-node
+    indicator is at least 1/2 (the contact edge midway between the last active and the first free node). [mm^2]
+
+    Parameters
+    ----------
+    x_mm, y_mm : array
+        Node lines. [mm]
+    active : ndarray of bool, shape (len(y_mm), len(x_mm))
+        Nodes in contact.
+    samples : int
+        Sampling points per node interval and direction.
+    """
+    from scipy.interpolate import RegularGridInterpolator
+
+    ind = RegularGridInterpolator((y_mm, x_mm), active.astype(float))
+    area = 0.0
+    for j in range(len(y_mm) - 1):  # midpoint rule on each node interval
+        rows = np.flatnonzero(active[j] | active[j + 1])
+        if rows.size == 0:
+            continue
+        i0, i1 = max(rows.min() - 1, 0), min(rows.max() + 1, len(x_mm) - 1)
+        ts = (np.arange(samples) + 0.5) / samples
+        ys = y_mm[j] + ts * (y_mm[j + 1] - y_mm[j])
+        xe = x_mm[i0 : i1 + 1]
+        xs = (xe[:-1, None] + ts[None, :] * np.diff(xe)[:, None]).ravel()
+        wx = np.repeat(np.diff(xe) / samples, samples)
+        Y, X = np.meshgrid(ys, xs, indexing="ij")
+        inside = ind(np.stack([Y.ravel(), X.ravel()], axis=1)).reshape(Y.shape) >= 0.5
+        area += float((inside * wx[None, :]).sum() * (y_mm[j + 1] - y_mm[j]) / samples)
+    return area
+
+
+class _Diverged(RuntimeError):
+    """Newton's method failed (inverted element, singular tangent or no convergence)."""
+
+
+@dataclass(frozen=True)
+class Slab3DResult:
+    """Solution of a 3D slab contact problem (top-surface fields on the structured node grid).
+
+    Attributes
+    ----------
+    x_mm, y_mm : ndarray
+        Coordinates of the top-surface node lines (undeformed); fields below have shape ``(len(y), len(x))``.
+        With a symmetric model only ``x >= 0``. [mm]
+    pressure_kpa : ndarray
+        Nominal contact pressure (per undeformed area; 0 outside contact). [kPa]
+    true_pressure_kpa : ndarray
+        Cauchy contact pressure (per deformed area: what a sensor on the tool reads). [kPa]
+    reaction_n : ndarray
+        Nodal contact reactions (downward push of the tool on each node). [N]
+    active : ndarray of bool
+        Nodes in contact.
+    deflection_mm : ndarray
+        Downward displacement of the top-surface nodes. [mm]
+    approach_mm : float
+        Rigid approach of the tool from first touch. [mm]
+    force_n : float
+        Total contact force on the whole (mirrored) slab. [N]
+    bone_force_n : float
+        Total vertical reaction on the bone (whole slab); equals ``force_n`` at equilibrium. [N]
+    contact_area_mm2 : float
+        Area of the active nodes' tributary regions on the undeformed surface (whole slab). [mm^2]
+    model : str
+    n_dofs : int
+    n_elements : int
+    newton_iterations : int
+    active_set_iterations : int
+    converged : bool
+    residual : float
+        Equilibrium residual: largest out-of-balance force on an unconstrained unknown relative to the largest
+        nodal contact reaction. [-]
+    symmetric : bool
+        Whether the model is the x >= 0 half of a slab symmetric about x = 0.
+    extras : dict
+        Anything else (bone reaction map, max strain, ...).
+    """
+
+    x_mm: np.ndarray
+    y_mm: np.ndarray
+    pressure_kpa: np.ndarray
+    true_pressure_kpa: np.ndarray
+    reaction_n: np.ndarray
+    active: np.ndarray
+    deflection_mm: np.ndarray
+    approach_mm: float
+    force_n: float
+    bone_force_n: float
+    contact_area_mm2: float
+    model: str
+    n_dofs: int
+    n_elements: int
+    newton_iterations: int
+    active_set_iterations: int
+    converged: bool
+    residual: float
+    symmetric: bool
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def peak_pressure_kpa(self) -> float:
+        """Largest nominal contact pressure. [kPa]"""
+        return float(self.pressure_kpa.max())
+
+    @property
+    def true_peak_pressure_kpa(self) -> float:
+        """Largest Cauchy contact pressure. [kPa]"""
+        return float(self.true_pressure_kpa.max())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# mesh
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def graded_axis(lo_mm: float, hi_mm: float, fine_mm: float, fine_zones: list[tuple[float, float]], growth: float):
+    """Mesh points from ``lo_mm`` to ``hi_mm``: spacing ``fine_mm`` inside the fine zones, growing outside.
+
+    Parameters
+    ----------
+    lo_mm, hi_mm : float
+        Ends of the axis. [mm]
+    fine_mm : float
+        Element size inside the fine zones. [mm]
+    fine_zones : list of (float, float)
+        Intervals meshed finely (clipped to the axis). [mm]
+    growth : float
+        Growth factor of the element size away from the fine zones (>= 1). [-]
+
+    Returns
+    -------
+    ndarray
+        Sorted points including both ends. [mm]
+    """
+    check_positive("element size", fine_mm, "mm")
+    check_range("mesh growth factor", growth, 1.0, 3.0)
+    if not hi_mm > lo_mm:
+        raise InputError(f"mesh axis must have hi > lo, got {lo_mm:g}..{hi_mm:g} mm")
+    zones = sorted((max(a, lo_mm), min(b, hi_mm)) for a, b in fine_zones if min(b, hi_mm) > max(a, lo_mm))
+    # target element size h(s): fine_mm inside zones, growing geometrically with distance outside
+    s = np.linspace(lo_mm, hi_mm, 20001)
+    dist = np.full_like(s, np.inf)
+    for a, b in zones:
+        dist = np.minimum(dist, np.clip(np.maximum(a - s, s - b), 0.0, None))
+    if not zones:
+        dist = np.zeros_like(s)
+    if growth > 1.0:
+        h = fine_mm + (growth - 1.0) * dist  # geometric growth: h_{k+1} = g h_k <=> dh/ds = g - 1
+    else:
+        h = np.full_like(s, fine_mm)
+    # number of elements from integral of 1/h, then equidistribute
+    cum = np.concatenate([[0.0], np.cumsum(0.5 * (1 / h[1:] + 1 / h[:-1]) * np.diff(s))])
+    n = max(1, int(np.round(cum[-1])))
+    return np.interp(np.linspace(0.0, cum[-1], n + 1), cum, s)
+
+
+def depth_fractions(n_layers: int, top_fraction: float = 0.3) -> np.ndarray:
+    """Element-layer boundaries through the thickness as fractions 0 (skin) .. 1 (bone), finer at the skin.
+
+    The first element is ``top_fraction`` as thick as a uniform layer; sizes grow geometrically to the bone.
+    """
+    if int(n_layers) != n_layers or n_layers < 1:
+        raise InputError(f"number of element layers through the thickness must be a whole number >= 1, got {n_layers}")
+    check_range("top layer fraction", top_fraction, 0.05, 1.0)
+    n = int(n_layers)
+    if n == 1 or top_fraction == 1.0:
+        return np.linspace(0.0, 1.0, n + 1)
+    # geometric sizes h_k = h0 r^k with h0 = top_fraction / n and sum = 1: solve for r
+    from scipy.optimize import brentq
+
+    h0 = top_fraction / n
+    r = brentq(lambda q: h0 * (q**n - 1) / (q - 1) - 1.0, 1.0 + 1e-9, 10.0)
+    out = np.concatenate([[0.0], np.cumsum(h0 * r ** np.arange(n))])
+    out /= out[-1]
+    out[-1] = 1.0
+    return out
+
+
+def slab_mesh(x_mm: np.ndarray, y_mm: np.ndarray, fractions: np.ndarray, thickness: Field2D):
+    """Hexahedral slab: the box ``x_mm x y_mm x fractions`` mapped so that z runs from 0 down to ``-t(x, y)``.
+
+    Returns
+    -------
+    skfem.MeshHex
+        With boundaries ``top``, ``bottom``, ``xmin``, ``xmax``, ``ymin``, ``ymax``.
+    """
+    from skfem import MeshHex
+
+    x = np.asarray(x_mm, dtype=float)
+    y = np.asarray(y_mm, dtype=float)
+    f = np.asarray(fractions, dtype=float)
+    for name, a in (("x", x), ("y", y), ("depth fraction", f)):
+        if a.ndim != 1 or a.size < 2 or not np.all(np.diff(a) > 0):
+            raise InputError(f"{name} mesh points must be a strictly increasing 1-D array of at least 2 points")
+    if not (f[0] == 0.0 and f[-1] == 1.0):
+        raise InputError("depth fractions must run from 0 (skin) to 1 (bone)")
+    box = MeshHex.init_tensor(x, y, -f[::-1])
+    tol = 1e-9
+    box = box.with_boundaries(
+        {
+            "top": lambda p: np.abs(p[2]) < tol,
+            "bottom": lambda p: np.abs(p[2] + 1.0) < tol,
+            "xmin": lambda p: np.abs(p[0] - x[0]) < tol,
+            "xmax": lambda p: np.abs(p[0] - x[-1]) < tol,
+            "ymin": lambda p: np.abs(p[1] - y[0]) < tol,
+            "ymax": lambda p: np.abs(p[1] - y[-1]) < tol,
+        }
+    )
+    p = box.doflocs.copy()
+    t = np.asarray(thickness(p[0], p[1]), dtype=float)
+    if t.shape != p[0].shape or not np.all(np.isfinite(t)) or np.any(t <= 0):
+        raise InputError("tissue thickness must be finite and positive over the whole slab")
+    p[2] = p[2] * t
+    from dataclasses import replace
+
+    return replace(box, doflocs=p)
+
+
+def nested_dissection(ijk: np.ndarray, leaf: int = 64) -> np.ndarray:
+    """Fill-reducing ordering of the unknowns of a structured Q2 mesh by geometric nested dissection.
+
+    ``ijk`` holds each unknown's integer position on the mesh's node lattice (vertices at even indices,
+    mid-edge/face/cell nodes at odd ones). Unknowns strictly on either side of a vertex plane never share an
+    element, so the unknowns on a vertex plane separate the two halves; halves are ordered first (recursively),
+    separators last (George 1973). With it the sparse LU of the 3D mixed system is ~100x cheaper in time and
+    memory than with minimum-degree orderings.
+
+    Parameters
+    ----------
+    ijk : ndarray of int, shape (3, n)
+        Lattice indices of the unknowns.
+    leaf : int
+        Blocks of at most this many unknowns are not split further.
+
+    Returns
+    -------
+    ndarray of int
+        Permutation: ``order[k]`` is the unknown placed k-th.
+
+    References
+    ----------
+    George A (1973). Nested dissection of a regular finite element mesh. SIAM J Numer Anal 10, 345-363.
+    """
+    out: list[np.ndarray] = []
+
+    def split(idx: np.ndarray) -> None:
+        if idx.size <= leaf:
+            out.append(idx)
+            return
+        c = ijk[:, idx]
+        lo, hi = c.min(axis=1), c.max(axis=1)
+        ax = int(np.argmax(hi - lo))
+        if hi[ax] - lo[ax] < 3:
+            out.append(idx)
+            return
+        v = c[ax]
+        cut = int(np.median(v))
+        cut += cut % 2  # vertex planes are at even lattice indices
+        cut = int(np.clip(cut, lo[ax] + 1 + (lo[ax] + 1) % 2, hi[ax] - 1 - (hi[ax] - 1) % 2))
+        split(idx[v < cut])
+        split(idx[v > cut])
+        out.append(idx[v == cut])
+
+    split(np.arange(ijk.shape[1]))
+    return np.concatenate(out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# assembly
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _lattice(x: np.ndarray, y: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """Lattice indices (3, n_unknowns) of the displacement (3 per node) and pressure unknowns of the slab."""
+    from skfem import Basis, ElementHex2, MeshHex
+
+    box = MeshHex.init_tensor(x, y, -fractions[::-1])
+    loc = Basis(box, ElementHex2()).doflocs
+
+    def index(v: np.ndarray, pts: np.ndarray) -> np.ndarray:
+        full = np.sort(np.concatenate([pts, 0.5 * (pts[1:] + pts[:-1])]))
+        return np.searchsorted(full, v - 1e-9 * (1 + np.abs(v)))
+
+    ijk = np.stack([index(loc[0], x), index(loc[1], y), index(loc[2], -fractions[::-1])])
+    return np.concatenate([np.repeat(ijk, 3, axis=1), ijk[:, : box.nvertices]], axis=1)
+
+
+def _solve(A: sp.csr_matrix, b: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Solve ``A x = b`` by sparse LU in the given (nested-dissection) order, with one refinement step.
+
+    The mixed u-p matrix is symmetric quasi-definite (SPD displacement block, negative definite pressure block),
+    so it factorises stably with diagonal pivots in any symmetric order (Vanderbei 1995).
+    """
+    Ap = A[order][:, order].tocsc()
+    lu = splu(Ap, permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    bp = b[order]
+    xp = lu.solve(bp)
+    xp += lu.solve(bp - Ap @ xp)
+    x = np.empty_like(xp)
+    x[order] = xp
+    return x
+
+
+class _Assembler:
+    """Vectorised residual and tangent of the mixed u-p problem on Q2-Q1 hexahedra."""
+
+    def __init__(self, mesh, modulus: Field3D, thickness: Field2D, poisson: float, chunk: int = 400) -> None:
+        from skfem import Basis, ElementHex1, ElementHex2
+
+        self.sb = Basis(mesh, ElementHex2(), intorder=4)
+        self.pb = Basis(mesh, ElementHex1(), quadrature=self.sb.quadrature)
+        sb, pb = self.sb, self.pb
+        self.ns, self.npr = sb.N, pb.N
+        self.nu = 3 * self.ns
+        self.n = self.nu + self.npr
+        nel = sb.nelems
+        self.nel = nel
+        # gradients (nel, nq, 27, 3), pressure shapes (nel, nq, 8), weights (nel, nq)
+        self.G = np.stack([np.moveaxis(b[0].grad, 0, -1) for b in sb.basis], axis=2)
+        self.Phi = np.stack([b[0].value for b in pb.basis], axis=2)
+        self.dx = np.asarray(sb.dx)
+        if np.any(self.dx <= 0):
+            raise InputError("the slab mesh has inverted or degenerate elements")
+        xq = sb.global_coordinates().value  # (3, nel, nq)
+        depth = -xq[2]
+        E = np.asarray(modulus(xq[0], xq[1], depth), dtype=float)
+        if E.shape != depth.shape or not np.all(np.isfinite(E)) or np.any(E <= 0):
+            raise InputError("tissue modulus must be finite and positive over the whole slab")
+        self.mu, self.kappa = lame_from_young(E, poisson)
+        udofs = sb.element_dofs.T  # (nel, 27) scalar node numbers
+        self.udofs = udofs
+        self.pdofs = pb.element_dofs.T  # (nel, 8)
+        gd = np.concatenate([(3 * udofs[:, :, None] + np.arange(3)).reshape(nel, 81), self.nu + self.pdofs], axis=1)
+        self.gdofs = gd
+        self.chunk = chunk
+        # sparse pattern and scatter map (once)
+        rows = np.repeat(gd, gd.shape[1], axis=1).ravel()
+        cols = np.tile(gd, (1, gd.shape[1])).ravel()
+        key = rows.astype(np.int64) * self.n + cols
+        ukey, self.scatter = np.unique(key, return_inverse=True)
+        r = ukey // self.n
+        c = ukey % self.n
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=self.n))])
+        self.indices = c.astype(np.int32)
+        self.nnz = ukey.size
+        self._K0: sp.csr_matrix | None = None
+
+    def matrix(self, data: np.ndarray) -> sp.csr_matrix:
+        return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n))
+
+    def assemble(self, x: np.ndarray, tangent: bool = True) -> tuple[sp.csr_matrix | None, np.ndarray]:
+        """Tangent matrix and internal-force vector (kPa mm^2) at the state ``x = [U, P]``."""
+        U = x[: self.nu].reshape(-1, 3)
+        P = x[self.nu :]
+        R = np.zeros(self.n)
+        data = np.zeros(self.nnz) if tangent else None
+        ne = 89
+        for s in range(0, self.nel, self.chunk):
+            e = slice(s, min(s + self.chunk, self.nel))
+            G, Phi, dx = self.G[e], self.Phi[e], self.dx[e]
+            mu, kap = self.mu[e], self.kappa[e]
+            Ue = U[self.udofs[e]]  # (ne, 27, 3)
+            F = np.einsum("eac,eqaJ->eqcJ", Ue, G)
+            F[..., 0, 0] += 1.0
+            F[..., 1, 1] += 1.0
+            F[..., 2, 2] += 1.0
+            J = np.linalg.det(F)
+            if np.any(J <= 0) or not np.all(np.isfinite(J)):
+                raise _Diverged("inverted element")
+            FiT = np.swapaxes(np.linalg.inv(F), -1, -2)
+            p = np.einsum("em,eqm->eq", P[self.pdofs[e]], Phi)
+            Jm = J ** (-2.0 / 3.0)
+            I1 = np.einsum("eqij,eqij->eq", F, F)
+            Pst = (mu * Jm)[..., None, None] * (F - (I1 / 3)[..., None, None] * FiT) + (p * J)[..., None, None] * FiT
+            ru = np.einsum("eqcJ,eqaJ,eq->eac", Pst, G, dx).reshape(-1, 81)
+            rp = np.einsum("eq,eqm->em", (J - 1.0 - p / kap) * dx, Phi)
+            gd = self.gdofs[e]
+            R += np.bincount(gd.ravel(), weights=np.concatenate([ru, rp], axis=1).ravel(), minlength=self.n)
+            if not tangent:
+                continue
+            # A_iJkL = dP_iJ / dF_kL at fixed p
+            a = (mu * Jm)[..., None, None, None, None]
+            dev = F - (I1 / 3)[..., None, None] * FiT
+            eye = np.eye(3)
+            A = (
+                -2.0 / 3.0 * np.einsum("eqkL,eqiJ->eqiJkL", FiT, dev)
+                + np.einsum("ik,JL->iJkL", eye, eye)[None, None]
+                - 2.0 / 3.0 * np.einsum("eqkL,eqiJ->eqiJkL", F, FiT)
+                + (I1 / 3)[..., None, None, None, None] * np.einsum("eqkJ,eqiL->eqiJkL", FiT, FiT)
+            ) * a
+            A += (p * J)[..., None, None, None, None] * (
+                np.einsum("eqkL,eqiJ->eqiJkL", FiT, FiT) - np.einsum("eqkJ,eqiL->eqiJkL", FiT, FiT)
+            )
+            nc = G.shape[0]
+            nq = G.shape[1]
+            # Kuu[a i, b k] = sum_q G_aJ A_iJkL G_bL dx
+            B = np.einsum("eqaJ,eqiJkL->eqLaik", G, A).reshape(nc, nq * 3, 27 * 9)
+            Gw = np.swapaxes(G * dx[..., None, None], 2, 3).reshape(nc, nq * 3, 27)  # (e, q L, b)
+            Kuu = np.matmul(np.swapaxes(B, 1, 2), Gw).reshape(nc, 27, 3, 3, 27)  # (e, a, i, k, b)
+            Kuu = np.transpose(Kuu, (0, 1, 2, 4, 3)).reshape(nc, 81, 81)
+            W = (J * dx)[..., None, None] * FiT  # (e, q, i, J)
+            Kup = np.einsum("eqiJ,eqaJ,eqm->eaim", W, G, Phi).reshape(nc, 81, 8)
+            Kpp = -np.einsum("eq,eqm,eqn->emn", dx / kap, Phi, Phi)
+            Ke = np.empty((nc, ne, ne))
+            Ke[:, :81, :81] = Kuu
+            Ke[:, :81, 81:] = Kup
+            Ke[:, 81:, :81] = np.swapaxes(Kup, 1, 2)
+            Ke[:, 81:, 81:] = Kpp
+            lo = s * ne * ne
+            data += np.bincount(self.scatter[lo : lo + Ke.size], weights=Ke.ravel(), minlength=self.nnz)
+        return (self.matrix(data) if tangent else None), R
+
+    def linear(self) -> sp.csr_matrix:
+        """Small-strain tangent (the neo-Hookean tangent at the undeformed state)."""
+        if self._K0 is None:
+            self._K0 = self.assemble(np.zeros(self.n))[0]
+        return self._K0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# contact problem
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class SlabContact:
+    """A meshed tissue slab on bone and its contact state with a rigid tool (reused across load steps).
+
+    Parameters
+    ----------
+    x_mm, y_mm : array
+        Mesh lines across (x) and along (y) the slab; with ``symmetric=True`` x must start at 0. [mm]
+    fractions : array
+        Element-layer boundaries through the thickness, 0 (skin) .. 1 (bone) (:func:`depth_fractions`).
+    thickness : callable
+        Tissue thickness ``t(x, y)`` from skin to bone. [mm]
+    modulus : callable
+        Small-strain Young's modulus ``E(x, y, depth)``. [kPa]
+    gap : callable
+        Initial gap between the rigid tool and the flat skin, ``g0(x, y)`` (>= 0, ``inf`` where there is no
+        tool), for a tool touching first where ``g0 = 0``. [mm]
+    poisson : float
+        Poisson's ratio (< 0.5). [-]
+    model : str
+        ``"linear"`` or ``"neo-hookean"``.
+    symmetric : bool
+        The slab, tool and loads are symmetric about x = 0 and only ``x >= 0`` is meshed.
+    """
+
+    def __init__(
+        self,
+        x_mm: np.ndarray,
+        y_mm: np.ndarray,
+        fractions: np.ndarray,
+        thickness: Field2D,
+        modulus: Field3D,
+        gap: Field2D,
+        *,
+        poisson: float = 0.49,
+        model: str = "linear",
+        symmetric: bool = True,
+    ) -> None:
+        if model not in MODELS:
+            raise InputError(f"unknown material model {model!r}; choose one of {MODELS}")
+        check_range("Poisson's ratio", poisson, 0.0, 0.49999)
+        x = np.asarray(x_mm, dtype=float)
+        if symmetric and abs(x[0]) > 1e-12:
+            raise InputError("a symmetric slab model must start at x = 0 (the symmetry plane)")
+        citations.use("taylor1973", "simo1991", "gustafsson2020")
+        self.model_name = model
+        self.symmetric = bool(symmetric)
+        self.mesh = slab_mesh(x, y_mm, fractions, thickness)
+        self.lattice = _lattice(x, np.asarray(y_mm, dtype=float), np.asarray(fractions, dtype=float))
+        self.asm = _Assembler(self.mesh, modulus, thickness, poisson)
+        a = self.asm
+        self.nu, self.n = a.nu, a.n
+        loc = a.sb.doflocs
+        self.gap_fn = gap
+        self.thickness_fn = thickness
+        # scalar node sets by boundary
+        bd = {k: np.unique(a.sb.get_dofs(k).all()) for k in ("top", "bottom", "xmin", "xmax", "ymin", "ymax")}
+        top = bd["top"]
+        # order the top nodes on a structured (y, x) grid
+        self.xs = np.unique(np.round(loc[0, top], 9))
+        self.ys = np.unique(np.round(loc[1, top], 9))
+        ix = np.searchsorted(self.xs, np.round(loc[0, top], 9))
+        iy = np.searchsorted(self.ys, np.round(loc[1, top], 9))
+        order = np.lexsort((ix, iy))
+        self.top = top[order]
+        self.top_shape = (self.ys.size, self.xs.size)
+        if self.top.size != self.xs.size * self.ys.size:
+            raise RuntimeError("top-surface nodes do not form a structured grid")
+        self.xy_top = loc[:2, self.top]
+        self.top_z = 3 * self.top + 2
+        self.top_xy_dofs = np.stack([3 * self.top, 3 * self.top + 1])
+        fixed = [3 * bd["bottom"][:, None] + np.arange(3)]
+        fixed.append(3 * bd["xmin"])  # symmetry plane (or roller): u_x = 0
+        fixed.append(3 * bd["xmax"])
+        fixed.append(3 * bd["ymin"] + 1)
+        fixed.append(3 * bd["ymax"] + 1)
+        self.fixed = np.unique(np.concatenate([f.ravel() for f in fixed]))
+        self.bottom_z = 3 * bd["bottom"] + 2
+        self.x = np.zeros(self.n)
+        self.approach = 0.0
+        g0 = np.asarray(gap(self.xy_top[0], self.xy_top[1]), dtype=float)
+        if g0.shape != self.top.shape or np.any(np.isnan(g0)):
+            raise InputError("the tool gap must be a number (or inf) at every skin node")
+        if not np.isfinite(g0).any():
+            raise InputError("the tool does not overlap the slab (the gap is infinite everywhere)")
+        self.g0_top = g0
+        self.active = np.zeros(self.top.size, dtype=bool)
+        self.active[np.argmin(np.where(np.isfinite(g0), g0, np.inf))] = True
+        self.weights = self._tributary_areas()
+        self.newton_total = 0
+        self.active_iterations = 0
+        self.log: list[tuple[int, int, int, float]] = []
+        self.verbose = False
+        self.residual = np.inf
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+    def _top_mass(self, moved: bool = False) -> sp.csr_matrix:
+        """Scalar Q2 mass matrix of the top surface (undeformed or deformed), restricted to the top nodes."""
+        from dataclasses import replace
+
+        from skfem import BilinearForm, ElementHex2, FacetBasis, asm
+
+        mesh = self.mesh
+        if moved:
+            U = self.x[: self.nu].reshape(-1, 3)
+            vert = U[: mesh.nvertices].T  # the first scalar Q2 dofs are the mesh vertices
+            mesh = replace(mesh, doflocs=mesh.doflocs + vert)
+        fb = FacetBasis(mesh, ElementHex2(), facets=mesh.boundaries["top"], intorder=5)
+
+        @BilinearForm
+        def mass(u, v, w):
+            return u * v
+
+        return asm(mass, fb).tocsr()[self.top][:, self.top]
+
+    def _tributary_areas(self) -> np.ndarray:
+        """Row sums of the top-surface mass matrix: area carried by each skin node (undeformed). [mm^2]"""
+        return np.asarray(self._top_mass().sum(axis=1)).ravel()
+
+    def _gap_at(self, xy: np.ndarray) -> np.ndarray:
+        g = np.asarray(self.gap_fn(xy[0], xy[1]), dtype=float)
+        return np.where(np.isfinite(g), g, NO_TOOL_GAP_MM)
+
+    def _current_gap(self) -> np.ndarray:
+        """Tool gap below each skin node (at its current horizontal position for the large-strain model)."""
+        if self.model_name == "linear":
+            return np.where(np.isfinite(self.g0_top), self.g0_top, NO_TOOL_GAP_MM)
+        return self._gap_at(self.xy_top + self.x[self.top_xy_dofs])
+
+    # -- solution ------------------------------------------------------------------------------------------------
+    def _newton(self, load_kpa_mm2: float, tol: float, max_newton: int) -> int:
+        """Newton iterations at fixed active set with the approach as unknown; returns iterations."""
+        act = self.top_z[self.active]
+        D = np.union1d(self.fixed, act)
+        free = np.setdiff1d(np.arange(self.n), D)
+        nf = free.size
+        # x = T v + c: free dofs map to themselves, every active z-dof to -d (+ its gap)
+        rows = np.concatenate([free, act])
+        cols = np.concatenate([np.arange(nf), np.full(act.size, nf)])
+        vals = np.concatenate([np.ones(nf), -np.ones(act.size)])
+        T = sp.csr_matrix((vals, (rows, cols)), shape=(self.n, nf + 1))
+        linear = self.model_name == "linear"
+        ref = max(load_kpa_mm2, 1e-30)
+        for it in range(1, max_newton + 1):
+            g = self._current_gap()[self.active]
+            x = self.x
+            # enforce the constraints exactly at the current approach, then Newton on (free, d)
+            x[self.fixed] = 0.0
+            x[act] = g - self.approach
+            if linear:
+                K = self.asm.linear()
+                R = K @ x
+            else:
+                K, R = self.asm.assemble(x)
+            if not np.all(np.isfinite(R)):
+                raise _Diverged("non-finite residual")
+            r = T.T @ R
+            r[nf] -= load_kpa_mm2  # conjugate force of the approach: the contact force
+            Kr = (T.T @ K @ T).tocsr()
+            if it == 1:
+                order = np.concatenate([nested_dissection(self.lattice[:, free]), [nf]])
+            try:
+                dv = _solve(Kr, -r, order)
+            except RuntimeError as exc:
+                raise _Diverged(str(exc)) from None
+            if not np.all(np.isfinite(dv)):
+                raise _Diverged("non-finite Newton step")
+            self.x[free] += dv[:nf]
+            self.approach += float(dv[nf])
+            self.x[act] = self._current_gap()[self.active] - self.approach
+            res = float(np.abs(r[:nf]).max(initial=0.0)) / (ref / max(1.0, float(self.active.sum())))
+            step = float(np.abs(dv[:nf][free < self.nu]).max(initial=0.0)) / max(abs(self.approach), 1e-9)
+            self.residual = res
+            if linear:
+                return it
+            if it > 1 and step < tol:
+                return it
+        raise _Diverged(f"Newton's method did not converge in {max_newton} iterations")
+
+    def reactions(self) -> np.ndarray:
+        """Downward push of the tool on each skin node (from the internal forces). [kPa mm^2]"""
+        R = self.asm.linear() @ self.x if self.model_name == "linear" else self.asm.assemble(self.x, tangent=False)[1]
+        return -R[self.top_z]
+
+    def solve(
+        self,
+        load_n: float,
+        *,
+        initial_active: np.ndarray | None = None,
+        tol: float = 1e-6,
+        max_newton: int = 25,
+        max_active: int = 40,
+    ) -> bool:
+        """Equilibrium under the contact force ``load_n`` (on the modelled part of the slab); warm-started.
+
+        Parameters
+        ----------
+        load_n : float
+            Force the tool exerts on the meshed slab (half the total with ``symmetric=True``). [N]
+        initial_active : array of bool, optional
+            Guess of the skin nodes in contact (shape of the top grid, ``(ny, nx)``); default: the previous set.
+        tol : float
+            Relative size of the last Newton step at which the large-strain iteration stops. [-]
+
+        Returns
+        -------
+        bool
+            Whether the active set settled (no tensile contact node, no penetrating free node).
+        """
+        W = check_positive("load", load_n, "N") * 1e3
+        if initial_active is not None:
+            ia = np.asarray(initial_active, dtype=bool).ravel()
+            if ia.shape != self.active.shape:
+                raise InputError(f"initial active set must have shape {self.top_shape}")
+            if ia.any():
+                self.active = ia & np.isfinite(self.g0_top)
+        seen: list[bytes] = []
+        for _ in range(max_active):
+            self.active_iterations += 1
+            self.newton_total += self._newton(W, tol, max_newton)
+            react = self.reactions()
+            gap = self._current_gap() - self.approach  # allowed z-displacement
+            uz = self.x[self.top_z]
+            pen = uz - gap
+            scale_r = max(float(np.abs(react[self.active]).max(initial=0.0)), 1e-30)
+            scale_d = max(abs(self.approach), 1e-9)
+            tens = self.active & (react < -1e-8 * scale_r)
+            new = ~self.active & (pen > 1e-6 * scale_d)
+            self.log.append((int(self.active.sum()), int(tens.sum()), int(new.sum()), float(self.approach)))
+            if self.verbose:
+                print(
+                    f"  active set: {self.log[-1][0]} nodes, release {tens.sum()}, add {new.sum()}, "
+                    f"approach {self.approach:.4f} mm, residual {self.residual:.1e}",
+                    flush=True,
+                )
+            if not tens.any() and not new.any():
+                return True
+            key = ((self.active & ~tens) | new).tobytes()
+            if key in seen:  # cycling between sets: keep adding the penetrating nodes only
+                self.active = self.active | new
+                if not new.any():
+                    return False
+            else:
+                seen.append(key)
+                self.active = (self.active & ~tens) | new
+            if not self.active.any():
+                self.active[np.argmin(gap)] = True
+        return False
+
+    def result(self, converged: bool) -> Slab3DResult:
+        """Post-process the current state into a :class:`Slab3DResult`."""
+        sym = 2.0 if self.symmetric else 1.0
+        react = np.where(self.active, self.reactions(), 0.0)
+        M = self._top_mass().tocsc()
+        p_nom = np.where(self.active, np.clip(splu(M).solve(react), 0.0, None), 0.0)
+        if self.model_name == "linear":
+            p_true = p_nom
+        else:
+            p_true = np.where(self.active, np.clip(splu(self._top_mass(moved=True).tocsc()).solve(react), 0, None), 0)
+        R = self.asm.linear() @ self.x if self.model_name == "linear" else self.asm.assemble(self.x, tangent=False)[1]
+        free = np.ones(self.n, dtype=bool)
+        free[self.fixed] = False
+        free[self.top_z[self.active]] = False
+        self.residual = float(np.abs(R[free]).max()) / max(float(np.abs(react).max()), 1e-30)
+        bone = float(R[self.bottom_z].sum()) * 1e-3  # internal force on the bonded base = upward bone reaction
+        force = float(react.sum()) * 1e-3
+        # mirrored totals: nodes on the symmetry plane are shared by both halves (tributary areas already halved)
+        area = contact_area_mm2(self.xs, self.ys, self.active.reshape(self.top_shape))
+        t_top = np.asarray(self.thickness_fn(self.xy_top[0], self.xy_top[1]), dtype=float)
+        strain = float(np.max(-self.x[self.top_z] / t_top))
+        shp = self.top_shape
+        return Slab3DResult(
+            x_mm=self.xs.copy(),
+            y_mm=self.ys.copy(),
+            pressure_kpa=p_nom.reshape(shp),
+            true_pressure_kpa=np.asarray(p_true).reshape(shp),
+            reaction_n=(react * 1e-3).reshape(shp),
+            active=self.active.reshape(shp).copy(),
+            deflection_mm=(-self.x[self.top_z]).reshape(shp),
+            approach_mm=float(self.approach),
+            force_n=sym * force,
+            bone_force_n=sym * bone,
+            contact_area_mm2=sym * area,
+            model=self.model_name,
+            n_dofs=self.n,
+            n_elements=self.asm.nel,
+            newton_iterations=self.newton_total,
+            active_set_iterations=self.active_iterations,
+            converged=bool(converged),
+            residual=float(self.residual),
+            symmetric=self.symmetric,
+            extras={
+                "bone_reaction_n": R[self.bottom_z] * 1e-3,
+                "bone_xy_mm": self.asm.sb.doflocs[:2, self.bottom_z // 3],
+                "max_compressive_strain": strain,
+            },
+        )

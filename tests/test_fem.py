@@ -7,6 +7,7 @@ Target agreement of the fast engine: force within 5 %, peak pressure within 15 %
 
 import numpy as np
 import pytest
+from scipy.integrate import trapezoid
 
 pytest.importorskip("skfem")
 
@@ -137,14 +138,43 @@ def test_case3_fast_engine_force(peak_cases, site):
     assert abs(peak_cases[site, "neo-hookean"]["rel_force"]) < 0.05
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fast engine peak pressure exceeds the large-strain FEM by 16-36 % "
-    "(docs/validation.md); calibration pending in the fast engine",
-)
 @pytest.mark.parametrize("site", ["thick", "thin"])
 def test_case3_fast_engine_peak_pressure_large_strain(peak_cases, site):
+    # against the pressure on the tool (Cauchy); the calibrated stiffening onset (STIFFENING_ONSET_STRAIN)
     assert abs(peak_cases[site, "neo-hookean"]["rel_peak_pressure"]) < 0.15
+
+
+def test_cauchy_pressure_on_the_tool_carries_the_load(peak_cases):
+    for site in ("thick", "thin"):
+        fem = peak_cases[site, "neo-hookean"]["fem"]
+        r, p = fem.r_current_mm, fem.true_pressure_kpa
+        force = trapezoid(2 * np.pi * r * p, r) * 1e-3
+        assert force == pytest.approx(fem.force_n, rel=0.05)
+        # material under the tip is drawn inwards: the tool sees more than the nominal pressure
+        assert fem.true_peak_pressure_kpa >= fem.peak_pressure_kpa
+    lin = peak_cases["thick", "linear"]["fem"]
+    assert lin.true_peak_pressure_kpa == pytest.approx(lin.peak_pressure_kpa, rel=0.03)
+
+
+@pytest.mark.parametrize(("thickness", "load"), [(10.0, 0.3), (5.0, 0.8)])
+def test_calibrated_fast_engine_on_held_out_cases(thickness, load):
+    """Cases not used in the table of docs/validation.md: peak pressure within 15 %, approach within 12 %."""
+    c = compare_sphere(load, TIP_MM, 15.0, thickness, poisson=0.49, model="neo-hookean", fem_fine_mm=0.5)
+    assert c["fem"].converged
+    assert abs(c["rel_peak_pressure"]) < 0.15
+    assert abs(c["rel_approach"]) < 0.12
+    assert abs(c["rel_force"]) < 0.05
+
+
+def test_calibrated_stiffening_law():
+    from spinerelease.contact.solver import STIFFENING_ONSET_STRAIN, calibrated_stiffening, neo_hookean_stiffening
+
+    e0 = STIFFENING_ONSET_STRAIN
+    assert 0.0 <= e0 < 0.5
+    assert np.allclose(calibrated_stiffening(np.array([0.0, 0.5 * e0, e0])), 1.0)
+    assert calibrated_stiffening(0.9) == pytest.approx(neo_hookean_stiffening((0.9 - e0) / (1 - e0)))
+    assert calibrated_stiffening(0.97) > 10  # tissue squeezed onto the bone still bottoms out
+    assert np.all(np.diff(calibrated_stiffening(np.linspace(0, 0.97, 50))) >= 0)
 
 
 def test_neo_hookean_reduces_to_linear_at_small_load():

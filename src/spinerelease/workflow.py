@@ -283,7 +283,7 @@ def _search_shift(res: SimulationResult, axis: str, back: Back) -> float | None:
     for d in shifts:
         kw = {"offset_x_mm": base + d} if axis == "x" else {"offset_y_mm": base + d}
         try:
-            r = simulate(cfg, back=back, tool_obj=res.tool, **kw)
+            r = simulate(cfg, back=back, tool_obj=res.tool, initial=res.contact, **kw)
         except InputError:
             continue
         if r.assessment.verdict != "peak on bone":
@@ -302,7 +302,8 @@ def _search_support(res: SimulationResult, back: Back, tol: float = 0.01) -> flo
     lo = float(lo)
 
     def ratio(s: float) -> float:
-        return simulate(cfg, back=back, tool_obj=res.tool, forearm_support=s).assessment.max_threshold_ratio
+        r = simulate(cfg, back=back, tool_obj=res.tool, forearm_support=s, initial=res.contact)
+        return r.assessment.max_threshold_ratio
 
     hi = MAX_ADVISED_SUPPORT
     if ratio(hi) > 1.0:

@@ -40,8 +40,13 @@ from .kernels import contact_modulus_kpa, halfspace_kernel_ft, layer_kernel_ft, 
 DEFAULT_POISSON = 0.49
 #: Largest compressive strain used when evaluating the neo-Hookean stiffening factor (numerical cap). [-]
 MAX_STRAIN = 0.97
+#: Onset strain of the calibrated column stiffening (fitted to the neo-Hookean FEM, docs/validation.md). [-]
+STIFFENING_ONSET_STRAIN = 0.3
 #: Greatest number of thickness bins of the layered operator.
 MAX_BINS = 6
+#: Padding of each layer bin's periodic FFT grid, in layer thicknesses: the bonded-layer Green's function has
+#: decayed to < 1e-3 of its peak influence there (checked in tests/test_contact.py). [-]
+LAYER_PAD_THICKNESSES = 8.0
 #: Threads per FFT (scipy.fft ``workers``): -1 = all cores; set to 1 where processes already run in parallel
 #: (Dask workers), or through the environment variable SPINERELEASE_FFT_WORKERS.
 FFT_WORKERS = int(os.environ.get("SPINERELEASE_FFT_WORKERS", "-1"))
@@ -120,20 +125,64 @@ def neo_hookean_stiffening(strain: np.ndarray) -> np.ndarray:
     return np.where(small, 1.0 + 2.0 * e, f)  # series: f = 1 + 2 eps + O(eps^2)
 
 
+def calibrated_stiffening(strain: np.ndarray, onset_strain: float | None = None) -> np.ndarray:
+    """Column stiffening factor of the fast engine, calibrated against the finite-element reference. [-]
+
+    ``f_cal(eps) = f(eps_eff)``, ``eps_eff = max(0, (eps - eps0) / (1 - eps0))`` with ``f`` the neo-Hookean
+    uniaxial secant stiffening (:func:`neo_hookean_stiffening`): no stiffening below the onset strain ``eps0``,
+    the same divergence ("bottoming out") as ``eps -> 1``. A laterally unconfined tissue column under a rounded
+    peak stiffens less than a uniaxially compressed one; ``eps0`` is fitted to the axisymmetric neo-Hookean FEM
+    (``spinerelease.contact.fem``, docs/validation.md).
+
+    Parameters
+    ----------
+    strain : array
+        Compressive engineering strain u/t. [-]
+    onset_strain : float, optional
+        ``eps0`` (default :data:`STIFFENING_ONSET_STRAIN`). [-]
+    """
+    e0 = STIFFENING_ONSET_STRAIN if onset_strain is None else float(onset_strain)
+    e = np.clip(np.asarray(strain, dtype=float), 0.0, None)
+    return neo_hookean_stiffening(np.clip((e - e0) / (1.0 - e0), 0.0, None))
+
+
+#: Largest over-relaxation factor of the outer (stiffening) iteration. [-]
+MAX_OVER_RELAXATION = 8.0
+
+
+def _extrapolated_scale(scale: np.ndarray, step: np.ndarray, prev_step: np.ndarray | None) -> np.ndarray:
+    """Next compliance scaling, over-relaxed when the outer iteration converges slowly and monotonically.
+
+    The log-scaling steps of a contracting fixed-point iteration shrink geometrically, ``step_k ~ rho^k``;
+    when successive steps point the same way with ratio ``rho`` the remaining distance is about
+    ``step / (1 - rho)`` (Aitken's delta-squared idea applied along the step), so the step is multiplied by
+    ``min(1 / (1 - rho), MAX_OVER_RELAXATION)``. The result stays in (0, 1].
+    """
+    omega = 1.0
+    if prev_step is not None:
+        n0 = float(np.linalg.norm(prev_step))
+        n1 = float(np.linalg.norm(step))
+        cos = float((step * prev_step).sum()) / max(n0 * n1, 1e-300)
+        rho = n1 / max(n0, 1e-300)
+        if cos > 0.9 and rho < 1.0:
+            omega = min(1.0 / (1.0 - rho), MAX_OVER_RELAXATION)
+    return np.clip(scale * np.exp(omega * step), 1e-6, 1.0)
+
+
 def _local_scale_update(scale: np.ndarray, strain: np.ndarray, n_bisect: int = 40) -> np.ndarray:
     """New compliance scaling from a local Newton-like step of the stiffening fixed point.
 
     Each element's strain is taken proportional to its compliance scaling with the rest of the solution held
-    fixed, ``eps(s) = s c`` with ``c = eps / s``; the consistent scaling solves ``s f(s c) = 1`` (f: secant
-    stiffening), found by vectorised bisection on (0, 1]. The nonlinearity is local, so a few outer
-    iterations converge where plain fixed-point iteration oscillates.
+    fixed, ``eps(s) = s c`` with ``c = eps / s``; the consistent scaling solves ``s f(s c) = 1`` (f: calibrated
+    stiffening), found by vectorised bisection on (0, 1]. The nonlinearity is local, so a few outer iterations
+    converge where plain fixed-point iteration oscillates.
     """
     c = np.clip(strain, 0.0, None) / np.maximum(scale, 1e-12)
     lo = np.zeros_like(c)
     hi = np.ones_like(c)
     for _ in range(n_bisect):
         mid = 0.5 * (lo + hi)
-        g = mid * neo_hookean_stiffening(mid * c) - 1.0
+        g = mid * calibrated_stiffening(mid * c) - 1.0
         hi = np.where(g > 0, mid, hi)
         lo = np.where(g > 0, lo, mid)
     return np.maximum(0.5 * (lo + hi), 1e-6)
@@ -158,8 +207,9 @@ class _Operator:
         self.e_star = contact_modulus_kpa(e_ref, poisson)
         mod_w = np.sqrt(e_ref / modulus_kpa)  # symmetric modulus scaling
         if thickness_mm is None:
-            self.padded = padded_shape(ny, nx)
-            self.kernels = [halfspace_kernel_ft(ny, nx, self.padded, spacing_mm, self.e_star, dtype)]
+            pad = padded_shape(ny, nx)
+            self.padded = [pad]
+            self.kernels = [halfspace_kernel_ft(ny, nx, pad, spacing_mm, self.e_star, dtype)]
             self.base_w = [mod_w]
         else:
             t = thickness_mm
@@ -169,17 +219,21 @@ class _Operator:
             else:
                 nb = int(min(MAX_BINS, max(2, np.ceil(np.log(tmax / tmin) / np.log(1.6)) + 1)))
                 bins = np.geomspace(tmin, tmax, nb)
-            # pad by several layer thicknesses so periodic images of the decaying layer kernel vanish; a layer
-            # thicker than twice the domain acts as a half-space over the domain (Love kernel, no images)
+            # each bin on its own periodic grid, padded by LAYER_PAD_THICKNESSES of its thickness so that the
+            # periodic images of the decaying layer kernel vanish (thin bins need far smaller FFTs); a layer
+            # thicker than twice the domain acts as a half-space over the domain (Love kernel, zero padding)
             extent = max(ny, nx) * spacing_mm
-            self.padded = padded_shape(ny, nx, extra_mm=min(4 * bins[-1], 2 * extent), spacing_mm=spacing_mm)
-            check_memory("the contact solve", np.prod(self.padded) * 16 * (len(bins) + 8))
-            self.kernels = [
-                halfspace_kernel_ft(ny, nx, self.padded, spacing_mm, self.e_star, dtype)
-                if b > 2 * extent
-                else layer_kernel_ft(self.padded, spacing_mm, self.e_star, poisson, float(b), dtype)
-                for b in bins
-            ]
+            self.padded, self.kernels = [], []
+            for b in bins:
+                if b > 2 * extent:
+                    pad = padded_shape(ny, nx)
+                    self.kernels.append(halfspace_kernel_ft(ny, nx, pad, spacing_mm, self.e_star, dtype))
+                else:
+                    extra = int(np.ceil(LAYER_PAD_THICKNESSES * b / spacing_mm))
+                    pad = (sfft.next_fast_len(ny + extra, real=True), sfft.next_fast_len(nx + extra, real=True))
+                    self.kernels.append(layer_kernel_ft(pad, spacing_mm, self.e_star, poisson, float(b), dtype))
+                self.padded.append(pad)
+            check_memory("the contact solve", sum(np.prod(q) for q in self.padded) * 16 + 8 * 16 * np.prod(shape))
             phi = _interp_weights(t, bins)
             self.base_w = [np.sqrt(ph) * mod_w for ph in phi]
         self.w = list(self.base_w)
@@ -192,11 +246,11 @@ class _Operator:
     def __call__(self, p: np.ndarray) -> np.ndarray:
         ny, nx = self.shape
         out = np.zeros(self.shape)
-        for w, k in zip(self.w, self.kernels, strict=True):
+        for w, k, pad in zip(self.w, self.kernels, self.padded, strict=True):
             if not np.any(w):
                 continue
-            f = sfft.rfft2((w * p).astype(self.dtype), s=self.padded, workers=FFT_WORKERS)
-            out += w * sfft.irfft2(f * k, s=self.padded, workers=FFT_WORKERS)[:ny, :nx]
+            f = sfft.rfft2((w * p).astype(self.dtype), s=pad, workers=FFT_WORKERS)
+            out += w * sfft.irfft2(f * k, s=pad, workers=FFT_WORKERS)[:ny, :nx]
         return out
 
 
@@ -288,8 +342,8 @@ def solve_contact(
     max_iter: int = 2000,
     initial: ContactResult | None = None,
     nonlinear: bool = True,
-    nonlinear_tol: float = 1e-2,
-    max_outer: int = 40,
+    nonlinear_tol: float = 1e-3,
+    max_outer: int = 100,
     dtype: str = "float64",
 ) -> ContactResult:
     """Pressure between a rigid tool and soft tissue over bone for a given load (and roll moment or angle).
@@ -323,7 +377,9 @@ def solve_contact(
     nonlinear : bool
         Apply the neo-Hookean bottoming-out stiffening (only with a finite thickness).
     nonlinear_tol : float
-        Relative change of the compliance scaling at which the outer iteration stops. [-]
+        Relative (L1) change of the pressure field between outer (stiffening) iterations at which they stop;
+        the pressure-weighted change of the compliance scaling must be below 2 x this and its largest change
+        below 5 %. [-]
     max_outer : int
         Most outer (stiffening) iterations.
     dtype : str
@@ -377,40 +433,57 @@ def solve_contact(
     W = load * 1e3  # N -> kPa mm^2
 
     p_init = s_init = None
+    if initial is not None and moment_y_nmm is not None and np.isfinite(initial.roll_deg):
+        roll = float(np.clip(initial.roll_deg, -45.0, 45.0))  # secant on the roll starts from the warm start
     if initial is not None and initial.pressure_kpa.shape == grid.shape:
         p_init = initial.pressure_kpa[sl]
         if initial.compliance_scale is not None and Tc is not None and nonlinear:
             s_init = np.clip(initial.compliance_scale[sl], 1e-6, 1.0)  # warm start of the stiffening too
     state = {"p": p_init, "iters": 0, "conv": True, "u": None, "approach": 0.0, "scale": s_init}
 
-    def solve_at(roll_d: float) -> float:
+    def solve_at(roll_d: float, frozen: bool = False) -> float:
         h = h0 - np.tan(np.radians(roll_d)) * x
         h = np.where(fin, h, big)
         h = h - h[fin].min()
         scale = state["scale"] if state["scale"] is not None else np.ones_like(h)
         op.set_scaling(scale)
-        outer_ok = True
-        inner_tol = tol if not (nonlinear and Tc is not None) else max(tol, 1e-3)
-        for _ in range(max_outer if (nonlinear and Tc is not None) else 1):
-            p, u, appr, it, conv = _pk_cg(op, h, W, cell, state["p"], inner_tol, max_iter)
+        stiffening = nonlinear and Tc is not None and not frozen
+        inner_tol = max(tol, 1e-3) if stiffening else tol
+        prev_step = p_prev = None
+        final = not stiffening
+        outer_ok = not stiffening
+        for _ in range(max_outer + 1 if stiffening else 1):
+            p, u, appr, it, conv = _pk_cg(op, h, W, cell, state["p"], tol if final else inner_tol, max_iter)
             state["iters"] += it
-            state["conv"] = state["conv"] and conv
+            state["conv"] = conv  # only the last (full-accuracy) inner solve decides
             state["p"] = p
-            if not (nonlinear and Tc is not None):
+            if final:
                 break
             new = _local_scale_update(scale, u / Tc)
-            change = float(np.abs(new - scale).max())
-            if change < nonlinear_tol:
+            # converged when the pressure field no longer moves (relative L1), the scaling under the pressure has
+            # settled (pressure-weighted mean within 2 x nonlinear_tol) and nowhere changes by more than 5 %
+            # (relative: bottomed-out elements have small scalings that an absolute test would ignore)
+            change_s = float(np.abs(new / scale - 1.0).max())
+            change = float(np.abs(p - p_prev).sum() / p.sum()) if p_prev is not None else 1.0
+            p_prev = p.copy()
+            rel = np.abs(new / scale - 1.0)
+            change_w = float((p * rel).sum() / p.sum())  # pressure-weighted change of the scaling
+            if change < nonlinear_tol and change_w < 2 * nonlinear_tol and change_s < 0.05:
+                # converged on the stiffening: one final solve at full accuracy with this scaling
+                outer_ok = final = True
                 if inner_tol <= tol:
                     break
-                inner_tol = tol  # converged on the stiffening: one final solve at full accuracy
                 continue
-            inner_tol = max(tol, min(inner_tol, 0.1 * change))
-            scale = new
+            inner_tol = max(tol, min(inner_tol, 0.02 * max(change, change_s)))
+            step = np.log(new / scale)
+            scale, prev_step = _extrapolated_scale(scale, step, prev_step), step
             op.set_scaling(scale)
-        else:
-            outer_ok = not nonlinear or Tc is None
         state["conv"] = state["conv"] and outer_ok
+        if not outer_ok:
+            # no convergence of the stiffening: still finish with an accurate solve for the last scaling
+            p, u, appr, it, conv = _pk_cg(op, h, W, cell, state["p"], tol, max_iter)
+            state["iters"] += it
+            state["p"] = p
         state["u"], state["approach"], state["h"], state["scale"] = u, appr, h, scale
         return float((p * x).sum() * cell * 1e-3)
 
@@ -424,29 +497,42 @@ def solve_contact(
                 f"a roll moment of {target:.0f} N mm cannot be carried by this tool under {load:.0f} N "
                 f"(the tool spans x = {xs.min():.0f}..{xs.max():.0f} mm)"
             )
-        # secant iteration on the roll angle (the moment is close to linear in tan(roll)), warm-started;
-        # falls back to bracketing + Brent's method if the secant does not settle
+        # secant iteration on the roll angle (the moment is close to linear in tan(roll)), warm-started, first
+        # with the stiffening updated at every angle (to the moment's noise level, the stiffening tolerance),
+        # then with the converged stiffening frozen, where the moment is smooth in the angle; falls back to
+        # bracketing + Brent's method if the first secant does not settle
         scale_m = max(abs(target), 1e-3 * load * float(np.abs(xs).max()))
-        r0, m0 = roll, solve_at(roll) - target
-        r1 = roll + (2.0 if m0 < 0 else -2.0)
-        m1 = solve_at(r1) - target
-        done = False
-        for _ in range(12):
-            if abs(m1) < 1e-4 * scale_m:
-                done = True
-                break
-            if m1 == m0:
-                break
-            r2 = float(np.clip(r1 - m1 * (r1 - r0) / (m1 - m0), -45.0, 45.0))
-            r0, m0 = r1, m1
-            r1, m1 = r2, solve_at(r2) - target
+
+        def secant(r0: float, step: float, rtol: float, frozen: bool) -> tuple[float, bool]:
+            m0 = solve_at(r0, frozen) - target
+            if abs(m0) < rtol * scale_m:
+                return r0, True
+            r1 = r0 + (step if m0 < 0 else -step)
+            m1 = solve_at(r1, frozen) - target
+            for _ in range(12):
+                if abs(m1) < rtol * scale_m:
+                    return r1, True
+                if m1 == m0:
+                    break
+                r2 = float(np.clip(r1 - m1 * (r1 - r0) / (m1 - m0), -45.0, 45.0))
+                r0, m0 = r1, m1
+                r1, m1 = r2, solve_at(r2, frozen) - target
+            return r1, False
+
+        stiff = nonlinear and Tc is not None
+        r1, done = secant(
+            roll, 2.0 if initial is None else 0.25, max(1e-4, 10 * nonlinear_tol) if stiff else 1e-4, False
+        )
         if not done:
             lo, hi = -45.0, 45.0
             if (solve_at(lo) - target) > 0 or (solve_at(hi) - target) < 0:
                 raise InputError("no roll angle within 45 degrees balances the requested roll moment")
             r1 = optimize.brentq(lambda r: solve_at(r) - target, lo, hi, xtol=1e-3, maxiter=60)
+            solve_at(r1)
+        if stiff:
+            r1, done = secant(r1, 0.02, 1e-4, True)
+            state["conv"] = state["conv"] and done
         roll = r1
-        solve_at(roll)
 
     p_c, u_c, h_c = state["p"], state["u"], state["h"]
     P = np.zeros(grid.shape)

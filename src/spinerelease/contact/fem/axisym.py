@@ -90,6 +90,13 @@ class FemResult:
     converged : bool
     load_error : float
         Relative mismatch between the requested and the achieved force. [-]
+    r_current_mm : ndarray
+        Deformed radial positions of the top-surface nodes. [mm]
+    true_pressure_kpa : ndarray
+        Cauchy (true) contact pressure at those nodes: force per deformed area, i.e. the pressure a sensor on
+        the rigid tool reads. Equals ``pressure_kpa`` at small strain. [kPa]
+    contact_radius_current_mm : float
+        Radius of the contact circle on the deformed surface (on the tool). [mm]
     """
 
     r_mm: np.ndarray
@@ -105,6 +112,9 @@ class FemResult:
     newton_iterations: int
     converged: bool
     load_error: float
+    r_current_mm: np.ndarray | None = None
+    true_pressure_kpa: np.ndarray | None = None
+    contact_radius_current_mm: float = float("nan")
     extras: dict = field(default_factory=dict)
 
     @property
@@ -114,8 +124,18 @@ class FemResult:
 
     @property
     def contact_area_mm2(self) -> float:
-        """Contact area ``pi a^2``. [mm^2]"""
+        """Contact area ``pi a^2`` (undeformed surface). [mm^2]"""
         return float(np.pi * self.contact_radius_mm**2)
+
+    @property
+    def true_peak_pressure_kpa(self) -> float:
+        """Largest Cauchy contact pressure (force per deformed area, as read on the tool). [kPa]"""
+        return float(np.max(self.true_pressure_kpa)) if self.true_pressure_kpa is not None else float("nan")
+
+    @property
+    def contact_area_current_mm2(self) -> float:
+        """Contact area on the deformed surface, ``pi a_current^2`` (the tool area in contact). [mm^2]"""
+        return float(np.pi * self.contact_radius_current_mm**2)
 
 
 def lame_from_young(modulus_kpa: float, poisson: float) -> tuple[float, float]:
@@ -397,6 +417,23 @@ class AxisymmetricContact:
         dofs = dofs[np.argsort(fb.doflocs[0, dofs])]
         return dofs, M[dofs][:, dofs]
 
+    def _current_boundary_mass(self) -> sp.csr_matrix:
+        """Boundary mass matrix of the top surface in the deformed configuration (vertex displacements)."""
+        from dataclasses import replace as _replace
+
+        from skfem import BilinearForm, ElementTriP2, FacetBasis, asm
+
+        mesh = self.model.mesh
+        moved = _replace(mesh, doflocs=mesh.doflocs + self.U[self.model.ub.nodal_dofs])
+        fb = FacetBasis(moved, ElementTriP2(), facets=moved.boundaries["top"], intorder=5)
+
+        @BilinearForm
+        def mass(u, v, w):
+            return 2 * np.pi * w.x[0] * u * v
+
+        dofs = self._mass[0]  # same scalar P2 numbering as on the undeformed mesh
+        return asm(mass, fb).tocsr()[dofs][:, dofs]
+
     def _solve_fixed_active(self, approach_mm: float, tol: float, max_newton: int) -> tuple[int, bool]:
         """Newton iterations with the current active set; returns (iterations, converged)."""
         R_tip = self.tip_radius_mm
@@ -493,10 +530,15 @@ class AxisymmetricContact:
             raise RuntimeError("boundary mass matrix and surface dofs do not match")
         pressure = splu(M.tocsc()).solve(fz)
         pressure = np.where(self.active, np.clip(pressure, 0.0, None), 0.0)
+        true_p = splu(self._current_boundary_mass().tocsc()).solve(fz)
+        true_p = np.where(self.active, np.clip(true_p, 0.0, None), 0.0)
+        r_cur = self.r_top + self.U[self.top_r]
         force_n = -float(f[self.top_z][self.active].sum()) * 1e-3
         act = np.flatnonzero(self.active)
         last = act.max()
-        a = 0.5 * (self.r_top[last] + self.r_top[min(last + 1, len(self.r_top) - 1)])
+        nxt = min(last + 1, len(self.r_top) - 1)
+        a = 0.5 * (self.r_top[last] + self.r_top[nxt])
+        a_cur = 0.5 * (r_cur[last] + r_cur[nxt])
         bdofs, Mb = self._bmass
         bz = self.bottom_z[np.argsort(ub.doflocs[0, self.bottom_z])]
         fb = f[bz]
@@ -518,6 +560,9 @@ class AxisymmetricContact:
             newton_iterations=self.newton_total,
             converged=converged,
             load_error=abs(force_n - force_target_n) / force_target_n,
+            r_current_mm=r_cur,
+            true_pressure_kpa=true_p,
+            contact_radius_current_mm=float(a_cur),
         )
 
 

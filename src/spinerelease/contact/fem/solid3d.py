@@ -645,9 +645,19 @@ class SlabContact:
                 raise _Diverged(str(exc)) from None
             if not np.all(np.isfinite(dv)):
                 raise _Diverged("non-finite Newton step")
-            self.x[free] += dv[:nf]
-            self.approach += float(dv[nf])
-            self.x[act] = self._current_gap()[self.active] - self.approach
+            # backtracking: shorten the step while it would invert an element (large strain)
+            x0, d0 = self.x.copy(), self.approach
+            for alpha in (1.0, 0.5, 0.25, 0.125, 0.0625):
+                self.x = x0.copy()
+                self.x[free] += alpha * dv[:nf]
+                self.approach = d0 + alpha * float(dv[nf])
+                self.x[act] = self._current_gap()[self.active] - self.approach
+                if linear or self._admissible():
+                    break
+            else:
+                self.x, self.approach = x0, d0
+                raise _Diverged("every Newton step length inverts an element")
+            dv = alpha * dv
             res = float(np.abs(r[:nf]).max(initial=0.0)) / (ref / max(1.0, float(self.active.sum())))
             step = float(np.abs(dv[:nf][free < self.nu]).max(initial=0.0)) / max(abs(self.approach), 1e-9)
             self.residual = res
@@ -656,6 +666,14 @@ class SlabContact:
             if it > 1 and step < tol:
                 return it
         raise _Diverged(f"Newton's method did not converge in {max_newton} iterations")
+
+    def _admissible(self) -> bool:
+        """Whether the current state has no inverted element."""
+        try:
+            R = self.asm.assemble(self.x, tangent=False)[1]
+        except _Diverged:
+            return False
+        return bool(np.all(np.isfinite(R)))
 
     def reactions(self) -> np.ndarray:
         """Downward push of the tool on each skin node (from the internal forces). [kPa mm^2]"""
@@ -694,6 +712,19 @@ class SlabContact:
                 raise InputError(f"initial active set must have shape {self.top_shape}")
             if ia.any():
                 self.active = ia & np.isfinite(self.g0_top)
+        if self.model_name != "linear" and not np.any(self.x):
+            # large strain from the undeformed state: start Newton's method from the small-strain solution
+            self.model_name = "linear"
+            try:
+                self.solve(load_n, tol=tol, max_newton=max_newton, max_active=max_active)
+            finally:
+                self.model_name = "neo-hookean"
+            # the small-strain solution may invert elements under a sharp tool: scale it back until admissible
+            for _ in range(12):
+                if self._admissible():
+                    break
+                self.x *= 0.5
+                self.approach *= 0.5
         seen: list[bytes] = []
         for _ in range(max_active):
             self.active_iterations += 1

@@ -1,0 +1,198 @@
+"""3D finite-element slab (spinerelease.contact.fem.solid3d) and case 4 of issue 8 (PSO-Spine on a back slab).
+
+Coarse meshes keep this module fast; the benchmark (benchmarks/fem_pso_spine.py) runs the finer ones.
+"""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skfem")
+
+from spinerelease.contact.fem import hertz_sphere  # noqa: E402
+from spinerelease.contact.fem.back3d import (  # noqa: E402
+    back_slab_case,
+    case_metrics_fast,
+    case_metrics_fem,
+    solve_fast_back,
+    solve_fem_back,
+)
+from spinerelease.contact.fem.solid3d import (  # noqa: E402
+    SlabContact,
+    contact_area_mm2,
+    depth_fractions,
+    graded_axis,
+    nested_dissection,
+)
+from spinerelease.errors import InputError  # noqa: E402
+
+R_TIP = 10.0
+
+
+def _sphere_gap(x, y):
+    r2 = x**2 + y**2
+    return np.where(r2 < R_TIP**2, R_TIP - np.sqrt(np.maximum(R_TIP**2 - r2, 0.0)), np.inf)
+
+
+def _block(symmetric=True, model="linear", fine=1.0, half=25.0, depth=25.0, zone=3.5, layers=4, E=15.0):
+    x0 = 0.0 if symmetric else -half
+    x = graded_axis(x0, half, fine, [(-zone, zone)], 1.6)
+    y = graded_axis(-half, half, fine, [(-zone, zone)], 1.6)
+    return SlabContact(
+        x,
+        y,
+        depth_fractions(layers, 0.1),
+        lambda X, Y: np.full_like(X, depth),
+        lambda X, Y, D: np.full_like(X, E),
+        _sphere_gap,
+        poisson=0.49,
+        model=model,
+        symmetric=symmetric,
+    )
+
+
+@pytest.fixture(scope="module")
+def hertz_block():
+    prob = _block()
+    ok = prob.solve(0.5 * 0.05)
+    return prob, prob.result(ok), hertz_sphere(0.05, R_TIP, 15.0, 0.49)
+
+
+def test_hertz_coarse_block(hertz_block):
+    """Sphere on a 25 mm block (~9 contact radii deep) with ~1 mm Q2 elements (~3 across the contact radius).
+
+    Tolerances: the block is finite (bonded base, rollers at 25 mm), which stiffens it by a few per cent
+    (approach -5 % measured with the axisymmetric model at this depth); the contact edge is resolved to
+    half an element (1 mm / 2.7 mm radius: up to +-20 % in area); the peak pressure of Q2 elements is
+    accurate to a few per cent (axisymmetric FEM: +0.8 % at 0.25 mm).
+    """
+    _, res, hz = hertz_block
+    assert res.converged
+    assert res.force_n == pytest.approx(0.05, rel=1e-9)  # load control is exact
+    assert res.peak_pressure_kpa == pytest.approx(hz["peak_pressure_kpa"], rel=0.10)
+    assert res.contact_area_mm2 == pytest.approx(hz["contact_area_mm2"], rel=0.25)
+    assert res.approach_mm == pytest.approx(hz["approach_mm"], rel=0.12)
+    assert res.approach_mm < hz["approach_mm"]  # finite, bonded block is stiffer than the half-space
+
+
+def test_force_balance_and_convergence(hertz_block):
+    prob, res, _ = hertz_block
+    assert res.bone_force_n == pytest.approx(res.force_n, rel=1e-6)
+    assert res.residual < 1e-6
+    assert np.all(res.reaction_n[res.active] >= 0.0)  # no tensile contact node
+    assert np.all(res.reaction_n[~res.active] == 0.0)
+    assert prob.log[-1][1:3] == (0, 0)  # last active-set pass: nothing released, nothing added
+
+
+def test_neo_hookean_matches_linear_at_small_load():
+    lin = _block(fine=2.0, zone=4.0, layers=3)
+    nh = _block(fine=2.0, zone=4.0, layers=3, model="neo-hookean")
+    rl = lin.result(lin.solve(0.002))
+    rn = nh.result(nh.solve(0.002))
+    assert rn.converged
+    assert rn.extras["max_compressive_strain"] < 0.02
+    assert rn.approach_mm == pytest.approx(rl.approach_mm, rel=0.03)
+    assert rn.bone_force_n == pytest.approx(rn.force_n, rel=1e-4)
+
+
+def test_half_model_matches_full_model():
+    half = _block(fine=2.0, zone=4.0, layers=3, half=20.0, depth=20.0)
+    full = _block(symmetric=False, fine=2.0, zone=4.0, layers=3, half=20.0, depth=20.0)
+    rh = half.result(half.solve(0.5 * 0.05))
+    rf = full.result(full.solve(0.05))
+    assert rh.force_n == pytest.approx(rf.force_n, rel=1e-9)
+    assert rh.approach_mm == pytest.approx(rf.approach_mm, rel=1e-6)
+    assert rh.peak_pressure_kpa == pytest.approx(rf.peak_pressure_kpa, rel=1e-6)
+    assert rh.contact_area_mm2 == pytest.approx(rf.contact_area_mm2, rel=1e-6)
+
+
+def test_nested_dissection_is_a_permutation():
+    ijk = np.stack(np.meshgrid(np.arange(9), np.arange(7), np.arange(5), indexing="ij")).reshape(3, -1)
+    order = nested_dissection(ijk, leaf=8)
+    assert np.array_equal(np.sort(order), np.arange(ijk.shape[1]))
+
+
+def test_contact_area_of_a_square():
+    x = np.linspace(0, 10, 11)
+    act = np.zeros((11, 11), dtype=bool)
+    act[3:8, 3:8] = True  # nodes 3..7: edge midway to the free nodes -> 2.5..7.5
+    assert contact_area_mm2(x, x, act) == pytest.approx(25.0, rel=0.02)
+
+
+def test_graded_axis_and_fractions():
+    x = graded_axis(0.0, 50.0, 1.0, [(0.0, 10.0)], 1.3)
+    assert x[0] == 0.0 and x[-1] == 50.0
+    assert np.all(np.diff(x)[:9] == pytest.approx(1.0, rel=0.1))
+    assert np.diff(x)[-1] > 2.0
+    f = depth_fractions(4, 0.3)
+    assert f[0] == 0.0 and f[-1] == 1.0 and np.all(np.diff(np.diff(f)) > 0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"model": "mooney"}, "material model"),
+        ({"poisson": 0.5}, "Poisson"),
+        ({"gap": lambda X, Y: np.full_like(X, np.inf)}, "does not overlap"),
+        ({"thickness": lambda X, Y: np.full_like(X, -1.0)}, "thickness"),
+        ({"modulus": lambda X, Y, D: np.full_like(X, np.nan)}, "modulus"),
+        ({"x_mm": np.array([1.0, 2.0, 3.0])}, "x = 0"),
+        ({"fractions": np.array([0.0, 0.5])}, "depth fractions"),
+        ({"y_mm": np.array([0.0, 0.0, 1.0])}, "increasing"),
+    ],
+)
+def test_bad_input(kwargs, match):
+    args = {
+        "x_mm": np.linspace(0, 10, 3),
+        "y_mm": np.linspace(-10, 10, 3),
+        "fractions": np.array([0.0, 1.0]),
+        "thickness": lambda X, Y: np.full_like(X, 10.0),
+        "modulus": lambda X, Y, D: np.full_like(X, 15.0),
+        "gap": _sphere_gap,
+        **kwargs,
+    }
+    x, y, f, t, m, g = (args.pop(k) for k in ("x_mm", "y_mm", "fractions", "thickness", "modulus", "gap"))
+    with pytest.raises(InputError, match=match):
+        SlabContact(x, y, f, t, m, g, **args)
+
+
+def test_bad_load():
+    prob = _block(fine=5.0, zone=5.0, layers=1, half=10.0, depth=10.0)
+    with pytest.raises(InputError):
+        prob.solve(-1.0)
+    with pytest.raises(InputError):
+        prob.solve(1.0, initial_active=np.ones(3, dtype=bool))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# case 4 (reduced): the PSO-Spine on the default back at T7, linear material, coarse mesh, reduced load
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def back_case_linear():
+    case = back_slab_case()
+    load = 60.0
+    fast = solve_fast_back(case, nonlinear=False, load_n=load)
+    out = solve_fem_back(case, model="linear", loads_n=[load], contact_guess=fast.contact, fine_mm=6.0, n_layers=3)
+    res = out[-1][1]
+    return case, res, case_metrics_fem(case, res), case_metrics_fast(case, fast)
+
+
+def test_case4_fem_balances(back_case_linear):
+    _, res, fem, _ = back_case_linear
+    assert res.converged
+    assert res.bone_force_n == pytest.approx(60.0, rel=1e-6)
+    assert sum(fem["peak_force_n"].values()) == pytest.approx(60.0, rel=1e-9)
+    # mirror symmetry of the per-peak forces (exact by construction of the half model)
+    assert fem["peak_force_n"]["upper left"] == pytest.approx(fem["peak_force_n"]["upper right"], rel=1e-12)
+
+
+def test_case4_side_peak_forces_within_target(back_case_linear):
+    _, _, fem, fast = back_case_linear
+    for name in ("upper left", "upper right", "lower left", "lower right"):
+        assert fast["peak_force_n"][name] == pytest.approx(fem["peak_force_n"][name], rel=0.05)
+
+
+def test_case4_spinous_share_within_target(back_case_linear):
+    _, _, fem, fast = back_case_linear
+    assert abs(fast["spinous_share"] - fem["spinous_share"]) < 0.05

@@ -1,17 +1,21 @@
-"""Validation of the fast contact engine against the finite-element reference (issue 8, cases 1-3).
+"""Validation of the fast contact engine against the finite-element reference (issue 8, cases 1-4).
 
-Runs the canonical axisymmetric cases, prints the comparison table used in ``docs/validation.md`` and writes
-pressure-profile figures to ``docs/figures/``. Case 4 (the whole PSO-Spine on a 3D back slab at T7) is not
-implemented yet: the FEM here is axisymmetric (one rounded peak over flat bone).
+Cases 1-3: the canonical axisymmetric cases (table and ``fem_case3_profiles.png``). Case 4: the PSO-Spine on
+a 3D back slab at T7 with the default body (3D Q2-Q1 FEM of the half slab, ``spinerelease.contact.fem.back3d``)
+against the fast engine on the same inputs: per-peak force, peak pressure, contact area, spinous (bone) share,
+for the linear material (two meshes: refinement check) and the neo-Hookean material (load stepping up to the
+highest load that converges). Writes ``fem_case4_pressure.png`` and ``fem_case4_peaks.png``.
 
 Usage::
 
-    /work/venv/bin/python benchmarks/fem_pso_spine.py [--out docs/figures]
+    /work/venv/bin/python benchmarks/fem_pso_spine.py [--out docs/figures] [--cases 123 | 4 | 1234]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
 from pathlib import Path
 
 import matplotlib
@@ -40,8 +44,140 @@ def _row(case: str, fem_f, fem_p, fem_a, fast_f, fast_p, fast_a, ref_p=None, ref
     )
 
 
-def main(out: Path) -> None:
+def case4(
+    out: Path,
+    meshes=((5.0, 3), (3.5, 4)),
+    nh_mesh=(3.5, 3),
+    nh_loads=(1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 96.0, 128.0, 192.0, 238.3),
+) -> None:
+    """Case 4: the PSO-Spine on the default back at T7, FEM (half slab) against the fast engine."""
+    from spinerelease.contact.fem.back3d import (
+        back_slab_case,
+        case_metrics_fast,
+        case_metrics_fem,
+        fem_pressure_on_grid,
+        solve_fast_back,
+        solve_fem_back,
+    )
+
+    case = back_slab_case()
+    names = case.peak_names
+    print(f"\ncase 4: PSO-Spine at T7, default body, load {case.load_n:.1f} N on the tool")
+    rows = [
+        "| material, load, mesh | model | " + " | ".join(f"{n} [N]" for n in names) + " | peak p [kPa] | "
+        "area [mm2] | spinous share | approach [mm] |",
+        "|---" * (len(names) + 6) + "|",
+    ]
+
+    def row(label: str, who: str, m: dict, ref: dict | None = None) -> str:
+        def rel(k, v):
+            return f" ({100 * (v / ref[k] - 1):+.1f} %)" if ref is not None and ref[k] else ""
+
+        pk = " | ".join(
+            f"{m['peak_force_n'][n]:.2f}"
+            + (
+                f" ({100 * (m['peak_force_n'][n] / ref['peak_force_n'][n] - 1):+.1f} %)"
+                if ref and ref["peak_force_n"][n]
+                else ""
+            )
+            for n in names
+        )
+        share = f"{100 * m['spinous_share']:.1f} %" + (
+            f" ({100 * (m['spinous_share'] - ref['spinous_share']):+.1f} pp)" if ref else ""
+        )
+        return (
+            f"| {label} | {who} | {pk} | {m['peak_pressure_kpa']:.1f}{rel('peak_pressure_kpa', m['peak_pressure_kpa'])}"
+            f" | {m['contact_area_mm2']:.0f}{rel('contact_area_mm2', m['contact_area_mm2'])} | {share} | "
+            f"{m['approach_mm']:.1f} |"
+        )
+
+    maps = {}
+    results: dict = {"load_n": case.load_n, "linear": {}}
+    fast_nl = solve_fast_back(case, nonlinear=True)
+    results["fast_nonlinear_full_load"] = case_metrics_fast(case, fast_nl)
+    fast_lin = solve_fast_back(case, nonlinear=False)
+    mf_lin = case_metrics_fast(case, fast_lin)
+    for fine, layers in meshes:
+        t0 = time.perf_counter()
+        res = solve_fem_back(case, model="linear", contact_guess=fast_lin.contact, fine_mm=fine, n_layers=layers)[-1][1]
+        dt = time.perf_counter() - t0
+        m = case_metrics_fem(case, res)
+        label = f"linear, {case.load_n:.0f} N, {fine:g} mm x {layers} layers ({res.n_dofs} dofs, {dt:.0f} s)"
+        rows.append(row(label, "FEM", m))
+        rows.append(row(label, "fast", mf_lin, m))
+        print(
+            f"  linear FEM {fine} mm/{layers}: converged {res.converged}, bone/contact force "
+            f"{res.bone_force_n:.3f}/{res.force_n:.3f} N, residual {res.residual:.1e}, active-set passes "
+            f"{res.active_set_iterations}, ridge share of bone reaction {100 * m['bone_ridge_share']:.1f} %"
+        )
+        maps["linear"] = (fem_pressure_on_grid(case, res), fast_lin.pressure_kpa, m, mf_lin, case.load_n)
+        results["linear"][f"{fine:g}mm_x{layers}"] = {"dofs": res.n_dofs, "seconds": dt, "fem": m, "fast": mf_lin}
+    # neo-Hookean: load stepping with warm starts up to the highest load that converges, on a mesh refined
+    # around the small-load contact patches; the gap is read at the skin's undeformed position, as in the
+    # fast engine. The small-strain FEM on the same mesh at the same load separates mesh error from large strain.
+    fine, layers = nh_mesh
+    t0 = time.perf_counter()
+    guess = solve_fast_back(case, nonlinear=True, load_n=nh_loads[0]).contact
+    mesh_kw = {"fine_mm": fine, "n_layers": layers, "contact_guess": guess, "contact_point": "reference"}
+    steps = solve_fem_back(case, model="neo-hookean", loads_n=list(nh_loads), max_cuts=2, **mesh_kw)
+    print(f"  neo-Hookean load stepping: {time.perf_counter() - t0:.0f} s")
+    done = [(f, r) for f, r in steps if r is not None]
+    failed = [f for f, r in steps if r is None]
+    if failed:
+        top = done[-1][0] if done else 0.0
+        print(f"  neo-Hookean FEM did not converge at {failed[0]:.1f} N; highest converged load {top:.2f} N")
+    results["neo_hookean_failed_at_n"] = failed[0] if failed else None
+    if done:
+        f, r = done[-1]
+        lin = solve_fem_back(case, model="linear", loads_n=[f], **mesh_kw)[-1][1]
+        label = f"{f:.2f} N, {fine:g} mm x {layers} layers ({r.n_dofs} dofs)"
+        m_lin, mf_lin_f = (
+            case_metrics_fem(case, lin),
+            case_metrics_fast(case, solve_fast_back(case, nonlinear=False, load_n=f)),
+        )
+        rows.append(row("linear, " + label, "FEM", m_lin))
+        rows.append(row("linear, " + label, "fast", mf_lin_f, m_lin))
+        fa = solve_fast_back(case, nonlinear=True, load_n=f)
+        m, mf = case_metrics_fem(case, r), case_metrics_fast(case, fa)
+        label = f"neo-Hookean, {label}, strain {r.extras['max_compressive_strain']:.2f}"
+        rows.append(row(label, "FEM", m))
+        rows.append(row(label, "fast", mf, m))
+        maps["neo-hookean"] = (fem_pressure_on_grid(case, r, cauchy=True), fa.pressure_kpa, m, mf, f)
+        results["neo_hookean"] = {"load_n": f, "fem": m, "fast": mf, "fem_linear": m_lin, "fast_linear": mf_lin_f}
+    (out / "fem_case4_results.json").write_text(json.dumps(results, indent=1))
+    print("\n".join(rows))
+
+    g = case.grid
+    fig, axes = plt.subplots(len(maps), 2, figsize=(10, 4.2 * len(maps)), squeeze=False)
+    for ax_row, (model, (pf, pa, _m, _mf, f)) in zip(axes, maps.items(), strict=True):
+        vmax = max(pf.max(), pa.max())
+        for ax, (who, p) in zip(ax_row, (("FEM", pf), ("fast", pa)), strict=True):
+            im = ax.imshow(p, origin="lower", extent=g.extent_mm, vmin=0, vmax=vmax, cmap="viridis")
+            ax.set_title(f"{who} ({model}, {f:.0f} N): peak {p.max():.1f} kPa")
+            ax.set_xlabel("x [mm]")
+            ax.set_ylabel("y [mm]")
+            fig.colorbar(im, ax=ax, label="pressure [kPa]")
+    fig.tight_layout()
+    fig.savefig(out / "fem_case4_pressure.png", dpi=100)
+    fig, axes = plt.subplots(1, len(maps), figsize=(6 * len(maps), 4), squeeze=False)
+    for ax, (model, (_, _, m, mf, f)) in zip(axes[0], maps.items(), strict=True):
+        xk = np.arange(len(names))
+        ax.bar(xk - 0.2, [m["peak_force_n"][n] for n in names], 0.4, label="FEM")
+        ax.bar(xk + 0.2, [mf["peak_force_n"][n] for n in names], 0.4, label="fast")
+        ax.set_xticks(xk, names, rotation=20)
+        ax.set_ylabel("force [N]")
+        ax.set_title(f"per-peak force, {model}, {f:.0f} N")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "fem_case4_peaks.png", dpi=100)
+
+
+def main(out: Path, cases: str = "1234") -> None:
     out.mkdir(parents=True, exist_ok=True)
+    if "4" in cases:
+        case4(out)
+    if not set("123") & set(cases):
+        return
     E = float(params.load("tissue").value("muscle_modulus"))
     rows = [
         "| case | FEM force [N] | FEM peak p [kPa] | FEM area [mm2] | analytic p / area | fast peak p | "
@@ -137,4 +273,6 @@ def main(out: Path) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "figures")
-    main(ap.parse_args().out)
+    ap.add_argument("--cases", default="1234", help="which cases to run, e.g. 4 or 123")
+    a = ap.parse_args()
+    main(a.out, a.cases)

@@ -182,6 +182,7 @@ def build_fem_back(
     contact_guess: np.ndarray | None = None,
     material: str = "column",
     poisson: float = 0.49,
+    contact_point: str = "current",
 ) -> SlabContact:
     """The half back slab (x >= 0) meshed for the FEM, with the fast engine's inputs.
 
@@ -204,6 +205,8 @@ def build_fem_back(
         ``"column"`` (the fast engine's per-column modulus) or ``"layered"`` (fat over muscle).
     poisson : float
         Poisson's ratio. [-]
+    contact_point : str
+        Where the large-strain model reads the tool gap (``solid3d.CONTACT_POINTS``).
     """
     if material not in ("column", "layered"):
         raise InputError(f"material must be 'column' or 'layered', got {material!r}")
@@ -227,6 +230,7 @@ def build_fem_back(
         poisson=poisson,
         model=model,
         symmetric=True,
+        contact_point=contact_point,
     )
 
 

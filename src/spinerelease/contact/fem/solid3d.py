@@ -50,6 +50,10 @@ Field2D = Callable[[np.ndarray, np.ndarray], np.ndarray]
 #: Modulus field ``E(x_mm, y_mm, depth_mm) -> kPa``, depth measured from the skin downwards (>= 0).
 Field3D = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
+#: Where the tool gap below a skin node is read in the large-strain model: at the node's current horizontal
+#: position (``"current"``: the skin slides along the tool) or at its undeformed one (``"reference"``: the same
+#: small-slip assumption as the fast engine, whose pressure cells stay fixed under the tool).
+CONTACT_POINTS = ("current", "reference")
 #: Gap value that stands for "no tool here" inside the solver (never reached). [mm]
 NO_TOOL_GAP_MM = 1.0e6
 
@@ -501,6 +505,8 @@ class SlabContact:
         ``"linear"`` or ``"neo-hookean"``.
     symmetric : bool
         The slab, tool and loads are symmetric about x = 0 and only ``x >= 0`` is meshed.
+    contact_point : str
+        ``"current"`` or ``"reference"`` (see :data:`CONTACT_POINTS`; large-strain model only).
     """
 
     def __init__(
@@ -515,7 +521,11 @@ class SlabContact:
         poisson: float = 0.49,
         model: str = "linear",
         symmetric: bool = True,
+        contact_point: str = "current",
     ) -> None:
+        if contact_point not in CONTACT_POINTS:
+            raise InputError(f"contact point must be one of {CONTACT_POINTS}, got {contact_point!r}")
+        self.contact_point = contact_point
         if model not in MODELS:
             raise InputError(f"unknown material model {model!r}; choose one of {MODELS}")
         check_range("Poisson's ratio", poisson, 0.0, 0.49999)
@@ -603,7 +613,7 @@ class SlabContact:
 
     def _current_gap(self) -> np.ndarray:
         """Tool gap below each skin node (at its current horizontal position for the large-strain model)."""
-        if self.model_name == "linear":
+        if self.model_name == "linear" or self.contact_point == "reference":
             return np.where(np.isfinite(self.g0_top), self.g0_top, NO_TOOL_GAP_MM)
         return self._gap_at(self.xy_top + self.x[self.top_xy_dofs])
 
@@ -647,7 +657,7 @@ class SlabContact:
                 raise _Diverged("non-finite Newton step")
             # backtracking: shorten the step while it would invert an element (large strain)
             x0, d0 = self.x.copy(), self.approach
-            for alpha in (1.0, 0.5, 0.25, 0.125, 0.0625):
+            for alpha in 0.5 ** np.arange(11):
                 self.x = x0.copy()
                 self.x[free] += alpha * dv[:nf]
                 self.approach = d0 + alpha * float(dv[nf])

@@ -34,5 +34,7 @@ def _close_app():
 def test_api_conforms_to_openapi(case):
     # A schema-valid request may still be refused with 422 for reasons a schema cannot express (a body-mass index
     # outside 12-70 kg/m^2, an uploaded file that is not a tool, a tool id never uploaded), so the
-    # "positive data acceptance" check is left out; every other check runs.
-    case.call_and_validate(excluded_checks=[positive_data_acceptance])
+    # "positive data acceptance" check is left out; every other check runs. The synchronous /api/compare runs two
+    # converged nonlinear solves (about 15 s at 4 mm on a 2-core machine), beyond schemathesis' default 10 s
+    # request timeout, so the timeout is raised: a test of correctness, not of speed.
+    case.call_and_validate(excluded_checks=[positive_data_acceptance], timeout=600)

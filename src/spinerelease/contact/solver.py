@@ -148,6 +148,13 @@ def calibrated_stiffening(strain: np.ndarray, onset_strain: float | None = None)
 
 #: Largest over-relaxation factor of the outer (stiffening) iteration. [-]
 MAX_OVER_RELAXATION = 8.0
+#: Iterations of the constrained CG between exact recomputations of the displacement when it is updated
+#: incrementally (``u <- u - tau A t``, exact while the contact set does not change; the refresh bounds round-off).
+U_REFRESH_ITERATIONS = 16
+#: Inner (stiffening-loop) solves with a relative tolerance at least this loose run their FFTs in single
+#: precision (rounding ~1e-7 relative, far below the tolerance); the final solve uses the requested precision.
+SINGLE_PRECISION_TOL = 1.0e-5
+INCREMENTAL_U = True
 
 
 def _extrapolated_scale(scale: np.ndarray, step: np.ndarray, prev_step: np.ndarray | None) -> np.ndarray:
@@ -237,6 +244,14 @@ class _Operator:
             phi = _interp_weights(t, bins)
             self.base_w = [np.sqrt(ph) * mod_w for ph in phi]
         self.w = list(self.base_w)
+        self._kernels = {dtype: self.kernels}
+        if dtype == "float64":  # single-precision copies for the loose inner solves (set_precision)
+            self._kernels["float32"] = [k.astype(np.complex64) for k in self.kernels]
+
+    def set_precision(self, dtype: str) -> None:
+        """Use ``"float32"`` or the operator's own precision for the FFTs of the following applications."""
+        self.dtype = dtype if dtype in self._kernels else self.dtype
+        self.kernels = self._kernels[self.dtype]
 
     def set_scaling(self, compliance_scale: np.ndarray) -> None:
         """Scale every element's compliance by ``compliance_scale`` (symmetrically)."""
@@ -300,13 +315,14 @@ def _pk_cg(
         G = float((g[ic] ** 2).sum())
         t = np.where(ic, g + delta * (G / g_old) * t, 0.0)
         g_old = G if G > 0 else 1.0
-        r = op(t)
-        r_mean = r[ic].mean()
-        r = r - r_mean
+        r_full = op(t)
+        r_mean = r_full[ic].mean()
+        r = r_full - r_mean
         denom = float((r[ic] * t[ic]).sum())
         tau = float((g[ic] * t[ic]).sum()) / denom if denom != 0 else 0.0
         p_old = p
         p = p - tau * t
+        clipped = bool(np.any(p < 0))
         p[p < 0] = 0.0
         iol = (p == 0) & (g < 0)
         if np.any(iol):
@@ -317,8 +333,14 @@ def _pk_cg(
         s = p.sum()
         if s <= 0:
             raise InputError("the contact solver lost all contact; check the gap and load")
-        p *= load_kpa_mm2 / (s * cell)
-        u = op(p)
+        factor = load_kpa_mm2 / (s * cell)
+        p *= factor
+        if clipped or delta == 0 or not INCREMENTAL_U or it % U_REFRESH_ITERATIONS == 0:
+            u = op(p)
+        else:
+            # no element left or joined the contact set: p is a linear update of the previous iterate, and so is
+            # its displacement (saves one operator application; refreshed every U_REFRESH_ITERATIONS)
+            u = (u - tau * r_full) * factor
         err = float(np.abs(p - p_old).sum() * cell / load_kpa_mm2)
         if err < tol:
             converged = True
@@ -453,7 +475,9 @@ def solve_contact(
         final = not stiffening
         outer_ok = not stiffening
         for _ in range(max_outer + 1 if stiffening else 1):
-            p, u, appr, it, conv = _pk_cg(op, h, W, cell, state["p"], tol if final else inner_tol, max_iter)
+            cg_tol = tol if final else inner_tol
+            op.set_precision("float32" if cg_tol >= SINGLE_PRECISION_TOL else dtype)
+            p, u, appr, it, conv = _pk_cg(op, h, W, cell, state["p"], cg_tol, max_iter)
             state["iters"] += it
             state["conv"] = conv  # only the last (full-accuracy) inner solve decides
             state["p"] = p
@@ -481,6 +505,7 @@ def solve_contact(
         state["conv"] = state["conv"] and outer_ok
         if not outer_ok:
             # no convergence of the stiffening: still finish with an accurate solve for the last scaling
+            op.set_precision(dtype)
             p, u, appr, it, conv = _pk_cg(op, h, W, cell, state["p"], tol, max_iter)
             state["iters"] += it
             state["p"] = p

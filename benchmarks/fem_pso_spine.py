@@ -48,7 +48,7 @@ def case4(
     out: Path,
     meshes=((5.0, 3), (3.5, 4)),
     nh_mesh=(3.5, 3),
-    nh_loads=(1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 96.0, 128.0, 192.0, 238.3),
+    nh_loads=(1.0, 2.0, 3.0, 4.0, 6.0),
 ) -> None:
     """Case 4: the PSO-Spine on the default back at T7, FEM (half slab) against the fast engine."""
     from spinerelease.contact.fem.back3d import (
@@ -144,7 +144,7 @@ def case4(
         rows.append(row(label, "fast", mf, m))
         maps["neo-hookean"] = (fem_pressure_on_grid(case, r, cauchy=True), fa.pressure_kpa, m, mf, f)
         results["neo_hookean"] = {"load_n": f, "fem": m, "fast": mf, "fem_linear": m_lin, "fast_linear": mf_lin_f}
-    (out / "fem_case4_results.json").write_text(json.dumps(results, indent=1))
+    (out / "fem_case4_results.json").write_text(json.dumps(results, indent=1, default=float))
     print("\n".join(rows))
 
     g = case.grid

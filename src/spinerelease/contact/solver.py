@@ -44,6 +44,8 @@ MAX_STRAIN = 0.97
 STIFFENING_ONSET_STRAIN = 0.3
 #: Greatest number of thickness bins of the layered operator.
 MAX_BINS = 6
+#: Target ratio of neighbouring thickness bins of the layered operator (geometric spacing, at most MAX_BINS).
+BIN_RATIO = 1.6
 #: Padding of each layer bin's periodic FFT grid, in layer thicknesses: the bonded-layer Green's function has
 #: decayed to < 1e-3 of its peak influence there (checked in tests/test_contact.py). [-]
 LAYER_PAD_THICKNESSES = 8.0
@@ -224,7 +226,7 @@ class _Operator:
             if tmax / tmin < 1.05:
                 bins = np.array([float(np.median(t))])
             else:
-                nb = int(min(MAX_BINS, max(2, np.ceil(np.log(tmax / tmin) / np.log(1.6)) + 1)))
+                nb = int(min(MAX_BINS, max(2, np.ceil(np.log(tmax / tmin) / np.log(BIN_RATIO)) + 1)))
                 bins = np.geomspace(tmin, tmax, nb)
             # each bin on its own periodic grid, padded by LAYER_PAD_THICKNESSES of its thickness so that the
             # periodic images of the decaying layer kernel vanish (thin bins need far smaller FFTs); a layer

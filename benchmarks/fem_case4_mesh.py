@@ -2,18 +2,25 @@
 
 ``linear``: the linear FEM at the full load on finer meshes (does the centre-zone force converge, and to what?).
 ``large-strain``: the neo-Hookean and linear FEM at 3 N on finer meshes against the fast engine (is the peak
-pressure difference mesh error?). Meshes are given as ``<element size mm>x<layers>``.
+pressure difference mesh error?). ``holdout``: the linear FEM at the full load for the default body at T7 and
+L3 (which fit ``solver.RIDGE_SPREAD_THICKNESSES``) and a 163 cm, 60 kg woman at T7 (held out), against the fast
+engine with the earlier bin coupling, the spectral coupling, and the spectral coupling with the ridge
+correction; writes ``tests/data/fem_back_linear_reference.json`` (the numbers ``tests/test_layered.py`` checks).
+Meshes are given as ``<element size mm>x<layers>``.
 
 Usage::
 
     /work/venv/bin/python benchmarks/fem_case4_mesh.py linear 3.5x4 2.5x4          # about 6 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py large-strain 3.5x3 2.5x3    # about 17 minutes
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py holdout 3.5x4                # about 5 minutes
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 from spinerelease.contact.fem.back3d import (
     back_slab_case,
@@ -72,9 +79,64 @@ def large_strain(specs: list[str], load_n: float = 3.0) -> None:
         )
 
 
+HOLDOUT = {
+    "T7": ({}, "fit"),
+    "L3": ({"level": "L3"}, "fit"),
+    "female_163_60": ({"sex": "female", "stature_cm": 163, "mass_kg": 60}, "held out"),
+}
+
+
+def holdout(specs: list[str]) -> None:
+    from spinerelease.contact import solver
+
+    ((fine, layers),) = _meshes(specs[:1])
+    out = {
+        "about": (
+            f"Linear 3D FEM (spinerelease.contact.fem.back3d, Taylor-Hood Q2-Q1, {fine} mm x {layers} layers, exact "
+            "active set) of the PSO-Spine on a back slab at the full lie-back load; produced by "
+            f"`python benchmarks/fem_case4_mesh.py holdout {specs[0]}` (docs/validation.md, case 4). T7 and L3 fit "
+            "the fast engine's ridge correction (solver.RIDGE_SPREAD_THICKNESSES); the 163 cm / 60 kg woman is "
+            "held out."
+        ),
+        "cases": {},
+    }
+    variants = {"bins": ("bins", 0.0), "spectral": ("spectral", 0.0), "spectral + ridge": ("spectral", None)}
+    for name, (cfg, role) in HOLDOUT.items():
+        case = back_slab_case(**cfg)
+        guess = solve_fast_back(case, nonlinear=False).contact
+        r = solve_fem_back(case, model="linear", contact_guess=guess, fine_mm=fine, n_layers=layers)[-1][1]
+        mf = case_metrics_fem(case, r)
+        out["cases"][name] = {"config": cfg, "dofs": int(r.n_dofs), "role": role, "fem": mf}
+        print(f"{name} ({role}) FEM", _row(mf))
+        default = (solver.COUPLING, solver.RIDGE_SPREAD_THICKNESSES)
+        for label, (coupling, spread) in variants.items():
+            solver.COUPLING = coupling
+            solver.RIDGE_SPREAD_THICKNESSES = default[1] if spread is None else spread
+            try:
+                m = case_metrics_fast(case, solve_fast_back(case, nonlinear=False))
+            finally:
+                solver.COUPLING, solver.RIDGE_SPREAD_THICKNESSES = default
+            print(f"  {label:16s}", _row(m, mf))
+    path = Path(__file__).resolve().parents[1] / "tests" / "data" / "fem_back_linear_reference.json"
+    path.write_text(json.dumps(out, indent=1))
+    print("wrote", path)
+
+
+def _row(m: dict, ref: dict | None = None) -> str:
+    forces = list(m["peak_force_n"].values())
+    txt = " ".join(f"{v:6.2f}" for v in forces)
+    txt += f" spinous {100 * m['spinous_share']:.1f} % peak p {m['peak_pressure_kpa']:.1f}"
+    txt += f" approach {m['approach_mm']:.1f}"
+    if ref is not None:
+        err = [100 * (b / a - 1) for a, b in zip(ref["peak_force_n"].values(), forces, strict=True)]
+        txt += f" | outer {min(err[:4]):+.1f}..{max(err[:4]):+.1f} % centre {err[4]:+.1f} %"
+        txt += f" spinous {100 * (m['spinous_share'] - ref['spinous_share']):+.1f} pp"
+    return txt
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("study", choices=("linear", "large-strain"))
+    ap.add_argument("study", choices=("linear", "large-strain", "holdout"))
     ap.add_argument("meshes", nargs="+", help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
     a = ap.parse_args()
-    (linear if a.study == "linear" else large_strain)(a.meshes)
+    {"linear": linear, "large-strain": large_strain, "holdout": holdout}[a.study](a.meshes)

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spinerelease.contact import solver
+from spinerelease.contact import contact_modulus_kpa, solver
 from spinerelease.contact.fem.back3d import back_slab_case, case_metrics_fast, solve_fast_back
+from spinerelease.contact.kernels import layer_kernel_zero_padded_ft, padded_shape
 from spinerelease.contact.solver import _Operator, effective_layer_thickness_mm
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "fem_back_linear_reference.json").read_text())
@@ -54,15 +55,16 @@ def test_spectral_operator_is_exact_for_a_uniform_layer_and_converges_with_bins(
     t = _two_thickness_field()
     e = np.zeros(t.shape)
     e[24, 24] = 1.0
-    # a uniform layer at a bin thickness: the spectral form reproduces the layer kernel
+    # a uniform layer at a bin thickness: the spectral form reproduces the (zero-padded) layer kernel
     uni = np.full(t.shape, 30.0)
     uni[0, 0] = 8.0  # two bins, 8 and 30 mm; the probe sits on 30 mm tissue far from the odd corner
     monkeypatch.setattr(solver, "RIDGE_SPREAD_THICKNESSES", 0.0)
     op_s = _Operator(t.shape, 1.0, np.full(t.shape, 6.0), uni, 0.49, "float64")
-    monkeypatch.setattr(solver, "COUPLING", "bins")
-    op_b = _Operator(t.shape, 1.0, np.full(t.shape, 6.0), uni, 0.49, "float64")
+    pad = padded_shape(*t.shape)
+    k = layer_kernel_zero_padded_ft(*t.shape, pad, 1.0, contact_modulus_kpa(6.0, 0.49), 0.49, 30.0)
+    u_ref = np.fft.irfft2(np.fft.rfft2(e, s=pad) * k, s=pad)[: t.shape[0], : t.shape[1]]
     near = np.s_[14:35, 14:35]
-    assert np.allclose(op_s(e)[near], op_b(e)[near], rtol=1e-6, atol=1e-9 * op_b(e).max())
+    assert np.allclose(op_s(e)[near], u_ref[near], rtol=1e-9, atol=1e-12)
     monkeypatch.setattr(solver, "COUPLING", "spectral")
     u = {}
     for ratio in (2.0, 1.15):
@@ -100,3 +102,19 @@ def test_fast_engine_matches_3d_fem_on_back_slabs(name):
         tol = 0.08 if peak == "centre" else 0.05
         assert m["peak_force_n"][peak] == pytest.approx(f_ref, rel=tol), peak
     assert abs(m["spinous_share"] - fem["spinous_share"]) < 0.03
+
+
+@pytest.mark.parametrize("thickness", [3.0, 12.7, 34.5, 80.0])
+def test_zero_padded_layer_kernel_is_positive_and_non_periodic(thickness):
+    """Its spectrum is positive (so its square root is real) and it convolves without periodic images."""
+    from spinerelease.contact.kernels import layer_kernel_ft
+
+    ny, nx, es = 40, 52, 6.0 / (1 - 0.49**2)
+    pad = padded_shape(ny, nx)
+    k = layer_kernel_zero_padded_ft(ny, nx, pad, 1.0, es, 0.49, thickness)
+    assert k.real.min() > 0
+    p = np.random.default_rng(2).random((ny, nx))
+    u = np.fft.irfft2(np.fft.rfft2(p, s=pad) * k, s=pad)[:ny, :nx]
+    big = (ny + 2000, nx + 2000)  # periodic reference on a far larger grid
+    u_ref = np.fft.irfft2(np.fft.rfft2(p, s=big) * layer_kernel_ft(big, 1.0, es, 0.49, thickness), s=big)[:ny, :nx]
+    assert np.abs(u - u_ref).max() < 5e-4 * np.abs(u_ref).max()

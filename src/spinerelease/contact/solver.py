@@ -40,7 +40,13 @@ from scipy import optimize
 from .. import citations
 from ..errors import InputError, check_finite, check_memory, check_positive, check_range
 from ..grid import Grid
-from .kernels import contact_modulus_kpa, halfspace_kernel_ft, layer_kernel_ft, padded_shape
+from .kernels import (
+    contact_modulus_kpa,
+    halfspace_kernel_ft,
+    layer_kernel_ft,
+    layer_kernel_zero_padded_ft,
+    padded_shape,
+)
 
 #: Poisson's ratio of soft tissue: nearly incompressible (0.45-0.5 reported for fat and muscle, e.g.
 #: Fung 1993); 0.49 keeps the uniaxial-strain limit finite. [-]
@@ -297,38 +303,40 @@ class _Operator:
             else:
                 nb = int(min(MAX_BINS, max(2, np.ceil(np.log(tmax / tmin) / np.log(BIN_RATIO)) + 1)))
                 bins = np.geomspace(tmin, tmax, nb)
-            # each bin on its own periodic grid, padded by LAYER_PAD_THICKNESSES of its thickness so that the
-            # periodic images of the decaying layer kernel vanish (thin bins need far smaller FFTs); a layer
-            # thicker than twice the domain acts as a half-space over the domain (Love kernel, zero padding)
             extent = max(ny, nx) * spacing_mm
-            self.padded, self.kernels = [], []
-            for b in bins:
-                if b > 2 * extent:
-                    pad = padded_shape(ny, nx)
-                    self.kernels.append(halfspace_kernel_ft(ny, nx, pad, spacing_mm, self.e_star, dtype))
-                else:
-                    extra = int(np.ceil(LAYER_PAD_THICKNESSES * b / spacing_mm))
-                    pad = (sfft.next_fast_len(ny + extra, real=True), sfft.next_fast_len(nx + extra, real=True))
-                    self.kernels.append(layer_kernel_ft(pad, spacing_mm, self.e_star, poisson, float(b), dtype))
-                self.padded.append(pad)
             phi = _interp_weights(t, bins)
             if COUPLING == "spectral" and len(bins) > 1:
-                # one common periodic grid (the largest bin's); square-root kernels; A = D B^T B D with
-                # B = sum_c S_c Phi_c, S_c = convolution with sqrt(K_c): every pair of elements interacts
-                pad = (max(q[0] for q in self.padded), max(q[1] for q in self.padded))
+                # one zero-padded grid (twice the domain, non-periodic: no images) for all bins; square-root
+                # kernels; A = D B^T B D with B = sum_c S_c Phi_c, S_c = convolution with sqrt(K_c): every pair
+                # of elements interacts. The zero-padded kernels' spectra are positive (checked in the tests);
+                # clipping guards against round-off. A layer thicker than twice the domain acts as a half-space
+                # over the domain (Love kernel).
+                pad = padded_shape(ny, nx)
                 check_memory("the contact solve", (len(bins) + 2) * np.prod(pad) * 16 + 8 * 16 * np.prod(shape))
                 sq = []
                 for b in bins:
                     if b > 2 * extent:
                         k = halfspace_kernel_ft(ny, nx, pad, spacing_mm, self.e_star, "float64")
                     else:
-                        k = layer_kernel_ft(pad, spacing_mm, self.e_star, poisson, float(b), "float64")
+                        k = layer_kernel_zero_padded_ft(ny, nx, pad, spacing_mm, self.e_star, poisson, float(b))
                     sq.append(np.sqrt(np.clip(k.real, 0.0, None)))
                 self.padded = [pad]
                 self.kernels = sq if dtype == "float64" else [k.astype(np.float32) for k in sq]
                 self.base_w = [ph * mod_w for ph in phi]
                 self.spectral = True
             else:
+                # each bin on its own periodic grid, padded by LAYER_PAD_THICKNESSES of its thickness so that the
+                # periodic images of the decaying layer kernel vanish (thin bins need far smaller FFTs)
+                self.padded, self.kernels = [], []
+                for b in bins:
+                    if b > 2 * extent:
+                        pad = padded_shape(ny, nx)
+                        self.kernels.append(halfspace_kernel_ft(ny, nx, pad, spacing_mm, self.e_star, dtype))
+                    else:
+                        extra = int(np.ceil(LAYER_PAD_THICKNESSES * b / spacing_mm))
+                        pad = (sfft.next_fast_len(ny + extra, real=True), sfft.next_fast_len(nx + extra, real=True))
+                        self.kernels.append(layer_kernel_ft(pad, spacing_mm, self.e_star, poisson, float(b), dtype))
+                    self.padded.append(pad)
                 check_memory("the contact solve", sum(np.prod(q) for q in self.padded) * 16 + 8 * 16 * np.prod(shape))
                 self.base_w = [np.sqrt(ph) * mod_w for ph in phi]
         self.w = list(self.base_w)

@@ -85,16 +85,22 @@ def halfspace_kernel_ft(
     convolution equals the linear (non-periodic) one on the original ``ny x nx`` domain (Liu et al. 2000).
     """
     citations.use("hockney1970", "liu2000")
-    My, Mx = shape
-    iy = np.fft.fftfreq(My, 1.0 / My)
-    ix = np.fft.fftfreq(Mx, 1.0 / Mx)
-    iy = np.where(np.abs(iy) < ny, iy, np.nan)
-    ix = np.where(np.abs(ix) < nx, ix, np.nan)
+    iy, ix = _offsets(ny), _offsets(nx)
     Y, X = np.meshgrid(iy * spacing_mm, ix * spacing_mm, indexing="ij")
     h = spacing_mm / 2
-    k = love_displacement(X, Y, h, h, e_star_kpa)
-    k = np.nan_to_num(k, nan=0.0)
-    return sfft.rfft2(k.astype(dtype), workers=-1)
+    return _wrapped_ft(love_displacement(X, Y, h, h, e_star_kpa), iy, ix, shape, dtype)
+
+
+def _offsets(n: int) -> np.ndarray:
+    """Element offsets ``0 .. n-1, -n+1 .. -1`` of a kernel acting on ``n`` elements (FFT order)."""
+    return np.r_[0:n, -n + 1 : 0]
+
+
+def _wrapped_ft(values: np.ndarray, iy: np.ndarray, ix: np.ndarray, shape: tuple[int, int], dtype: str) -> np.ndarray:
+    """Spectrum of a kernel given at offsets ``(iy, ix)``, wrapped into a zero-padded grid ``shape``."""
+    w = np.zeros(shape)
+    w[np.ix_(iy % shape[0], ix % shape[1])] = values
+    return sfft.rfft2(w.astype(dtype), workers=-1)
 
 
 @lru_cache(maxsize=64)
@@ -193,11 +199,8 @@ def layer_kernel_zero_padded_ft(
     extra = int(np.ceil(LAYER_SAMPLE_THICKNESSES * thickness_mm / spacing_mm))
     big = (sfft.next_fast_len(ny + extra, real=True), sfft.next_fast_len(nx + extra, real=True))
     k = sfft.irfft2(layer_kernel_ft(big, spacing_mm, e_star_kpa, poisson, thickness_mm, "float64"), s=big)
-    iy = np.r_[0:ny, -ny + 1 : 0]
-    ix = np.r_[0:nx, -nx + 1 : 0]
-    w = np.zeros(shape)
-    w[np.ix_(iy % shape[0], ix % shape[1])] = k[np.ix_(iy % big[0], ix % big[1])]
-    return sfft.rfft2(w.astype(dtype), workers=-1)
+    iy, ix = _offsets(ny), _offsets(nx)
+    return _wrapped_ft(k[np.ix_(iy % big[0], ix % big[1])], iy, ix, shape, dtype)
 
 
 def kernel_cache_info() -> dict[str, object]:

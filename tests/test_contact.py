@@ -156,3 +156,50 @@ def test_agrees_with_contactmechanics_on_multi_peak_indenter():
     p_cm = p_cm.reshape(nx, nx)
     rel = np.linalg.norm(ours.pressure_kpa - p_cm) / np.linalg.norm(p_cm)
     assert rel < 0.01
+
+
+@pytest.mark.parametrize("shape", [(37, 52), (128, 128), (184, 198)])
+def test_pruned_transforms_equal_full_zero_padded_convolution(shape):
+    import scipy.fft as sfft
+
+    from spinerelease.contact.kernels import cropped_irfft2, padded_rfft2, padded_shape
+
+    rng = np.random.default_rng(1)
+    x = rng.random(shape)
+    pad = padded_shape(*shape)
+    k = rng.random((pad[0], pad[1] // 2 + 1))
+    full = sfft.irfft2(sfft.rfft2(x, s=pad) * k, s=pad)[: shape[0], : shape[1]]
+    np.testing.assert_allclose(padded_rfft2(x, pad), sfft.rfft2(x, s=pad), rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(cropped_irfft2(sfft.rfft2(x, s=pad) * k, pad, shape), full, rtol=1e-12, atol=1e-12)
+
+
+def test_padded_shape_avoids_large_powers_of_two():
+    from spinerelease.contact.kernels import padded_shape
+
+    for n in (128, 256, 512):
+        for side in padded_shape(n, n):
+            assert side >= 2 * n and (side < 256 or side & (side - 1) != 0)
+    assert padded_shape(60, 60) == (120, 120)
+
+
+def test_mixed_precision_solve_matches_double_precision(monkeypatch):
+    """The single-precision start refined in double precision reaches the same solution as double throughout."""
+    from spinerelease.contact import solver
+
+    g = Grid.centered(96, 96, 1.0)
+    X, Y = g.mesh()
+    gap = np.min([((X - cx) ** 2 + Y**2) / (2 * 12.0) for cx in (-20, 0, 20)], axis=0)
+    mixed = solve_contact(gap, g, 3.0, E, None, poisson=NU, tol=1e-8)
+    monkeypatch.setattr(solver, "MIXED_PRECISION", False)  # double precision throughout
+    double = solve_contact(gap, g, 3.0, E, None, poisson=NU, tol=1e-8)
+    assert mixed.converged and double.converged
+    rel = np.linalg.norm(mixed.pressure_kpa - double.pressure_kpa) / np.linalg.norm(double.pressure_kpa)
+    assert rel < 1e-6
+    assert mixed.total_force_n == pytest.approx(3.0, rel=1e-6)
+
+
+def test_allocator_tuning_is_harmless():
+    from spinerelease.contact._allocator import tune_allocator
+
+    assert tune_allocator() in (True, False)
+    assert tune_allocator() in (True, False)  # idempotent

@@ -203,3 +203,38 @@ def test_allocator_tuning_is_harmless():
 
     assert tune_allocator() in (True, False)
     assert tune_allocator() in (True, False)  # idempotent
+
+
+def _five_peaks(n=160):
+    g = Grid.centered(n, n, 1.0)
+    X, Y = g.mesh()
+    z = np.max(
+        [
+            10.0 - ((X - cx) ** 2 + (Y - cy) ** 2) / 20.0
+            for cx, cy in [(-25, -20), (25, -20), (0, 0), (-25, 20), (25, 20)]
+        ],
+        axis=0,
+    )
+    return g, z.max() - z
+
+
+@pytest.mark.parametrize("gap_factor", [1.5, 0.02])
+def test_domain_reduction_gives_the_full_window_solution(monkeypatch, gap_factor):
+    """Solved on the sub-box where contact is possible, verified on the whole window; with a box too small
+    (gap factor 0.02) the check fails and the whole window is solved: the same answer either way."""
+    from spinerelease.contact import solver
+
+    g, gap = _five_peaks()
+    monkeypatch.setattr(solver, "REDUCTION_GAP_FACTOR", gap_factor)
+    calls = []
+    real = solver._solve_reduced
+    monkeypatch.setattr(solver, "_solve_reduced", lambda *a, **k: calls.append(out := real(*a, **k)) or out)
+    red = solve_contact(gap, g, 20.0, E, None, poisson=NU, tol=1e-8)
+    assert (calls[0] is not None) == (gap_factor == 1.5)
+    monkeypatch.setattr(solver, "DOMAIN_REDUCTION", False)
+    full = solve_contact(gap, g, 20.0, E, None, poisson=NU, tol=1e-8)
+    rel = np.linalg.norm(red.pressure_kpa - full.pressure_kpa) / np.linalg.norm(full.pressure_kpa)
+    assert rel < 1e-5
+    assert red.approach_mm == pytest.approx(full.approach_mm, rel=1e-6)
+    np.testing.assert_allclose(red.displacement_mm, full.displacement_mm, rtol=1e-5, atol=1e-6 * full.approach_mm)
+    assert red.total_force_n == pytest.approx(20.0, rel=1e-6) and np.all(red.gap_mm >= 0)

@@ -430,6 +430,9 @@ def _interp_weights(t: np.ndarray, bins: np.ndarray) -> list[np.ndarray]:
     return phi
 
 
+#: Solve the stiffened problem in the diagonally preconditioned variables ``q = S^1/2 p``
+#: (:func:`_pk_cg_scaled`), so that bottomed-out elements do not wreck the conditioning of CG.
+PRECONDITION = True
 #: Solve linear problems on the sub-box where contact is possible and check the gap on the whole window
 #: (:func:`_solve_reduced`); exact, since the result is verified.
 DOMAIN_REDUCTION = True
@@ -514,6 +517,7 @@ def _pk_cg(
     tol: float,
     max_iter: int,
     refine_dtype: str | None = None,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
     """Polonsky & Keer (1999) constrained CG. Returns (p, u, approach, iterations, converged).
 
@@ -521,33 +525,42 @@ def _pk_cg(
     With ``refine_dtype``, the iteration starts with the operator's present (single) precision and switches to
     ``refine_dtype`` once the relative change falls below :data:`SINGLE_PRECISION_TOL` (mixed precision: the
     early iterations, which move the pressure by far more than single-precision round-off, cost half as much).
+    With ``weights`` ``c``, the load constraint is ``sum(c p) * cell = load`` and the gap's Lagrange multiplier
+    (the approach) enters as ``approach * c``: the form that a diagonally scaled problem takes
+    (:func:`_pk_cg_scaled`); ``None`` is ``c = 1``.
     """
     n_total = h.size
+    c = weights
     if p0 is None or not np.any(p0 > 0):
         # start on the elements closest to contact
         near = h <= np.quantile(h, min(1.0, max(0.02, 50.0 / n_total)))
         p = np.where(near, 1.0, 0.0)
     else:
         p = np.clip(p0, 0.0, None)
-    p *= load_kpa_mm2 / (p.sum() * cell)
+    p *= load_kpa_mm2 / ((p if c is None else c * p).sum() * cell)
     t = np.zeros_like(p)
     g_old = 1.0
     delta = 0
     u = op(p)
     converged = False
     it = 0
+
+    def project(v: np.ndarray, ic: np.ndarray) -> np.ndarray:
+        """Remove the multiplier of the load constraint over the contact set ``ic``."""
+        if c is None:
+            return v - v[ic].mean()
+        cc = c[ic]
+        return v - (float((cc * v[ic]).sum()) / float((cc * cc).sum())) * c
+
     while it < max_iter:
         it += 1
-        g = u + h
         ic = p > 0
-        g_mean = g[ic].mean()
-        g = g - g_mean
+        g = project(u + h, ic)
         G = float((g[ic] ** 2).sum())
         t = np.where(ic, g + delta * (G / g_old) * t, 0.0)
         g_old = G if G > 0 else 1.0
         r_full = op(t)
-        r_mean = r_full[ic].mean()
-        r = r_full - r_mean
+        r = project(r_full, ic)
         denom = float((r[ic] * t[ic]).sum())
         tau = float((g[ic] * t[ic]).sum()) / denom if denom != 0 else 0.0
         p_old = p
@@ -560,7 +573,7 @@ def _pk_cg(
             p[iol] -= tau * g[iol]
         else:
             delta = 1
-        s = p.sum()
+        s = (p if c is None else c * p).sum()
         if s <= 0:
             raise InputError("the contact solver lost all contact; check the gap and load")
         factor = load_kpa_mm2 / (s * cell)
@@ -571,7 +584,8 @@ def _pk_cg(
             # no element left or joined the contact set: p is a linear update of the previous iterate, and so is
             # its displacement (saves one operator application; refreshed every U_REFRESH_ITERATIONS)
             u = (u - tau * r_full) * factor
-        err = float(np.abs(p - p_old).sum() * cell / load_kpa_mm2)
+        dp = np.abs(p - p_old)
+        err = float((dp if c is None else c * dp).sum() * cell / load_kpa_mm2)
         if refine_dtype is not None and op.dtype != refine_dtype and err < max(tol, SINGLE_PRECISION_TOL):
             op.set_precision(refine_dtype)  # continue the same iteration in full precision
             u = op(p)
@@ -580,8 +594,40 @@ def _pk_cg(
             converged = True
             break
     ic = p > 0
-    approach = float((u + h)[ic].mean())
+    v = (u + h)[ic]
+    if c is None:
+        approach = float(v.mean())
+    else:
+        cc = c[ic]
+        approach = float((cc * v).sum() / (cc * cc).sum())
     return p, u, approach, it, converged
+
+
+def _pk_cg_scaled(
+    op: _Operator,
+    scale: np.ndarray,
+    h: np.ndarray,
+    load_kpa_mm2: float,
+    cell: float,
+    p0: np.ndarray | None,
+    tol: float,
+    max_iter: int,
+    refine_dtype: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
+    """Constrained CG for the compliance ``S^1/2 A S^1/2`` (``S = diag(scale)``), diagonally preconditioned.
+
+    Bottomed-out elements have scalings down to 1e-6, so the scaled operator is badly conditioned and CG
+    needs thousands of iterations. With ``q = S^1/2 p`` the energy ``p^T S^1/2 A S^1/2 p`` becomes ``q^T A q``
+    (the unscaled, well-conditioned operator), the gap becomes ``S^-1/2 g`` (same sign, so the same
+    complementarity), ``p >= 0`` becomes ``q >= 0`` and the load ``sum(S^-1/2 q) = load``: the weighted form of
+    :func:`_pk_cg`. Returns ``(p, u, approach, iterations, converged)`` in the original variables, with
+    ``u = S^1/2 A q``. The operator's own scaling is reset to 1.
+    """
+    sq = np.sqrt(scale)
+    op.set_scaling(np.ones_like(scale))
+    q0 = None if p0 is None else p0 * sq
+    q, uq, appr, it, conv = _pk_cg(op, h / sq, load_kpa_mm2, cell, q0, tol, max_iter, refine_dtype, 1.0 / sq)
+    return q / sq, uq * sq, appr, it, conv
 
 
 def solve_contact(
@@ -704,6 +750,13 @@ def solve_contact(
         scale = state["scale"] if state["scale"] is not None else np.ones_like(h)
         op.set_scaling(scale)
         stiffening = nonlinear and Tc is not None and not frozen
+        scaled = PRECONDITION and nonlinear and Tc is not None
+
+        def cg(tol_: float, refine_: str | None) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
+            if scaled:
+                return _pk_cg_scaled(op, scale, h, W, cell, state["p"], tol_, max_iter, refine_)
+            return _pk_cg(op, h, W, cell, state["p"], tol_, max_iter, refine_)
+
         inner_tol = max(tol, 1e-3) if stiffening else tol
         prev_step = p_prev = prev_strain = prev_scale = None
         prev_beta = 1.0
@@ -715,7 +768,7 @@ def solve_contact(
             loose = cg_tol >= SINGLE_PRECISION_TOL
             op.set_precision("float32" if loose or MIXED_PRECISION else dtype)
             refine = dtype if not loose and MIXED_PRECISION else None
-            p, u, appr, it, conv = _pk_cg(op, h, W, cell, state["p"], cg_tol, max_iter, refine)
+            p, u, appr, it, conv = cg(cg_tol, refine)
             state["iters"] += it
             state["conv"] = conv  # only the last (full-accuracy) inner solve decides
             state["p"] = p
@@ -747,12 +800,13 @@ def solve_contact(
             inner_tol = max(tol, min(inner_tol, INNER_TOL_FACTOR * max(change, change_s)))
             step = np.log(new / scale)
             scale, prev_step = _extrapolated_scale(scale, step, prev_step), step
-            op.set_scaling(scale)
+            if not scaled:
+                op.set_scaling(scale)
         state["conv"] = state["conv"] and outer_ok
         if not outer_ok:
             # no convergence of the stiffening: still finish with an accurate solve for the last scaling
             op.set_precision("float32" if MIXED_PRECISION else dtype)
-            p, u, appr, it, conv = _pk_cg(op, h, W, cell, state["p"], tol, max_iter, dtype if MIXED_PRECISION else None)
+            p, u, appr, it, conv = cg(tol, dtype if MIXED_PRECISION else None)
             state["iters"] += it
             state["p"] = p
         state["u"], state["approach"], state["h"], state["scale"] = u, appr, h, scale

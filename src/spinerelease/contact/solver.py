@@ -225,9 +225,16 @@ def _local_scale_update(
     (30 halvings: relative precision 1e-8). The nonlinearity is local, so a few outer iterations converge
     where plain fixed-point iteration oscillates.
     """
-    beta = exponent
     e0 = np.clip(strain, 0.0, None)
     ls0 = np.log(np.maximum(scale, 1e-12))
+    beta = np.broadcast_to(np.asarray(exponent, dtype=float), e0.shape)
+    out = np.ones_like(e0)
+    # s = 1 is the root wherever the strain at s = 1 stays below the stiffening onset (f = 1 there): most of
+    # the window; bisect only the rest
+    stiff = e0 * np.exp(-beta * ls0) > STIFFENING_ONSET_STRAIN
+    if not stiff.any():
+        return out
+    e0, ls0, beta = e0[stiff], ls0[stiff], beta[stiff]
     lo = np.full_like(e0, np.log(1e-6))
     hi = np.zeros_like(e0)
     for _ in range(n_bisect):
@@ -236,7 +243,8 @@ def _local_scale_update(
         g = s * calibrated_stiffening(e0 * np.exp(beta * (mid - ls0))) - 1.0
         hi = np.where(g > 0, mid, hi)
         lo = np.where(g > 0, lo, mid)
-    return np.exp(0.5 * (lo + hi))
+    out[stiff] = np.exp(0.5 * (lo + hi))
+    return out
 
 
 #: Width of the lateral averaging of the thickness power ``t^q`` that sets a narrow thin zone's effective layer

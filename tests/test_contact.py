@@ -258,7 +258,7 @@ def test_preconditioned_cg_solves_the_scaled_problem_in_fewer_iterations():
             runs[name] = solver._pk_cg(op, gap, W, cell, None, 1e-9, 5000)
         else:
             runs[name] = solver._pk_cg_scaled(op, scale, gap, W, cell, None, 1e-9, 5000)
-    (p1, u1, a1, it1, c1), (p2, u2, a2, it2, c2) = runs["plain"], runs["scaled"]
+    (p1, _, a1, it1, c1), (p2, _, a2, it2, c2) = runs["plain"], runs["scaled"]
     assert c1 and c2
     assert np.linalg.norm(p2 - p1) / np.linalg.norm(p1) < 1e-5
     assert a2 == pytest.approx(a1, rel=1e-6)

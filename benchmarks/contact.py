@@ -126,7 +126,20 @@ def main() -> None:
     print(
         f"\nback solve (PSO-Spine at T7, 1 mm, layered tissue + bottoming-out, {back.grid.nx} x "
         f"{back.grid.ny} mm back, window {res.back.grid.nx} x {res.back.grid.ny}): {t:.2f} s, "
-        f"{res.contact.iterations} CG iterations"
+        f"{res.contact.iterations} CG iterations, largest pressure {res.contact.pressure_kpa.max():.0f} kPa"
+    )
+    # the same solve without the preconditioned stiffening solves and the secant exponent, side by side
+    from spinerelease.contact import solver
+
+    saved = solver.PRECONDITION, solver.SECANT_EXPONENT
+    solver.PRECONDITION, solver.SECANT_EXPONENT = False, False
+    try:
+        t0, res0 = best(lambda: wf.simulate(cfg, back=back), args.repeat)
+    finally:
+        solver.PRECONDITION, solver.SECANT_EXPONENT = saved
+    print(
+        f"  without preconditioning and secant exponent: {t0:.2f} s ({t0 / t:.2f}x), "
+        f"{res0.contact.iterations} CG iterations, largest pressure {res0.contact.pressure_kpa.max():.0f} kPa"
     )
     for dt in ("float64", "float32"):
         g, z = indenter(400, 1.0)

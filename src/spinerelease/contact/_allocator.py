@@ -33,9 +33,14 @@ def tune_allocator() -> bool:
     if not sys.platform.startswith("linux") or os.environ.get("SPINERELEASE_MALLOC_TUNING", "1") == "0":
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (e.g. musl without mallopt)
+        libc = ctypes.CDLL("libc.so.6")  # glibc's soname; find_library would spawn ldconfig
+    except OSError:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "")
+        except OSError:
+            return False
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:  # not glibc (e.g. musl)
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
         mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)

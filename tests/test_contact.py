@@ -285,3 +285,59 @@ def test_preconditioned_cg_satisfies_complementarity_with_stiff_spots():
     assert gap_def.min() > -1e-6 * scale_mm
     assert np.abs(gap_def[p > 0]).max() < 1e-6 * scale_mm
     assert np.all(p >= 0) and p.sum() == pytest.approx(10.0e3, rel=1e-9)
+
+
+@pytest.fixture(scope="module")
+def bottoming_case():
+    """Five rounded peaks pressed into tissue that is thin over a central ridge (bottoming out there)."""
+    g, gap = _five_peaks(96)
+    X, _ = g.mesh()
+    thick = np.where(np.abs(X) < 6, 8.0, 25.0)
+    return g, gap, thick, 40.0
+
+
+def test_stiffening_by_approach_satisfies_the_nonlinear_contact_conditions(bottoming_case):
+    """The approach solver's answer: load balanced, p >= 0, gap >= 0, zero gap under pressure, and the scaling
+    consistent with the strain, s = 1 / f_cal(u / t) (the fixed point the outer iterations aim at)."""
+    from spinerelease.contact import solver
+    from spinerelease.contact.solver import calibrated_stiffening
+
+    g, gap, thick, load = bottoming_case
+    r = solve_contact(gap, g, load, E, thick, poisson=NU, tol=1e-8)
+    assert r.converged and r.total_force_n == pytest.approx(load, rel=1e-6)
+    assert np.all(r.pressure_kpa >= 0) and np.all(r.gap_mm >= 0)
+    s = r.compliance_scale
+    strain = r.displacement_mm / thick
+    assert strain.max() > solver.STIFFENING_ONSET_STRAIN + 0.1  # the ridge really bottoms out
+    np.testing.assert_allclose(s, np.clip(1.0 / calibrated_stiffening(strain), 1e-6, 1.0), rtol=1e-6)
+    op = solver._Operator(g.shape, g.spacing_mm, np.full(g.shape, E), thick, NU, "float64")
+    op.set_scaling(s)
+    u = op(r.pressure_kpa)
+    np.testing.assert_allclose(u, r.displacement_mm, atol=1e-6 * r.approach_mm)
+    gap_def = gap - gap.min() + u - r.approach_mm
+    assert gap_def.min() > -1e-6 * r.approach_mm
+    assert np.abs(gap_def[r.pressure_kpa > 0]).max() < 1e-6 * r.approach_mm
+
+
+def test_stiffening_by_approach_matches_tightly_converged_fixed_point(monkeypatch, bottoming_case):
+    from spinerelease.contact import solver
+
+    g, gap, thick, load = bottoming_case
+    new = solve_contact(gap, g, load, E, thick, poisson=NU, tol=1e-8)
+    monkeypatch.setattr(solver, "STIFFENING_SOLVER", "fixed-point")
+    old = solve_contact(gap, g, load, E, thick, poisson=NU, tol=1e-8, nonlinear_tol=1e-6, max_outer=400)
+    assert old.converged
+    rel = np.linalg.norm(new.pressure_kpa - old.pressure_kpa) / np.linalg.norm(old.pressure_kpa)
+    assert rel < 1e-3
+    assert new.pressure_kpa.max() == pytest.approx(old.pressure_kpa.max(), rel=2e-3)
+    assert new.approach_mm == pytest.approx(old.approach_mm, rel=1e-4)
+
+
+def test_indentation_from_unscaled_inverts_the_stiffening():
+    from spinerelease.contact import solver
+    from spinerelease.contact.solver import calibrated_stiffening
+
+    t = np.full(200, 10.0)
+    u = np.linspace(0.0, 9.6, 200)
+    v = u * np.sqrt(calibrated_stiffening(u / t))
+    np.testing.assert_allclose(solver._indentation_from_unscaled(v, t), u, atol=1e-9)

@@ -21,11 +21,13 @@ symmetric positive semi-definite by construction (so CG applies) and exact for a
 thickness equals a bin. The layer thickness it uses is the tissue thickness with narrow thin zones (over a
 spinous ridge) widened to the compliance of their surroundings (:func:`effective_layer_thickness_mm`).
 
-Large compression stiffens the tissue: in outer fixed-point iterations each element's compliance is scaled
-by the secant stiffness of an incompressible neo-Hookean column in uniaxial compression,
-``f(eps) = (1/lambda^2 - lambda) / (3 eps)``, ``lambda = 1 - eps``, ``eps = u/t``, which tends to 1 at small
-strain and diverges as the tissue is squeezed onto the bone ("bottoming out"). See ``docs/contact.md`` for
-assumptions and limits.
+Large compression stiffens the tissue: each element's compliance is scaled by the secant stiffness of an
+incompressible neo-Hookean column in uniaxial compression, ``f(eps) = (1/lambda^2 - lambda) / (3 eps)``,
+``lambda = 1 - eps``, ``eps = u/t`` (calibrated onset, :func:`calibrated_stiffening`), which tends to 1 at small
+strain and diverges as the tissue is squeezed onto the bone ("bottoming out"). In contact the indentation is
+fixed by the body's approach, so for a given approach the stiffened problem is a convex displacement-controlled
+program; the approach that carries the load is found by Brent's method (:func:`_solve_stiffening_by_approach`).
+See ``docs/contact.md`` for assumptions and limits.
 """
 
 from __future__ import annotations
@@ -638,6 +640,188 @@ def _pk_cg_scaled(
     return q / sq, uq * sq, appr, it, conv
 
 
+def _pk_cg_displacement(
+    op: _Operator, b: np.ndarray, q0: np.ndarray | None, tol: float, max_iter: int, refine_dtype: str | None = None
+) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """Displacement-controlled constrained CG: ``q >= 0``, ``A q - b >= 0``, ``q (A q - b) = 0``.
+
+    The bound-constrained quadratic program ``min q^T A q / 2 - b^T q`` solved by the displacement-controlled
+    variant of Polonsky & Keer (1999): conjugate directions on the elements in contact, restarted when an
+    element joins. Returns ``(q, A q, iterations, converged)``; the stopping test is the relative (L1) change of
+    ``q``.
+    """
+    if not np.any(b > 0):  # nothing is pressed: no contact
+        return np.zeros_like(b), np.zeros_like(b), 0, True
+    q = np.zeros_like(b) if q0 is None else np.clip(q0, 0.0, None)
+    if not np.any(q > 0):
+        q = np.where(b > 0, b * 1e-6, 0.0)  # tiny start on the elements that must be pressed
+    v = op(q)
+    t = np.zeros_like(q)
+    g_old, delta, it, converged = 1.0, 0, 0, False
+    while it < max_iter:
+        it += 1
+        g = v - b
+        ic = q > 0
+        G = float((g[ic] ** 2).sum())
+        t = np.where(ic, g + delta * (G / g_old) * t, 0.0)
+        g_old = G if G > 0 else 1.0
+        r = op(t)
+        denom = float((r[ic] * t[ic]).sum())
+        tau = float((g[ic] * t[ic]).sum()) / denom if denom > 0 else 0.0
+        q_old = q
+        q = q - tau * t
+        clipped = bool(np.any(q < 0))
+        q[q < 0] = 0.0
+        iol = (q == 0) & (g < 0)
+        if np.any(iol):
+            delta = 0
+            q[iol] -= tau * g[iol] if tau > 0 else g[iol] * 1e-6
+        else:
+            delta = 1
+        if clipped or delta == 0 or it % U_REFRESH_ITERATIONS == 0:
+            v = op(q)
+        else:
+            v = v - tau * r
+        qs = float(q.sum())
+        err = float(np.abs(q - q_old).sum()) / max(qs, 1e-300)
+        if refine_dtype is not None and op.dtype != refine_dtype and err < max(tol, SINGLE_PRECISION_TOL):
+            op.set_precision(refine_dtype)
+            v = op(q)
+            continue
+        if err < tol and qs > 0:
+            converged = True
+            break
+    return q, v, it, converged
+
+
+#: How the bottoming-out (stiffening) problem is solved: ``"approach"`` - as a one-dimensional root in the
+#: body's approach, each step a convex displacement-controlled program (:func:`_solve_stiffening_by_approach`,
+#: exact to the solver tolerance); ``"fixed-point"`` - outer fixed-point iterations on the compliance scaling
+#: with preconditioned load-controlled inner solves (to ``nonlinear_tol``; kept for comparison).
+STIFFENING_SOLVER = "approach"
+#: First step below the linear approach when bracketing the stiffened one, in units of the linear approach
+#: (measured from the lowest gap). [-]
+BRACKET_STEP = 0.05
+
+
+def _solve_stiffening_by_approach(
+    op: _Operator,
+    h: np.ndarray,
+    thickness: np.ndarray,
+    load_kpa_mm2: float,
+    cell: float,
+    p0: np.ndarray | None,
+    scale0: np.ndarray | None,
+    tol: float,
+    max_iter: int,
+    dtype: str,
+    force_tol: float,
+) -> tuple[np.ndarray, np.ndarray, float, int, bool, np.ndarray]:
+    """The bottoming-out problem solved as a one-dimensional root in the approach.
+
+    With ``q = S^1/2 p`` and ``v = A q`` (unscaled operator), the indentation is ``u = S^1/2 v`` with
+    ``s = 1 / f_cal(u / t)`` element by element. In contact the indentation is fixed by the approach,
+    ``u = approach - h``, so there the scaling is known; elsewhere ``u`` grows monotonically with ``v``, so the
+    gap condition ``u >= approach - h`` is ``v >= b`` with ``b = (approach - h) sqrt(f_cal((approach - h)/t))``.
+    For a given approach the problem is therefore the convex bound-constrained quadratic program
+    ``q >= 0, A q >= b, q (A q - b) = 0`` (:func:`_pk_cg_displacement`), and the force it carries,
+    ``sum(q sqrt(f_cal)) cell``, grows with the approach: the approach that carries the load is found by a
+    safeguarded secant (Illinois) iteration, each program warm-started from the last. No fixed-point iteration
+    on the scaling is needed. Returns ``(p, u, approach, iterations, converged, scale)``.
+    """
+    op.set_scaling(np.ones_like(h))
+    op.set_precision("float32" if MIXED_PRECISION else dtype)
+    refine = dtype if MIXED_PRECISION else None
+    iters = 0
+    q = None if p0 is None or scale0 is None else p0 * np.sqrt(scale0)
+
+    def force(appr: float, tol_: float) -> float:
+        nonlocal q, iters
+        r = appr - h
+        fs = np.sqrt(calibrated_stiffening(np.clip(r, 0.0, None) / thickness))
+        b = r * fs
+        op.set_precision("float32" if MIXED_PRECISION else dtype)
+        q_new, v, it, conv = _pk_cg_displacement(
+            op, b, q, tol_, max_iter, refine if tol_ < SINGLE_PRECISION_TOL else None
+        )
+        if np.any(q_new > 0):  # keep the last contact as the warm start when this approach has none
+            q = q_new
+        iters += it
+        state["v"], state["fs"], state["conv"] = v, fs, conv
+        return float((q_new * fs).sum() * cell)
+
+    state: dict = {}
+    # linear load-controlled solve: its approach bounds the stiffened one from above
+    op.set_precision("float32")
+    p_lin, _, appr_lin, it, _ = _pk_cg(op, h, load_kpa_mm2, cell, p0, 1e-4, max_iter)
+    iters += it
+    q = p_lin if q is None else q
+    # Brent's method on the approach (bracket: the lowest gap carries no load, the linear approach too much),
+    # each evaluation warm-started and as accurate as the present force error needs; it stops as soon as the
+    # force is within force_tol of the load
+    last = {"err": 1.0, "appr": appr_lin}
+
+    class _Done(Exception):
+        pass
+
+    def residual(appr: float) -> float:
+        f = force(appr, max(tol, min(1e-3, 0.02 * last["err"]))) / load_kpa_mm2 - 1.0
+        last["err"], last["appr"] = abs(f), appr
+        if abs(f) < force_tol:
+            raise _Done
+        return f
+
+    converged = True
+    try:
+        f_hi = residual(appr_lin)
+        h_min = float(h.min())
+        if f_hi < 0:  # cannot happen for a stiffening material; widen rather than fail
+            lo, hi = appr_lin, appr_lin + (appr_lin - h_min)
+            while residual(hi) < 0:
+                lo, hi = hi, hi + (hi - h_min)
+        else:
+            # the stiffened approach lies a little below the linear one: step down until the force is too small
+            hi, step = appr_lin, BRACKET_STEP * (appr_lin - h_min)
+            lo = max(h_min, hi - step)
+            while lo > h_min and residual(lo) > 0:
+                hi, step = lo, 2 * step
+                lo = max(h_min, hi - step)
+        optimize.brentq(residual, lo, hi, xtol=1e-12 * max(1.0, abs(hi)), rtol=4 * np.finfo(float).eps, maxiter=100)
+    except _Done:
+        pass
+    except RuntimeError:
+        converged = False
+    appr = last["appr"]
+    # final accurate program at the chosen approach; indentation and scaling of every element from v; the
+    # load balance made exact by a rescaling of the order of force_tol
+    force(appr, tol)
+    u = _indentation_from_unscaled(state["v"], thickness)
+    fs = np.sqrt(calibrated_stiffening(u / thickness))
+    p = q * fs
+    p *= load_kpa_mm2 / max(p.sum() * cell, 1e-300)
+    return p, u, appr, iters, converged and state["conv"], np.clip(1.0 / fs**2, 1e-6, 1.0)
+
+
+def _indentation_from_unscaled(v: np.ndarray, thickness: np.ndarray, n_bisect: int = 50) -> np.ndarray:
+    """Indentation ``u`` with ``u sqrt(f_cal(u / t)) = v`` (``u = S^1/2 v``, ``s = 1 / f_cal(u / t)``). [mm]
+
+    The left side grows monotonically with ``u`` and ``f_cal = 1`` below the stiffening onset, so ``u = v``
+    there and a vectorised bisection on ``[0, v]`` elsewhere.
+    """
+    u = np.array(v, dtype=float)
+    stiff = v > STIFFENING_ONSET_STRAIN * thickness
+    if stiff.any():
+        vv, tt = v[stiff], thickness[stiff]
+        lo, hi = np.zeros_like(vv), vv.copy()
+        for _ in range(n_bisect):
+            mid = 0.5 * (lo + hi)
+            over = mid * np.sqrt(calibrated_stiffening(mid / tt)) > vv
+            hi = np.where(over, mid, hi)
+            lo = np.where(over, lo, mid)
+        u[stiff] = 0.5 * (lo + hi)
+    return u
+
+
 def solve_contact(
     gap0_mm: np.ndarray,
     grid: Grid,
@@ -687,11 +871,12 @@ def solve_contact(
     nonlinear : bool
         Apply the neo-Hookean bottoming-out stiffening (only with a finite thickness).
     nonlinear_tol : float
-        Relative (L1) change of the pressure field between outer (stiffening) iterations at which they stop;
-        the pressure-weighted change of the compliance scaling must be below 2 x this and its largest change
-        below 5 %. [-]
+        Only for ``STIFFENING_SOLVER = "fixed-point"`` (the default solver is exact to ``tol``): relative (L1)
+        change of the pressure field between outer (stiffening) iterations at which they stop; the
+        pressure-weighted change of the compliance scaling must be below 2 x this and its largest change below
+        5 %. Also the tolerance of the first, loose secant on the roll angle under a prescribed moment. [-]
     max_outer : int
-        Most outer (stiffening) iterations.
+        Most outer (stiffening) iterations (fixed-point solver).
     dtype : str
         ``"float64"`` or ``"float32"`` for the FFTs.
 
@@ -766,6 +951,13 @@ def solve_contact(
             return _pk_cg(op, h, W, cell, state["p"], tol_, max_iter, refine_)
 
         inner_tol = max(tol, 1e-3) if stiffening else tol
+        if stiffening and STIFFENING_SOLVER == "approach":
+            p, u, appr, it, conv, scale = _solve_stiffening_by_approach(
+                op, h, Tc, W, cell, state["p"], state["scale"], tol, max_iter, dtype, max(tol, 1e-6)
+            )
+            state["iters"] += it
+            state.update(p=p, u=u, approach=appr, h=h, scale=scale, conv=conv)
+            return float((p * x).sum() * cell * 1e-3)
         prev_step = p_prev = prev_strain = prev_scale = None
         prev_beta = 1.0
         final = not stiffening

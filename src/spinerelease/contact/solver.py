@@ -72,6 +72,11 @@ LAYER_PAD_THICKNESSES = 8.0
 #: Threads per FFT (scipy.fft ``workers``): -1 = all cores; set to 1 where processes already run in parallel
 #: (Dask workers), or through the environment variable SPINERELEASE_FFT_WORKERS.
 FFT_WORKERS = int(os.environ.get("SPINERELEASE_FFT_WORKERS", "-1"))
+#: Padded FFT grids smaller than this (elements) run on one thread whatever FFT_WORKERS says: for them the
+#: threads' start-up and synchronisation cost more than they save (2-core machine, side by side: the default
+#: back solve, a 375 x 400 grid, 1.5 s with two threads vs 0.75 s with one; the 256^2 half-space 0.114 vs
+#: 0.069 s; the whole-grid 512^2 half-space, 1080^2 padded, 0.54 s with two vs 0.63 s with one). [-]
+THREADED_FFT_MIN_ELEMENTS = 1 << 19
 
 
 @dataclass(frozen=True)
@@ -383,6 +388,12 @@ class _Operator:
             self._kernels["float32"] = [k.astype(np.float32 if np.isrealobj(k) else np.complex64) for k in self.kernels]
         self._update_used()
 
+    @property
+    def workers(self) -> int:
+        """Threads per FFT: FFT_WORKERS for large padded grids, one below THREADED_FFT_MIN_ELEMENTS."""
+        big = max(int(np.prod(q)) for q in self.padded) >= THREADED_FFT_MIN_ELEMENTS
+        return FFT_WORKERS if big else 1
+
     def _update_used(self) -> None:
         """Indices of the bins with any weight, and whether the single weight is the identity (skipped)."""
         self.used = [i for i, w in enumerate(self.w) if np.any(w)]
@@ -406,19 +417,19 @@ class _Operator:
         if self.spectral:
             pad = self.padded[0]
             w, k = self.w, self.kernels
-            acc = sum(padded_rfft2((w[i] * p).astype(self.dtype), pad, FFT_WORKERS) * k[i] for i in self.used)
+            acc = sum(padded_rfft2((w[i] * p).astype(self.dtype), pad, self.workers) * k[i] for i in self.used)
             out = np.zeros(self.shape)
             for i in self.used:
-                out += w[i] * cropped_irfft2(acc * k[i], pad, self.shape, FFT_WORKERS)
+                out += w[i] * cropped_irfft2(acc * k[i], pad, self.shape, self.workers)
             return out
         out = None
         for i in self.used:
             w, k, pad = self.w[i], self.kernels[i], self.padded[i]
             x = (p if self.identity else w * p).astype(self.dtype, copy=False)
             if pad[0] >= 2 * ny and pad[1] >= 2 * nx:  # zero-padded (non-periodic): pruned transforms
-                r = cropped_irfft2(padded_rfft2(x, pad, FFT_WORKERS) * k, pad, self.shape, FFT_WORKERS)
+                r = cropped_irfft2(padded_rfft2(x, pad, self.workers) * k, pad, self.shape, self.workers)
             else:
-                r = sfft.irfft2(sfft.rfft2(x, s=pad, workers=FFT_WORKERS) * k, s=pad, workers=FFT_WORKERS)[:ny, :nx]
+                r = sfft.irfft2(sfft.rfft2(x, s=pad, workers=self.workers) * k, s=pad, workers=self.workers)[:ny, :nx]
             r = r.astype(np.float64, copy=False) if self.identity else w * r
             out = r if out is None else out + r
         return out

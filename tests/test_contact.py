@@ -341,3 +341,17 @@ def test_indentation_from_unscaled_inverts_the_stiffening():
     u = np.linspace(0.0, 9.6, 200)
     v = u * np.sqrt(calibrated_stiffening(u / t))
     np.testing.assert_allclose(solver._indentation_from_unscaled(v, t), u, atol=1e-9)
+
+
+def test_stiffening_by_approach_warm_start(bottoming_case):
+    """Warm-started from a neighbouring solution (5 % less load): the same answer as a cold solve, in fewer
+    iterations (the bracket is built around the approach the warm start implies)."""
+    g, gap, thick, load = bottoming_case
+    near = solve_contact(gap, g, 0.95 * load, E, thick, poisson=NU, tol=1e-8)
+    cold = solve_contact(gap, g, load, E, thick, poisson=NU, tol=1e-8)
+    warm = solve_contact(gap, g, load, E, thick, poisson=NU, tol=1e-8, initial=near)
+    assert warm.converged and cold.converged
+    rel = np.linalg.norm(warm.pressure_kpa - cold.pressure_kpa) / np.linalg.norm(cold.pressure_kpa)
+    assert rel < 1e-4
+    assert warm.approach_mm == pytest.approx(cold.approach_mm, rel=1e-6)
+    assert warm.iterations < cold.iterations

@@ -710,6 +710,8 @@ def _pk_cg_displacement(
 #: exact to the solver tolerance); ``"fixed-point"`` - outer fixed-point iterations on the compliance scaling
 #: with preconditioned load-controlled inner solves (to ``nonlinear_tol``; kept for comparison).
 STIFFENING_SOLVER = "approach"
+#: First bracketing step around a warm start's approach, in units of that approach (from the lowest gap). [-]
+WARM_BRACKET_STEP = 0.01
 #: First step below the linear approach when bracketing the stiffened one, in units of the linear approach
 #: (measured from the lowest gap). [-]
 BRACKET_STEP = 0.05
@@ -762,11 +764,20 @@ def _solve_stiffening_by_approach(
         return float((q_new * fs).sum() * cell)
 
     state: dict = {}
-    # linear load-controlled solve: its approach bounds the stiffened one from above
-    op.set_precision("float32")
-    p_lin, _, appr_lin, it, _ = _pk_cg(op, h, load_kpa_mm2, cell, p0, 1e-4, max_iter)
-    iters += it
-    q = p_lin if q is None else q
+    if q is not None and np.any(q > 0):
+        # warm start: the approach the previous solution implies on the present gap (mean of h + u over its
+        # contact), and a narrow bracket around it
+        op.set_precision("float32")
+        ic = q > 0
+        u0 = np.sqrt(scale0) * op(q)
+        appr_guess, step0 = float((h + u0)[ic].mean()), WARM_BRACKET_STEP
+    else:
+        # linear load-controlled solve: its approach bounds the stiffened one from above
+        op.set_precision("float32")
+        p_lin, _, appr_guess, it, _ = _pk_cg(op, h, load_kpa_mm2, cell, p0, 1e-4, max_iter)
+        iters += it
+        q, step0 = p_lin, BRACKET_STEP
+    appr_lin = appr_guess
     # Brent's method on the approach (bracket: the lowest gap carries no load, the linear approach too much),
     # each evaluation warm-started and as accurate as the present force error needs; it stops as soon as the
     # force is within force_tol of the load
@@ -775,8 +786,15 @@ def _solve_stiffening_by_approach(
     class _Done(Exception):
         pass
 
+    seen: dict[float, float] = {}
+
     def residual(appr: float) -> float:
+        # remembered, so that Brent's first look at the bracket ends sees the signs that made the bracket (a
+        # re-evaluation near the root at another tolerance could flip them)
+        if appr in seen:
+            return seen[appr]
         f = force(appr, max(tol, min(1e-3, 0.02 * last["err"]))) / load_kpa_mm2 - 1.0
+        seen[appr] = f
         last["err"], last["appr"] = abs(f), appr
         if abs(f) < force_tol:
             raise _Done
@@ -786,13 +804,14 @@ def _solve_stiffening_by_approach(
     try:
         f_hi = residual(appr_lin)
         h_min = float(h.min())
-        if f_hi < 0:  # cannot happen for a stiffening material; widen rather than fail
-            lo, hi = appr_lin, appr_lin + (appr_lin - h_min)
+        step = step0 * max(appr_lin - h_min, 1e-6)
+        if f_hi < 0:  # below the load (a warm start's guess; never the linear bound): step up until above
+            lo, hi = appr_lin, appr_lin + step
             while residual(hi) < 0:
-                lo, hi = hi, hi + (hi - h_min)
+                lo, hi, step = hi, hi + 2 * step, 2 * step
         else:
-            # the stiffened approach lies a little below the linear one: step down until the force is too small
-            hi, step = appr_lin, BRACKET_STEP * (appr_lin - h_min)
+            # above the load (the linear approach always is: stiffening only adds force): step down
+            hi = appr_lin
             lo = max(h_min, hi - step)
             while lo > h_min and residual(lo) > 0:
                 hi, step = lo, 2 * step

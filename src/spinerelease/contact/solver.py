@@ -384,6 +384,7 @@ class _Operator:
                 self.base_w = [np.sqrt(ph) * mod_w for ph in phi]
         self.w = list(self.base_w)
         self._kernels = {dtype: self.kernels}
+        self._threaded = max(int(np.prod(q)) for q in self.padded) >= THREADED_FFT_MIN_ELEMENTS
         if dtype == "float64":  # single-precision copies for the loose inner solves (set_precision)
             self._kernels["float32"] = [k.astype(np.float32 if np.isrealobj(k) else np.complex64) for k in self.kernels]
         self._update_used()
@@ -391,8 +392,7 @@ class _Operator:
     @property
     def workers(self) -> int:
         """Threads per FFT: FFT_WORKERS for large padded grids, one below THREADED_FFT_MIN_ELEMENTS."""
-        big = max(int(np.prod(q)) for q in self.padded) >= THREADED_FFT_MIN_ELEMENTS
-        return FFT_WORKERS if big else 1
+        return FFT_WORKERS if self._threaded else 1
 
     def _update_used(self) -> None:
         """Indices of the bins with any weight, and whether the single weight is the identity (skipped)."""
@@ -738,12 +738,12 @@ def _solve_stiffening_by_approach(
     gap condition ``u >= approach - h`` is ``v >= b`` with ``b = (approach - h) sqrt(f_cal((approach - h)/t))``.
     For a given approach the problem is therefore the convex bound-constrained quadratic program
     ``q >= 0, A q >= b, q (A q - b) = 0`` (:func:`_pk_cg_displacement`), and the force it carries,
-    ``sum(q sqrt(f_cal)) cell``, grows with the approach: the approach that carries the load is found by a
-    safeguarded secant (Illinois) iteration, each program warm-started from the last. No fixed-point iteration
-    on the scaling is needed. Returns ``(p, u, approach, iterations, converged, scale)``.
+    ``sum(q sqrt(f_cal)) cell``, grows with the approach: the approach that carries the load is bracketed (from the
+    linear solution's approach, or around the one a warm start implies) and found by Brent's method, each program
+    warm-started from the last. No fixed-point iteration on the scaling is needed. Returns
+    ``(p, u, approach, iterations, converged, scale)``.
     """
     op.set_scaling(np.ones_like(h))
-    op.set_precision("float32" if MIXED_PRECISION else dtype)
     refine = dtype if MIXED_PRECISION else None
     iters = 0
     q = None if p0 is None or scale0 is None else p0 * np.sqrt(scale0)
@@ -764,24 +764,22 @@ def _solve_stiffening_by_approach(
         return float((q_new * fs).sum() * cell)
 
     state: dict = {}
+    op.set_precision("float32")
     if q is not None and np.any(q > 0):
         # warm start: the approach the previous solution implies on the present gap (mean of h + u over its
         # contact), and a narrow bracket around it
-        op.set_precision("float32")
         ic = q > 0
         u0 = np.sqrt(scale0) * op(q)
-        appr_guess, step0 = float((h + u0)[ic].mean()), WARM_BRACKET_STEP
+        appr0, step0 = float((h + u0)[ic].mean()), WARM_BRACKET_STEP
     else:
         # linear load-controlled solve: its approach bounds the stiffened one from above
-        op.set_precision("float32")
-        p_lin, _, appr_guess, it, _ = _pk_cg(op, h, load_kpa_mm2, cell, p0, 1e-4, max_iter)
+        p_lin, _, appr0, it, _ = _pk_cg(op, h, load_kpa_mm2, cell, p0, 1e-4, max_iter)
         iters += it
         q, step0 = p_lin, BRACKET_STEP
-    appr_lin = appr_guess
     # Brent's method on the approach (bracket: the lowest gap carries no load, the linear approach too much),
     # each evaluation warm-started and as accurate as the present force error needs; it stops as soon as the
     # force is within force_tol of the load
-    last = {"err": 1.0, "appr": appr_lin}
+    last = {"err": 1.0, "appr": appr0}
 
     class _Done(Exception):
         pass
@@ -802,16 +800,16 @@ def _solve_stiffening_by_approach(
 
     converged = True
     try:
-        f_hi = residual(appr_lin)
+        f_hi = residual(appr0)
         h_min = float(h.min())
-        step = step0 * max(appr_lin - h_min, 1e-6)
+        step = step0 * max(appr0 - h_min, 1e-6)
         if f_hi < 0:  # below the load (a warm start's guess; never the linear bound): step up until above
-            lo, hi = appr_lin, appr_lin + step
+            lo, hi = appr0, appr0 + step
             while residual(hi) < 0:
                 lo, hi, step = hi, hi + 2 * step, 2 * step
         else:
             # above the load (the linear approach always is: stiffening only adds force): step down
-            hi = appr_lin
+            hi = appr0
             lo = max(h_min, hi - step)
             while lo > h_min and residual(lo) > 0:
                 hi, step = lo, 2 * step
@@ -966,10 +964,13 @@ def solve_contact(
             s_init = np.clip(initial.compliance_scale[sl], 1e-6, 1.0)  # warm start of the stiffening too
     state = {"p": p_init, "iters": 0, "conv": True, "u": None, "approach": 0.0, "scale": s_init}
 
+    def gap_at(roll_d: float) -> np.ndarray:
+        """Initial gap on the cropped window at roll angle ``roll_d``, lowest tool point at zero."""
+        h = np.where(fin, h0 - np.tan(np.radians(roll_d)) * x, big)
+        return h - h[fin].min()
+
     def solve_at(roll_d: float, frozen: bool = False) -> float:
-        h = h0 - np.tan(np.radians(roll_d)) * x
-        h = np.where(fin, h, big)
-        h = h - h[fin].min()
+        h = gap_at(roll_d)
         scale = state["scale"] if state["scale"] is not None else np.ones_like(h)
         op.set_scaling(scale)
         stiffening = nonlinear and Tc is not None and not frozen
@@ -1044,9 +1045,7 @@ def solve_contact(
 
     reduced = None
     if moment_y_nmm is None and (Tc is None or not nonlinear) and DOMAIN_REDUCTION:
-        h_r = h0 - np.tan(np.radians(roll)) * x
-        h_r = np.where(fin, h_r, big)
-        h_r = h_r - h_r[fin].min()
+        h_r = gap_at(roll)
         reduced = _solve_reduced(op, h_r, W, cell, grid.spacing_mm, Ec, Tc, poisson, dtype, tol, max_iter, p_init)
     if reduced is not None:
         p_r, u_r, appr_r, it_r, conv_r = reduced

@@ -128,20 +128,33 @@ def main() -> None:
         f"{back.grid.ny} mm back, window {res.back.grid.nx} x {res.back.grid.ny}): {t:.2f} s, "
         f"{res.contact.iterations} CG iterations, largest pressure {res.contact.pressure_kpa.max():.0f} kPa"
     )
-    # the same solve with the earlier stiffening solvers, side by side: the fixed-point iteration on the scaling
-    # (preconditioned, secant exponent), and the same without preconditioning and secant exponent
+    # the same solve with the earlier solver settings, side by side: without the coarse-grid start (the bracket
+    # starts at the linear approach), Brent on force / load - 1 instead of its logarithm, the fixed-point
+    # iteration on the scaling (preconditioned, secant exponent), and the same without preconditioning and
+    # secant exponent
     from spinerelease.contact import solver
 
-    saved = solver.STIFFENING_SOLVER, solver.PRECONDITION, solver.SECANT_EXPONENT
-    for label, settings in (
-        ("fixed-point iteration", ("fixed-point", True, True)),
-        ("fixed-point, no preconditioning or secant exponent", ("fixed-point", False, False)),
-    ):
-        solver.STIFFENING_SOLVER, solver.PRECONDITION, solver.SECANT_EXPONENT = settings
+    variants = (
+        ("no coarse-grid start", {"STIFFENING_COARSE_ELEMENTS": 10**12}),
+        (
+            "no coarse-grid start, Brent on force / load - 1",
+            {"STIFFENING_COARSE_ELEMENTS": 10**12, "LOG_RESIDUAL": False},
+        ),
+        ("fixed-point iteration", {"STIFFENING_SOLVER": "fixed-point"}),
+        (
+            "fixed-point, no preconditioning or secant exponent",
+            {"STIFFENING_SOLVER": "fixed-point", "PRECONDITION": False, "SECANT_EXPONENT": False},
+        ),
+    )
+    for label, settings in variants:
+        saved = {k: getattr(solver, k) for k in settings}
+        for k, v in settings.items():
+            setattr(solver, k, v)
         try:
             t0, res0 = best(lambda: wf.simulate(cfg, back=back), args.repeat)
         finally:
-            solver.STIFFENING_SOLVER, solver.PRECONDITION, solver.SECANT_EXPONENT = saved
+            for k, v in saved.items():
+                setattr(solver, k, v)
         print(
             f"  {label}: {t0:.2f} s ({t0 / t:.2f}x), {res0.contact.iterations} CG iterations, "
             f"largest pressure {res0.contact.pressure_kpa.max():.0f} kPa"

@@ -355,3 +355,84 @@ def test_stiffening_by_approach_warm_start(bottoming_case):
     assert rel < 1e-4
     assert warm.approach_mm == pytest.approx(cold.approach_mm, rel=1e-6)
     assert warm.iterations < cold.iterations
+
+
+@pytest.mark.parametrize("settings", [{"STIFFENING_COARSE_ELEMENTS": 10**12}, {"LOG_RESIDUAL": False}])
+def test_stiffening_by_approach_start_and_residual_do_not_change_the_answer(monkeypatch, bottoming_case, settings):
+    """The coarse-grid start and Brent's logarithmic residual only change the path to the root: switching either
+    off gives the same pressure and approach."""
+    from spinerelease.contact import solver
+
+    g, gap, thick, load = bottoming_case
+    ref = solve_contact(gap, g, load, E, thick, poisson=NU, tol=1e-8)
+    for k, v in settings.items():
+        monkeypatch.setattr(solver, k, v)
+    other = solve_contact(gap, g, load, E, thick, poisson=NU, tol=1e-8)
+    assert ref.converged and other.converged
+    rel = np.linalg.norm(other.pressure_kpa - ref.pressure_kpa) / np.linalg.norm(ref.pressure_kpa)
+    assert rel < 1e-4
+    assert other.approach_mm == pytest.approx(ref.approach_mm, rel=1e-6)
+
+
+def test_coarse_start_estimates_the_stiffened_approach(bottoming_case):
+    """The coarse grid (every 3rd element here) puts the approach within 2 % of the fine solution's."""
+    from spinerelease.contact import solver
+
+    g, gap, thick, load = bottoming_case
+    fine = solve_contact(gap, g, load, E, thick, poisson=NU, tol=1e-8)
+    h = gap - gap.min()
+    start = solver._coarse_stiffened_start(
+        h, thick, load * 1e3, g.cell_area_mm2, g.spacing_mm, np.full(g.shape, E), NU, 2000
+    )
+    assert start is not None
+    assert start[0] == pytest.approx(fine.approach_mm, rel=0.02)
+    small = h[:40, :40]  # too small to coarsen
+    assert solver._coarse_stiffened_start(small, thick[:40, :40], 1e3, 1.0, 1.0, np.full((40, 40), E), NU, 2000) is None
+
+
+@pytest.mark.parametrize("kind", ["half-space", "uniform layer", "varying layer"])
+def test_restricted_operator_is_the_block_of_the_whole_operator(kind):
+    """op.restrict(box) applied to a field on the box equals the whole operator applied to that field (zero
+    elsewhere), read on the box: the block A[box, box], to round-off."""
+    from spinerelease.contact import solver
+
+    g, _ = _five_peaks(90)
+    X, Y = g.mesh()
+    thick = {
+        "half-space": None,
+        "uniform layer": np.full(g.shape, 5.0),  # periodic grid narrower than twice the domain
+        "varying layer": 15 + 10 * np.tanh((np.abs(X) - 10) / 5) + 0.05 * Y,
+    }[kind]
+    modulus = E * (1.0 + 0.3 * np.cos(X / 20.0))
+    op = solver._Operator(g.shape, g.spacing_mm, modulus, thick, NU, "float64")
+    box = (slice(17, 71), slice(5, 48))
+    p = np.zeros(g.shape)
+    p[box] = np.random.default_rng(1).random(p[box].shape)
+    sub = op.restrict(box)
+    ref = op(p)[box]
+    np.testing.assert_allclose(sub(p[box]), ref, rtol=1e-9, atol=1e-12 * np.abs(ref).max())
+    scale = np.random.default_rng(2).uniform(0.1, 1.0, g.shape)
+    op.set_scaling(scale)
+    sub.set_scaling(scale[box])
+    ref = op(p)[box]
+    np.testing.assert_allclose(sub(p[box]), ref, rtol=1e-9, atol=1e-12 * np.abs(ref).max())
+
+
+def test_domain_reduction_is_exact_on_layered_tissue(monkeypatch):
+    """Linear contact on tissue of varying thickness: the sub-box solve uses the whole operator's block, so it
+    gives the whole window's solution (a new operator built from the box's thickness alone was 1 % off in L2)."""
+    from spinerelease.contact import solver
+
+    g, gap = _five_peaks()
+    X, Y = g.mesh()
+    thick = 15 + 10 * np.tanh((np.abs(X) - 10) / 5) + 0.05 * Y
+    calls = []
+    real = solver._solve_reduced
+    monkeypatch.setattr(solver, "_solve_reduced", lambda *a, **k: calls.append(out := real(*a, **k)) or out)
+    red = solve_contact(gap, g, 40.0, E, thick, poisson=NU, tol=1e-8, nonlinear=False)
+    assert calls[0] is not None
+    monkeypatch.setattr(solver, "DOMAIN_REDUCTION", False)
+    full = solve_contact(gap, g, 40.0, E, thick, poisson=NU, tol=1e-8, nonlinear=False)
+    rel = np.linalg.norm(red.pressure_kpa - full.pressure_kpa) / np.linalg.norm(full.pressure_kpa)
+    assert rel < 1e-6
+    assert red.approach_mm == pytest.approx(full.approach_mm, rel=1e-8)

@@ -434,7 +434,6 @@ class _Operator:
             out = r if out is None else out + r
         return out
 
-
     def restrict(self, box: tuple[slice, slice]) -> _Operator:
         """The operator on a sub-box of the domain: exactly the block ``A[box, box]``, on a smaller FFT grid.
 
@@ -808,9 +807,10 @@ def _solve_stiffening_by_approach(
     gap condition ``u >= approach - h`` is ``v >= b`` with ``b = (approach - h) sqrt(f_cal((approach - h)/t))``.
     For a given approach the problem is therefore the convex bound-constrained quadratic program
     ``q >= 0, A q >= b, q (A q - b) = 0`` (:func:`_pk_cg_displacement`), and the force it carries,
-    ``sum(q sqrt(f_cal)) cell``, grows with the approach: the approach that carries the load is bracketed (from the
-    linear solution's approach, or around the one a warm start implies) and found by Brent's method, each program
-    warm-started from the last. No fixed-point iteration on the scaling is needed. Returns
+    ``sum(q sqrt(f_cal)) cell``, grows with the approach: the approach that carries the load is bracketed (around
+    ``approach0``, e.g. a coarse grid's estimate, or the one a warm start implies, or else down from the linear
+    solution's approach) and found by Brent's method on ``log(force / load)`` (:data:`LOG_RESIDUAL`), each
+    program warm-started from the last. No fixed-point iteration on the scaling is needed. Returns
     ``(p, u, approach, iterations, converged, scale)``.
     """
     op.set_scaling(np.ones_like(h))

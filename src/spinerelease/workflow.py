@@ -19,7 +19,7 @@ from .anatomy import BONE_REGIONS, MUSCLE_REGIONS, REGION_NAMES, REGIONS, Back, 
 from .assess import VERDICT_OK, Assessment, assess
 from .assess.thresholds import threshold_map_kpa
 from .contact import ContactResult, solve_contact
-from .errors import InputError, check_range
+from .errors import InputError, check_choice, check_range
 from .posture import PSO_SPINE_PROTOCOL, PostureLoad, ProtocolStep, breathing_cycle, get_step, tool_load
 from .tools import Tool, get_tool, load_tool
 
@@ -57,6 +57,10 @@ class SimulationConfig:
         Grid spacing of tool, back and contact. [mm]
     tool_params : dict
         Parameters passed to the built-in tool function (e.g. ``peak_spacing_mm``).
+    tissue_model : str
+        ``"layers"`` (default): skin and fat over muscle over bone, two bonded layers in the contact kernels;
+        ``"column"``: one material per tissue column, fat and muscle in series (the model before this option).
+        Checked against the 3D FEM with fat over muscle in docs/validation.md.
     """
 
     stature_cm: float = 178.0
@@ -73,6 +77,7 @@ class SimulationConfig:
     roll_deg: float | None = None
     spacing_mm: float = 1.0
     tool_params: dict = field(default_factory=dict)
+    tissue_model: str = "layers"
 
     def body(self) -> Body:
         return Body(
@@ -95,6 +100,22 @@ class SimulationConfig:
         if self.roll_deg is not None:
             st = replace(st, roll_deg=check_range("roll angle", self.roll_deg, -45, 45, "degrees"))
         return st
+
+
+#: Tissue models of :class:`SimulationConfig` (``tissue_model``).
+TISSUE_MODELS = ("layers", "column")
+
+
+def tissue_inputs(back: Back, model: str = "layers") -> tuple[np.ndarray, tuple[float, float] | None]:
+    """Modulus field and top layer that :func:`~spinerelease.contact.solve_contact` gets for a tissue model.
+
+    ``"layers"``: muscle modulus, with skin and fat as a bonded top layer (:meth:`Back.tissue_layers`);
+    ``"column"``: the series (fat + muscle) column modulus and no top layer.
+    """
+    model = check_choice("tissue model", model, TISSUE_MODELS)
+    if model == "column":
+        return back.tissue_modulus_kpa, None
+    return back.tissue_layers()
 
 
 @dataclass(frozen=True)
@@ -218,8 +239,9 @@ def simulate(
     load = tool_load(body, cy, step, levels_mm=win.levels_mm, tool_height_mm=tool_top)
     force = load.force_n * load_factor
     roll_kwargs: dict = {"moment_y_nmm": load.moment_y_nmm * load_factor} if step.roll_deg != 0 else {"roll_deg": 0.0}
+    modulus, top_layer = tissue_inputs(win, cfg.tissue_model)
     contact = solve_contact(
-        gap0, win.grid, force, win.tissue_modulus_kpa, win.tissue_thickness_mm, initial=initial, **roll_kwargs
+        gap0, win.grid, force, modulus, win.tissue_thickness_mm, initial=initial, top_layer=top_layer, **roll_kwargs
     )
     thresholds = threshold_map_kpa(win.region, body.sex)
     a = assess(

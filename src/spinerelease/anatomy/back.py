@@ -63,6 +63,27 @@ class Back:
     fat_thickness_mm: np.ndarray = field(repr=False)
     levels_mm: dict[str, float]
     sources: tuple[str, ...] = ()
+    #: Skin thickness (lumped with the fat in the two-layer tissue model). [mm]
+    skin_thickness_mm: float = 0.0
+    #: Young's moduli of subcutaneous fat and of muscle (``tissue_modulus_kpa`` is the two in series). [kPa]
+    fat_modulus_kpa: float = float("nan")
+    muscle_modulus_kpa: float = float("nan")
+
+    def tissue_layers(self) -> tuple[np.ndarray, tuple[float, float]]:
+        """The tissue as two layers over bone: the deep (muscle) modulus field and the top layer.
+
+        Returns ``(modulus_kpa, (top_thickness_mm, top_modulus_kpa))`` for
+        :func:`spinerelease.contact.solve_contact` (``top_layer``): skin and subcutaneous fat (uniform over the
+        back in this model) with the fat's modulus, over muscle (and, on the midline, the supraspinous
+        ligament) with the muscle's modulus.
+        """
+        if not (np.isfinite(self.fat_modulus_kpa) and np.isfinite(self.muscle_modulus_kpa)):
+            raise InputError("this back has no fat and muscle moduli: use the one-material (column) tissue model")
+        fat = self.fat_thickness_mm
+        if float(np.ptp(fat)) > 1e-6 * max(float(np.max(fat)), 1.0):
+            raise InputError("the two-layer tissue model needs a uniform fat thickness over the window")
+        top = float(np.mean(fat)) + float(self.skin_thickness_mm)
+        return np.full(self.grid.shape, float(self.muscle_modulus_kpa)), (top, float(self.fat_modulus_kpa))
 
     def level_y(self, level: str) -> float:
         """y of the spinous process of ``level`` (T1..L5). [mm]"""
@@ -256,4 +277,7 @@ def make_back(body: Body, spacing_mm: float = 1.0, grid: Grid | None = None) -> 
         fat_thickness_mm=fat,
         levels_mm=levels,
         sources=srcs,
+        skin_thickness_mm=skin,
+        fat_modulus_kpa=e_fat,
+        muscle_modulus_kpa=e_mus,
     )

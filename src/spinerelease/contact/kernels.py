@@ -122,6 +122,8 @@ def layer_kernel_ft(
     poisson: float,
     thickness_mm: float,
     dtype: str = "float64",
+    top_mm: float = 0.0,
+    top_kpa: float = 0.0,
 ) -> np.ndarray:
     """Fourier-space compliance of an elastic layer bonded to a rigid base, for square elements. [mm/kPa]
 
@@ -137,6 +139,13 @@ def layer_kernel_ft(
         Poisson's ratio of the layer (<= 0.5). [-]
     thickness_mm : float
         Layer thickness. [mm]
+    dtype : str
+        Precision of the returned spectrum.
+    top_mm, top_kpa : float
+        A softer top layer (skin and fat) of this thickness and Young's modulus, bonded over the rest of the
+        column (``thickness_mm - top_mm`` of modulus ``E = E*(1 - nu^2)``); 0: one layer. Its compliance comes
+        from :func:`layered_surface_compliance`, interpolated (cubic in log-log) from a table of
+        :data:`LAYER_TABLE_POINTS` wavenumbers. [mm, kPa]
 
     Notes
     -----
@@ -165,21 +174,134 @@ def layer_kernel_ft(
     kx = 2 * np.pi * sfft.rfftfreq(Mx, spacing_mm)
     KY, KX = np.meshgrid(ky, kx, indexing="ij")
     k = np.sqrt(KX**2 + KY**2)
-    q = k * thickness_mm
-    kap = 3 - 4 * poisson
-    c = 4 * poisson * (2 * poisson - 3) + 5
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        corr = (kap * np.cosh(2 * q) + 2 * q**2 + c) / (kap * np.sinh(2 * q) - 2 * q)
-        corr = np.where(np.isfinite(corr) & (q < 300), corr, 1.0)
-        stiff = 0.5 * e_star_kpa * k * corr
-        comp = np.where(k > 0, 1.0 / stiff, 0.0)
-    # k = 0: uniaxial-strain compliance of the layer (E from E*)
     e_kpa = e_star_kpa * (1 - poisson**2)
-    comp[0, 0] = thickness_mm * (1 + poisson) * (1 - 2 * poisson) / (e_kpa * (1 - poisson))
+    if top_mm > 0:
+        layers = [(min(top_mm, thickness_mm), top_kpa)]
+        if thickness_mm > top_mm:
+            layers.append((thickness_mm - top_mm, e_kpa))
+        comp = _tabulated_compliance(k, tuple(layers), poisson)
+        # k = 0: uniaxial-strain compliances of the layers in series
+        comp[0, 0] = sum(t * (1 + poisson) * (1 - 2 * poisson) / (e * (1 - poisson)) for t, e in layers)
+    else:
+        q = k * thickness_mm
+        kap = 3 - 4 * poisson
+        c = 4 * poisson * (2 * poisson - 3) + 5
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            corr = (kap * np.cosh(2 * q) + 2 * q**2 + c) / (kap * np.sinh(2 * q) - 2 * q)
+            corr = np.where(np.isfinite(corr) & (q < 300), corr, 1.0)
+            stiff = 0.5 * e_star_kpa * k * corr
+            comp = np.where(k > 0, 1.0 / stiff, 0.0)
+        # k = 0: uniaxial-strain compliance of the layer (E from E*)
+        comp[0, 0] = thickness_mm * (1 + poisson) * (1 - 2 * poisson) / (e_kpa * (1 - poisson))
     # uniform pressure over a square element of side dx: sinc^2 form factor
     shape_factor = np.sinc(KX * spacing_mm / (2 * np.pi)) * np.sinc(KY * spacing_mm / (2 * np.pi))
     # unnormalised rfft convention: multiply by element area / cell area = 1 (pressure is per element)
     return (comp * shape_factor).astype(np.complex128 if dtype == "float64" else np.complex64)
+
+
+#: Depth, in units of 1/k, beyond which a layer's lower part is not propagated: a boundary that deep changes the
+#: surface compliance at wavenumber k by about exp(-2 k d) (exp(-80) here). [-]
+LAYER_PROPAGATION_DEPTH = 40.0
+#: Wavenumbers of the table from which :func:`two_layer_compliance_ft` interpolates (log-spaced).
+LAYER_TABLE_POINTS = 1200
+
+
+def _layer_state_matrix(modulus_kpa: float, poisson: float) -> np.ndarray:
+    """``dy/dzeta = M y`` for ``y = (U, W, S/k, T/k)`` of a plane-strain Fourier mode ``exp(i k x)``, ``zeta = k z``.
+
+    ``u_x = U(z) sin kx``, ``u_z = W(z) cos kx`` (z down, into the body), ``sigma_xz = S(z) sin kx``,
+    ``sigma_zz = T(z) cos kx``; Navier's equations and Hooke's law give a first-order system whose matrix, in the
+    scaled depth ``k z``, does not depend on ``k``. Moduli in kPa.
+    """
+    mu = modulus_kpa / (2 * (1 + poisson))
+    lam = modulus_kpa * poisson / ((1 + poisson) * (1 - 2 * poisson))
+    a = lam + 2 * mu
+    return np.array(
+        [
+            [0.0, 1.0, 1.0 / mu, 0.0],
+            [-lam / a, 0.0, 0.0, 1.0 / a],
+            [4 * mu * (lam + mu) / a, 0.0, 0.0, lam / a],
+            [0.0, 0.0, -1.0, 0.0],
+        ]
+    )
+
+
+def layered_surface_compliance(
+    k_rad_mm: np.ndarray, layers: tuple[tuple[float, float], ...], poisson: float
+) -> np.ndarray:
+    """Surface compliance of bonded elastic layers on a rigid base, frictionless top. [mm/kPa]
+
+    Parameters
+    ----------
+    k_rad_mm : array
+        Wavenumbers, > 0. [rad/mm]
+    layers : tuple of (thickness_mm, modulus_kpa)
+        The layers from the surface down (e.g. fat over muscle); bonded to each other and to rigid bone below.
+    poisson : float
+        Poisson's ratio of every layer (< 0.5). [-]
+
+    Returns
+    -------
+    array
+        ``w(k) / p(k)``: surface displacement (into the body) per unit surface pressure of wavenumber ``k``.
+
+    Notes
+    -----
+    Transfer-matrix solution of the layered elastic system (Burmister 1945): in each layer the state
+    ``(U, W, S/k, T/k)`` (displacements and the tractions on horizontal planes) obeys a linear system with a
+    constant matrix in the scaled depth ``k z`` (:func:`_layer_state_matrix`). The two solutions that vanish on
+    the bone (``U = W = 0``) are carried up through the layers in steps of at most one unit of ``k z``, the
+    interfaces passing all four components on, and re-orthonormalised after every step, so that the growing
+    exponentials ``exp(k z)`` do not swamp them (Conte 1966). At the surface the combination with zero shear
+    traction gives ``W / (-T)``. Depths beyond :data:`LAYER_PROPAGATION_DEPTH` / k are not propagated (their effect
+    on the surface is below round-off). One layer reproduces Carbone & Mangialardi's closed form to round-off
+    (tests/test_contact.py).
+
+    References
+    ----------
+    Burmister DM (1945). J Appl Phys 16, 89-94. Conte SD (1966). SIAM Review 8, 309-321.
+    """
+    from scipy.linalg import expm
+
+    citations.use("burmister1945", "conte1966")
+    k = np.asarray(k_rad_mm, dtype=float).ravel()
+    y = np.zeros((k.size, 4, 2))
+    y[:, 2, 0] = 1.0  # rigid, bonded base: U = W = 0, tractions free
+    y[:, 3, 1] = 1.0
+    thick = np.array([t for t, _ in layers], dtype=float)
+    above = np.concatenate([[0.0], np.cumsum(thick)[:-1]])  # depth of each layer's top [mm]
+    for i in range(len(layers) - 1, -1, -1):
+        # the layer's span in units of 1/k, without what lies deeper than the propagation depth
+        span = np.clip(np.minimum(k * thick[i], LAYER_PROPAGATION_DEPTH - k * above[i]), 0.0, None)
+        n = np.ceil(span).astype(int)
+        if not n.any():
+            continue
+        step = span / np.maximum(n, 1)
+        m = _layer_state_matrix(layers[i][1], poisson)
+        p = np.stack([expm(-m * d) for d in step])
+        for s in range(int(n.max())):
+            act = n > s
+            y[act], _ = np.linalg.qr(p[act] @ y[act])
+    c = np.stack([y[:, 2, 1], -y[:, 2, 0]], axis=1)  # zero shear traction at the surface
+    w = (y[:, 1, :] * c).sum(axis=1)
+    t = (y[:, 3, :] * c).sum(axis=1)
+    return (w / (-k * t)).reshape(np.shape(k_rad_mm))
+
+
+def _tabulated_compliance(k: np.ndarray, layers: tuple[tuple[float, float], ...], poisson: float) -> np.ndarray:
+    """:func:`layered_surface_compliance` on the array ``k`` (0 where ``k = 0``), through a log-spaced table."""
+    from scipy.interpolate import CubicSpline
+
+    pos = k > 0
+    kmin, kmax = float(k[pos].min()), float(k.max())
+    table = np.geomspace(kmin, kmax, LAYER_TABLE_POINTS) if kmax > kmin else np.array([kmin])
+    c = layered_surface_compliance(table, layers, poisson)
+    out = np.zeros_like(k)
+    if table.size == 1:
+        out[pos] = c[0]
+    else:
+        out[pos] = np.exp(CubicSpline(np.log(table), np.log(c))(np.log(k[pos])))
+    return out
 
 
 #: Margin of the periodic grid on which the real-space layer kernel is sampled, in layer thicknesses: the
@@ -197,6 +319,8 @@ def layer_kernel_zero_padded_ft(
     poisson: float,
     thickness_mm: float,
     dtype: str = "float64",
+    top_mm: float = 0.0,
+    top_kpa: float = 0.0,
 ) -> np.ndarray:
     """Bonded-layer compliance for a non-periodic convolution on an ``ny x nx`` domain (cached). [mm/kPa]
 
@@ -204,12 +328,15 @@ def layer_kernel_zero_padded_ft(
     larger than the domain by :data:`LAYER_SAMPLE_THICKNESSES` layer thicknesses (images negligible), kept at
     offsets ``-n+1 .. n-1`` and wrapped into the zero-padded grid ``shape`` (at least twice the domain), as for
     the half-space (Liu et al. 2000): the circular convolution on ``shape`` is then the linear one on the domain,
-    with no periodic images at all, on a grid that does not grow with the layer thickness.
+    with no periodic images at all, on a grid that does not grow with the layer thickness. ``top_mm``,
+    ``top_kpa``: a softer top layer, as in :func:`layer_kernel_ft`.
     """
     citations.use("liu2000")
     extra = int(np.ceil(LAYER_SAMPLE_THICKNESSES * thickness_mm / spacing_mm))
     big = (sfft.next_fast_len(ny + extra, real=True), sfft.next_fast_len(nx + extra, real=True))
-    k = sfft.irfft2(layer_kernel_ft(big, spacing_mm, e_star_kpa, poisson, thickness_mm, "float64"), s=big)
+    k = sfft.irfft2(
+        layer_kernel_ft(big, spacing_mm, e_star_kpa, poisson, thickness_mm, "float64", top_mm, top_kpa), s=big
+    )
     iy, ix = _offsets(ny), _offsets(nx)
     return _wrapped_ft(k[np.ix_(iy % big[0], ix % big[1])], iy, ix, shape, dtype)
 

@@ -257,6 +257,9 @@ def _local_scale_update(
 #: Width of the lateral averaging of the thickness power ``t^q`` that sets a narrow thin zone's effective layer
 #: thickness, in local thicknesses (fitted to the 3D FEM of validation case 4, docs/validation.md). [-]
 RIDGE_SPREAD_THICKNESSES = 0.38
+#: The same for the two-layer tissue (skin and fat over muscle, ``top_layer``), fitted the same way against the
+#: 3D FEM with fat over muscle (T7 and L3; a 163 cm / 60 kg woman held out; docs/validation.md). [-]
+RIDGE_SPREAD_THICKNESSES_TWO_LAYER = 0.57
 #: Power of the thickness averaged laterally: 3, since a thin layer's compliance grows as t^3 (Jaffar 1989);
 #: 0 = the geometric mean (log-thickness). [-]
 RIDGE_MEAN_EXPONENT = 3.0
@@ -322,6 +325,7 @@ class _Operator:
         thickness_mm: np.ndarray | None,
         poisson: float,
         dtype: str,
+        top_layer: tuple[float, float] | None = None,
     ) -> None:
         tune_allocator()
         ny, nx = shape
@@ -339,7 +343,9 @@ class _Operator:
             self.kernels = [k if dtype == "float64" else k.astype(np.float32)]
             self.base_w = [mod_w]
         else:
-            t = effective_layer_thickness_mm(thickness_mm, spacing_mm)
+            spread = RIDGE_SPREAD_THICKNESSES if top_layer is None else RIDGE_SPREAD_THICKNESSES_TWO_LAYER
+            t = effective_layer_thickness_mm(thickness_mm, spacing_mm, spread)
+            top = (0.0, 0.0) if top_layer is None else (float(top_layer[0]), float(top_layer[1]))
             tmin, tmax = float(t.min()), float(t.max())
             if tmax / tmin < 1.05:
                 bins = np.array([float(np.median(t))])
@@ -361,7 +367,9 @@ class _Operator:
                     if b > 2 * extent:
                         k = halfspace_kernel_ft(ny, nx, pad, spacing_mm, self.e_star, "float64")
                     else:
-                        k = layer_kernel_zero_padded_ft(ny, nx, pad, spacing_mm, self.e_star, poisson, float(b))
+                        k = layer_kernel_zero_padded_ft(
+                            ny, nx, pad, spacing_mm, self.e_star, poisson, float(b), "float64", *top
+                        )
                     sq.append(np.sqrt(np.clip(k.real, 0.0, None)))
                 self.padded = [pad]
                 self.kernels = sq if dtype == "float64" else [k.astype(np.float32) for k in sq]
@@ -378,7 +386,9 @@ class _Operator:
                     else:
                         extra = int(np.ceil(LAYER_PAD_THICKNESSES * b / spacing_mm))
                         pad = (sfft.next_fast_len(ny + extra, real=True), sfft.next_fast_len(nx + extra, real=True))
-                        self.kernels.append(layer_kernel_ft(pad, spacing_mm, self.e_star, poisson, float(b), dtype))
+                        self.kernels.append(
+                            layer_kernel_ft(pad, spacing_mm, self.e_star, poisson, float(b), dtype, *top)
+                        )
                     self.padded.append(pad)
                 check_memory("the contact solve", sum(np.prod(q) for q in self.padded) * 16 + 8 * 16 * np.prod(shape))
                 self.base_w = [np.sqrt(ph) * mod_w for ph in phi]
@@ -544,6 +554,7 @@ def _solve_reduced(
     tol: float,
     max_iter: int,
     p0: np.ndarray | None,
+    top_layer: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float, int, bool] | None:
     """Linear contact solved on the sub-box where contact is possible, verified on the whole window.
 
@@ -561,7 +572,7 @@ def _solve_reduced(
     c = max(1, int(np.sqrt(ny * nx / REDUCTION_COARSE_ELEMENTS)))
     hc = h[::c, ::c]
     tc = None if thickness is None else thickness[::c, ::c]
-    op_c = _Operator(hc.shape, spacing_mm * c, modulus[::c, ::c], tc, poisson, "float32")
+    op_c = _Operator(hc.shape, spacing_mm * c, modulus[::c, ::c], tc, poisson, "float32", top_layer)
     try:
         _, _, appr_c, it_c, _ = _pk_cg(op_c, hc, load_kpa_mm2, cell * c * c, None, 1e-3, max_iter)
     except InputError:  # the coarse grid lost the contact: no estimate, solve the whole window
@@ -920,6 +931,7 @@ def _coarse_stiffened_start(
     modulus: np.ndarray,
     poisson: float,
     max_iter: int,
+    top_layer: tuple[float, float] | None = None,
 ) -> tuple[float, int] | None:
     """Approach of the stiffened problem on a coarser grid: the start of a fine solve without a warm start.
 
@@ -938,7 +950,7 @@ def _coarse_stiffened_start(
     hc = h[::c, ::c]
     offset = float(hc.min())
     tc = thickness[::c, ::c]
-    op_c = _Operator(hc.shape, spacing_mm * c, modulus[::c, ::c], tc, poisson, "float32")
+    op_c = _Operator(hc.shape, spacing_mm * c, modulus[::c, ::c], tc, poisson, "float32", top_layer)
     try:
         _, _, appr, it, _, _ = _solve_stiffening_by_approach(
             op_c, hc - offset, tc, load_kpa_mm2, cell * c * c, None, None, 1e-3, max_iter, "float32", 1e-3
@@ -985,6 +997,7 @@ def solve_contact(
     nonlinear_tol: float = 1e-3,
     max_outer: int = 100,
     dtype: str = "float64",
+    top_layer: tuple[float, float] | None = None,
 ) -> ContactResult:
     """Pressure between a rigid tool and soft tissue over bone for a given load (and roll moment or angle).
 
@@ -1025,6 +1038,11 @@ def solve_contact(
         Most outer (stiffening) iterations (fixed-point solver).
     dtype : str
         ``"float64"`` or ``"float32"`` for the FFTs.
+    top_layer : (float, float), optional
+        ``(thickness_mm, modulus_kpa)`` of a uniform softer top layer (skin and subcutaneous fat) bonded over the
+        rest of each tissue column, whose modulus is then ``modulus_kpa``: the layer kernels are those of two
+        bonded layers over bone (:func:`~spinerelease.contact.kernels.layered_surface_compliance`). ``None``:
+        one material per column. Needs ``thickness_mm``. [mm, kPa]
 
     Returns
     -------
@@ -1056,6 +1074,15 @@ def solve_contact(
     roll = 0.0 if roll_deg is None else check_range("roll angle", roll_deg, -45, 45, "degrees")
     E = _field("tissue modulus", modulus_kpa, grid.shape, positive=True)
     T = None if thickness_mm is None else _field("tissue thickness", thickness_mm, grid.shape, positive=True)
+    if top_layer is not None:
+        if T is None:
+            raise InputError("a top layer needs the tissue thickness (it lies over the rest of the column)")
+        if len(top_layer) != 2:
+            raise InputError("top_layer must be (thickness_mm, modulus_kpa)")
+        top_layer = (
+            check_positive("top layer thickness", top_layer[0], "mm"),
+            check_positive("top layer modulus", top_layer[1], "kPa"),
+        )
     check_memory("the contact solve", 4 * grid.nx * grid.ny * 16 * 10)
 
     # crop to the bounding box of the possible contact (pressure is zero wherever there is no tool)
@@ -1070,7 +1097,7 @@ def solve_contact(
     cell = grid.cell_area_mm2
     Ec = E[sl]
     Tc = None if T is None else T[sl]
-    op = _Operator(h0.shape, grid.spacing_mm, Ec, Tc, poisson, dtype)
+    op = _Operator(h0.shape, grid.spacing_mm, Ec, Tc, poisson, dtype, top_layer)
     W = load * 1e3  # N -> kPa mm^2
 
     p_init = s_init = None
@@ -1103,7 +1130,7 @@ def solve_contact(
         if stiffening and STIFFENING_SOLVER == "approach":
             p0, s0, appr0 = state["p"], state["scale"], None
             if p0 is None:  # no warm start: a coarse solve estimates the approach and the pressure
-                start = _coarse_stiffened_start(h, Tc, W, cell, grid.spacing_mm, Ec, poisson, max_iter)
+                start = _coarse_stiffened_start(h, Tc, W, cell, grid.spacing_mm, Ec, poisson, max_iter, top_layer)
                 if start is not None:
                     appr0, it_c = start
                     state["iters"] += it_c
@@ -1170,7 +1197,9 @@ def solve_contact(
     reduced = None
     if moment_y_nmm is None and (Tc is None or not nonlinear) and DOMAIN_REDUCTION:
         h_r = gap_at(roll)
-        reduced = _solve_reduced(op, h_r, W, cell, grid.spacing_mm, Ec, Tc, poisson, dtype, tol, max_iter, p_init)
+        reduced = _solve_reduced(
+            op, h_r, W, cell, grid.spacing_mm, Ec, Tc, poisson, dtype, tol, max_iter, p_init, top_layer
+        )
     if reduced is not None:
         p_r, u_r, appr_r, it_r, conv_r = reduced
         state.update(p=p_r, u=u_r, approach=appr_r, h=h_r, iters=it_r, conv=conv_r)

@@ -6,8 +6,9 @@ pressure difference mesh error?). ``holdout``: the linear FEM at the full load f
 L3 (which fit ``solver.RIDGE_SPREAD_THICKNESSES``) and a 163 cm, 60 kg woman at T7 (held out), against the fast
 engine with the earlier bin coupling, the spectral coupling, and the spectral coupling with the ridge
 correction; writes ``tests/data/fem_back_linear_reference.json`` (the numbers ``tests/test_layered.py`` checks).
-``tissue-layers``: the linear FEM with fat over muscle (``material="layered"``) against the FEM with the fast
-engine's one series modulus per column, and the fast engine, at T7 and the full load.
+``tissue-layers``: the linear FEM with fat over muscle (``material="layered"``) for the same three bodies,
+against the fast engine with one series modulus per column and with two layers (its default); at T7 also the
+FEM with the series modulus; writes ``tests/data/fem_back_layered_reference.json``.
 Meshes are given as ``<element size mm>x<layers>``.
 
 Usage::
@@ -15,7 +16,7 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py linear 3.5x4 2.5x4          # about 6 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py large-strain 3.5x3 2.5x3    # about 17 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py holdout 3.5x4                # about 5 minutes
-    /work/venv/bin/python benchmarks/fem_case4_mesh.py tissue-layers 3.5x4          # about 3 minutes
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py tissue-layers 3.5x4          # about 7 minutes
 """
 
 from __future__ import annotations
@@ -132,19 +133,43 @@ def holdout(specs: list[str]) -> None:
 
 
 def tissue_layers(specs: list[str]) -> None:
+    """Fat over muscle: the linear FEM with skin and fat over muscle (``material="layered"``) for the three bodies
+    of ``holdout``, against the fast engine's two tissue models; writes
+    ``tests/data/fem_back_layered_reference.json`` (checked by ``tests/test_layered.py``). At T7 the FEM with the
+    one series modulus per column is run too (how much the layering itself moves)."""
     ((fine, layers),) = _meshes(specs[:1])
-    case = back_slab_case()
-    fl = solve_fast_back(case, nonlinear=False)
-    mf = case_metrics_fast(case, fl)
-    ms = {}
-    for material in ("column", "layered"):
-        r = solve_fem_back(
-            case, model="linear", contact_guess=fl.contact, fine_mm=fine, n_layers=layers, material=material
-        )[-1][1]
-        ms[material] = case_metrics_fem(case, r)
-    print("FEM, column modulus     ", _row(ms["column"]))
-    print("FEM, fat over muscle    ", _row(ms["layered"], ms["column"]))
-    print("fast vs FEM fat/muscle  ", _row(mf, ms["layered"]))
+    out = {
+        "about": (
+            f"Linear 3D FEM (spinerelease.contact.fem.back3d, Taylor-Hood Q2-Q1, {fine} mm x {layers} layers, exact "
+            "active set, material='layered': skin and fat over muscle) of the PSO-Spine on a back slab at the full "
+            f"lie-back load; produced by `python benchmarks/fem_case4_mesh.py tissue-layers {specs[0]}` "
+            "(docs/validation.md, case 4). T7 and L3 fit the fast engine's two-layer ridge correction "
+            "(solver.RIDGE_SPREAD_THICKNESSES_TWO_LAYER); the 163 cm / 60 kg woman is held out."
+        ),
+        "cases": {},
+    }
+    for name, (cfg, role) in HOLDOUT.items():
+        case = back_slab_case(**cfg)
+        fl = solve_fast_back(case, nonlinear=False)
+        ms = {}
+        for material in ("column", "layered") if name == "T7" else ("layered",):
+            r = solve_fem_back(
+                case, model="linear", contact_guess=fl.contact, fine_mm=fine, n_layers=layers, material=material
+            )[-1][1]
+            ms[material] = case_metrics_fem(case, r)
+            if material == "layered":
+                out["cases"][name] = {"config": cfg, "dofs": int(r.n_dofs), "role": role, "fem": ms[material]}
+        if "column" in ms:
+            print(f"{name} FEM, column modulus     ", _row(ms["column"]))
+            print(f"{name} FEM, fat over muscle    ", _row(ms["layered"], ms["column"]))
+        else:
+            print(f"{name} ({role}) FEM, fat over muscle", _row(ms["layered"]))
+        for tissue in ("column", "layers"):
+            m = case_metrics_fast(case, solve_fast_back(case, nonlinear=False, tissue=tissue))
+            print(f"  fast, tissue={tissue:7s}", _row(m, ms["layered"]))
+    path = Path(__file__).resolve().parents[1] / "tests" / "data" / "fem_back_layered_reference.json"
+    path.write_text(json.dumps(out, indent=1))
+    print("wrote", path)
 
 
 def _row(m: dict, ref: dict | None = None) -> str:

@@ -24,6 +24,11 @@ STEP = typer.Option(
 SUPPORT = typer.Option(None, "--forearm-support", help="Fraction of upper-body weight held on forearms (0-0.95).")
 ROLL = typer.Option(None, "--roll", help="Roll onto one side, + = right [degrees].")
 SPACING = typer.Option(1.0, "--spacing", help="Grid spacing [mm].")
+TISSUE = typer.Option(
+    "layers",
+    "--tissue-model",
+    help="layers: skin and fat over muscle over bone (default); column: one series modulus per tissue column.",
+)
 
 
 def _config(
@@ -40,8 +45,12 @@ def _config(
     forearm_support: float | None,
     roll: float | None,
     spacing: float,
+    tissue_model: str = "layers",
 ):
-    from ..workflow import SimulationConfig
+    from ..errors import check_choice
+    from ..workflow import TISSUE_MODELS, SimulationConfig
+
+    tissue_model = check_choice("tissue model", tissue_model, TISSUE_MODELS)
 
     cfg = SimulationConfig(
         stature_cm=stature,
@@ -57,6 +66,7 @@ def _config(
         forearm_support=forearm_support,
         roll_deg=roll,
         spacing_mm=spacing,
+        tissue_model=tissue_model,
     )
     cfg.body()  # validate body inputs before any heavy work
     cfg.protocol_step()
@@ -146,6 +156,7 @@ def register(app: typer.Typer) -> None:
         forearm_support: float | None = SUPPORT,
         roll: float | None = ROLL,
         spacing: float = SPACING,
+        tissue_model: str = TISSUE,
         advice: bool = typer.Option(True, "--advice/--no-advice", help="Compute corrections."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     ) -> None:
@@ -153,7 +164,20 @@ def register(app: typer.Typer) -> None:
         from ..workflow import advise, simulate
 
         cfg = _config(
-            tool, stature, mass, sex, body_fat, age, level, offset_x, offset_y, step, forearm_support, roll, spacing
+            tool,
+            stature,
+            mass,
+            sex,
+            body_fat,
+            age,
+            level,
+            offset_x,
+            offset_y,
+            step,
+            forearm_support,
+            roll,
+            spacing,
+            tissue_model,
         )
         res = simulate(cfg)
         adv = advise(res) if advice else None
@@ -175,6 +199,7 @@ def register(app: typer.Typer) -> None:
         level: str = LEVEL,
         step: str = STEP,
         spacing: float = SPACING,
+        tissue_model: str = TISSUE,
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
         png: Path | None = typer.Option(None, "--png", help="Write side-by-side pressure maps."),
     ) -> None:
@@ -182,7 +207,9 @@ def register(app: typer.Typer) -> None:
         from ..report.figures import comparison_maps, save_png
         from ..workflow import compare
 
-        cfg = _config(tool_a, stature, mass, sex, body_fat, age, level, 0.0, 0.0, step, None, None, spacing)
+        cfg = _config(
+            tool_a, stature, mass, sex, body_fat, age, level, 0.0, 0.0, step, None, None, spacing, tissue_model
+        )
         cmp = compare(tool_a, tool_b, cfg)
         if as_json:
             typer.echo(

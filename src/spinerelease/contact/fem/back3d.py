@@ -241,13 +241,36 @@ def nodes_guess(prob: SlabContact, grid: Grid, contact: np.ndarray) -> np.ndarra
     return np.asarray(contact)[iy, ix].reshape(prob.top_shape)
 
 
-def solve_fast_back(case: BackSlabCase, *, nonlinear: bool, load_n: float | None = None, **kwargs):
-    """The fast engine on the case (``nonlinear``: with its large-strain column stiffening)."""
+def solve_fast_back(
+    case: BackSlabCase, *, nonlinear: bool, load_n: float | None = None, tissue: str = "column", **kwargs
+):
+    """The fast engine on the case (``nonlinear``: with its large-strain column stiffening).
+
+    ``tissue="column"``: the per-column series modulus (what the FEM's ``material="column"`` models);
+    ``"layers"``: skin and fat over muscle as two bonded layers (``top_layer``; the FEM's ``"layered"``), with
+    the moduli of :func:`layered_modulus`.
+    """
+    from ... import params
     from ..solver import solve_contact
 
     load = case.load_n if load_n is None else load_n
+    modulus, top = case.modulus_kpa, None
+    if tissue == "layers":
+        t = params.load("tissue")
+        modulus = np.full(case.grid.shape, float(t.value("muscle_modulus")))
+        top = (float(np.mean(case.fat_thickness_mm)) + case.skin_thickness_mm, float(t.value("fat_modulus")))
+    elif tissue != "column":
+        raise InputError(f"tissue must be 'column' or 'layers', got {tissue!r}")
     return solve_contact(
-        case.gap0_mm, case.grid, load, case.modulus_kpa, case.thickness_mm, roll_deg=0.0, nonlinear=nonlinear, **kwargs
+        case.gap0_mm,
+        case.grid,
+        load,
+        modulus,
+        case.thickness_mm,
+        roll_deg=0.0,
+        nonlinear=nonlinear,
+        top_layer=top,
+        **kwargs,
     )
 
 

@@ -137,6 +137,7 @@ def test_simulate_more_support_less_force(client):
         ({"tool_params": {"peak_spacing_mm": 1e9}}, "tool_params.peak_spacing_mm"),
         ({"unknown_field": 1}, "unknown_field"),
         ({"stature_cm": "tall"}, "stature_cm"),
+        ({"tissue_model": "jelly"}, "tissue_model"),
     ],
 )
 def test_simulate_rejects_bad_fields(client, body, field):
@@ -145,6 +146,19 @@ def test_simulate_rejects_bad_fields(client, body, field):
     d = r.json()
     assert field in [e["field"] for e in d["errors"]]
     assert field in d["detail"] and "Traceback" not in r.text
+
+
+def test_simulate_tissue_model(client):
+    """Fat over muscle (the default) puts more of the load on the PSO-Spine's centre than one series modulus per
+    column (docs/validation.md: the layered FEM agrees with the former)."""
+    body = {**FAST, "advice": False}
+    layers = client.post("/api/simulate", json=body).json()
+    column = client.post("/api/simulate", json={**body, "tissue_model": "column"}).json()
+    assert layers == client.post("/api/simulate", json={**body, "tissue_model": "layers"}).json()
+    centre = {
+        d: next(p["force_n"] for p in r["peaks"] if p["name"] == "centre") for d, r in (("l", layers), ("c", column))
+    }
+    assert centre["l"] > 1.3 * centre["c"]
 
 
 def test_simulate_rejects_nan_and_garbage(client):

@@ -100,3 +100,28 @@ def test_protocol_and_breathing_series():
 def test_bad_input_gives_clear_error(kw):
     with pytest.raises(InputError):
         wf.simulate(FAST, **kw)
+
+
+def test_tissue_models():
+    """The two tissue models of SimulationConfig: 'layers' hands the contact solver the muscle modulus and the
+    skin + fat as a top layer; 'column' the series modulus; anything else is refused; a back whose fat thickness
+    varies cannot be modelled with a uniform top layer."""
+    from dataclasses import replace as dc_replace
+
+    import numpy as np
+
+    from spinerelease.errors import InputError
+    from spinerelease.workflow import SimulationConfig, make_back, tissue_inputs
+
+    back = make_back(SimulationConfig().body(), spacing_mm=4.0)
+    modulus, top = tissue_inputs(back, "layers")
+    assert np.all(modulus == back.muscle_modulus_kpa) and top[1] == back.fat_modulus_kpa
+    assert top[0] == pytest.approx(float(back.fat_thickness_mm.mean()) + back.skin_thickness_mm)
+    assert back.fat_modulus_kpa < back.muscle_modulus_kpa
+    modulus, top = tissue_inputs(back, "Column")
+    assert top is None and modulus is back.tissue_modulus_kpa
+    with pytest.raises(InputError, match="tissue model must be one of"):
+        tissue_inputs(back, "jelly")
+    uneven = dc_replace(back, fat_thickness_mm=back.fat_thickness_mm * np.linspace(0.5, 1.5, back.grid.nx))
+    with pytest.raises(InputError, match="uniform fat thickness"):
+        tissue_inputs(uneven, "layers")

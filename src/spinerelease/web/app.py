@@ -122,6 +122,7 @@ class WebState:
             roll_deg=req.roll_deg,
             spacing_mm=req.spacing_mm,
             tool_params=dict(tool_params or {}),
+            tissue_model=req.tissue_model,
         )
         cfg.body()  # validate the body (BMI range etc.) before any heavy work
         cfg.protocol_step()

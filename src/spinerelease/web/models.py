@@ -89,6 +89,13 @@ class BodyPlacement(_Strict):
             "Grid spacing of the solve [mm]: 1 mm is the reference resolution, 2 mm is about ten times faster."
         ),
     )
+    tissue_model: Literal["layers", "column"] = Field(
+        "layers",
+        description=(
+            "Soft tissue in the contact model: layers = skin and fat over muscle over bone (default); column = one "
+            "modulus per tissue column, fat and muscle in series."
+        ),
+    )
 
 
 class SimulationRequest(BodyPlacement):

@@ -206,3 +206,5 @@ def test_top_layer_input_errors():
         solver.solve_contact(gap, g, 1.0, 15.0, 30.0, top_layer=(8.0,))
     with pytest.raises(InputError, match="top layer modulus"):
         solver.solve_contact(gap, g, 1.0, 15.0, 30.0, top_layer=(8.0, float("nan")))
+    with pytest.raises(InputError, match="Poisson's ratio below 0.5"):
+        solver.solve_contact(gap, g, 1.0, 15.0, 30.0, poisson=0.5, top_layer=(8.0, 3.25))

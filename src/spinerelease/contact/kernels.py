@@ -22,6 +22,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from .. import citations
+from ..errors import InputError
 
 
 def contact_modulus_kpa(modulus_kpa: float, poisson: float) -> float:
@@ -202,7 +203,7 @@ def layer_kernel_ft(
 #: Depth, in units of 1/k, beyond which a layer's lower part is not propagated: a boundary that deep changes the
 #: surface compliance at wavenumber k by about exp(-2 k d) (exp(-80) here). [-]
 LAYER_PROPAGATION_DEPTH = 40.0
-#: Wavenumbers of the table from which :func:`two_layer_compliance_ft` interpolates (log-spaced).
+#: Wavenumbers of the log-spaced table from which :func:`layer_kernel_ft` interpolates a two-layer compliance.
 LAYER_TABLE_POINTS = 1200
 
 
@@ -254,8 +255,9 @@ def layered_surface_compliance(
     interfaces passing all four components on, and re-orthonormalised after every step, so that the growing
     exponentials ``exp(k z)`` do not swamp them (Conte 1966). At the surface the combination with zero shear
     traction gives ``W / (-T)``. Depths beyond :data:`LAYER_PROPAGATION_DEPTH` / k are not propagated (their effect
-    on the surface is below round-off). One layer reproduces Carbone & Mangialardi's closed form to round-off
-    (tests/test_contact.py).
+    on the surface is below round-off). A surface mode ``exp(i k.x)`` of a laterally infinite, isotropic system is
+    a plane-strain problem in the direction of ``k``, so the compliance depends on ``|k|`` only. One layer
+    reproduces Carbone & Mangialardi's closed form to 1e-8 (tests/test_layered.py).
 
     References
     ----------
@@ -264,6 +266,8 @@ def layered_surface_compliance(
     from scipy.linalg import expm
 
     citations.use("burmister1945", "conte1966")
+    if not 0.0 <= poisson < 0.5:
+        raise InputError(f"the layered compliance needs 0 <= Poisson's ratio < 0.5, got {poisson:g}")
     k = np.asarray(k_rad_mm, dtype=float).ravel()
     y = np.zeros((k.size, 4, 2))
     y[:, 2, 0] = 1.0  # rigid, bonded base: U = W = 0, tractions free

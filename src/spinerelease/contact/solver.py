@@ -1083,6 +1083,8 @@ def solve_contact(
             check_positive("top layer thickness", top_layer[0], "mm"),
             check_positive("top layer modulus", top_layer[1], "kPa"),
         )
+        if poisson >= 0.5:
+            raise InputError("the two-layer tissue model needs Poisson's ratio below 0.5 (0.49 by default)")
     check_memory("the contact solve", 4 * grid.nx * grid.ny * 16 * 10)
 
     # crop to the bounding box of the possible contact (pressure is zero wherever there is no tool)

@@ -436,3 +436,28 @@ def test_domain_reduction_is_exact_on_layered_tissue(monkeypatch):
     rel = np.linalg.norm(red.pressure_kpa - full.pressure_kpa) / np.linalg.norm(full.pressure_kpa)
     assert rel < 1e-6
     assert red.approach_mm == pytest.approx(full.approach_mm, rel=1e-8)
+
+
+def test_coarse_roll_start_gives_the_same_roll_equilibrium(monkeypatch):
+    """Under a prescribed roll moment a cold solve starts its secant at the coarse grid's roll angle: the same
+    moment balance, roll angle and side loads as starting from zero roll."""
+    from spinerelease.contact import solver
+
+    g = Grid.centered(120, 80, 1.0)
+    X, Y = g.mesh()
+    gap = np.minimum(((X - 30) ** 2 + Y**2) / 20, ((X + 30) ** 2 + Y**2) / 20)
+    thick = np.where(np.abs(X) < 8, 10.0, 25.0)
+    M = 100.0 * 12.0
+    calls = []
+    real = solver.solve_contact
+    monkeypatch.setattr(solver, "solve_contact", lambda *a, **k: calls.append(a[1].spacing_mm) or real(*a, **k))
+    a = solve_contact(gap, g, 100.0, 20.0, thick, moment_y_nmm=M)
+    assert calls and calls[0] > g.spacing_mm  # the coarse solve ran
+    monkeypatch.setattr(solver, "COARSE_ROLL_START", False)
+    b = solve_contact(gap, g, 100.0, 20.0, thick, moment_y_nmm=M)
+    for r in (a, b):
+        assert r.converged and r.moment_y_nmm == pytest.approx(M, rel=1e-3)
+    assert a.roll_deg == pytest.approx(b.roll_deg, abs=0.05)
+    side = (X > 0).astype(int)
+    ra, rb = region_forces_n(a, side), region_forces_n(b, side)
+    assert ra[1] == pytest.approx(rb[1], rel=1e-3) and ra[0] == pytest.approx(rb[0], abs=1e-3 * 100)

@@ -917,6 +917,9 @@ def _solve_stiffening_by_approach(
     return p, u, appr, iters, converged and state["conv"], np.clip(1.0 / fs**2, 1e-6, 1.0)
 
 
+#: A cold solve under a prescribed roll moment starts its secant on the roll angle at the angle that the same
+#: problem has on the coarse grid of :data:`STIFFENING_COARSE_ELEMENTS` elements.
+COARSE_ROLL_START = True
 #: Element count of the coarse grid (every c-th element) whose stiffened solve estimates the approach for a
 #: solve without a warm start (:func:`_coarse_stiffened_start`).
 STIFFENING_COARSE_ELEMENTS = 32 * 32
@@ -1238,16 +1241,46 @@ def solve_contact(
             return r1, False
 
         stiff = nonlinear and Tc is not None
-        r1, done = secant(
-            roll, 2.0 if initial is None else 0.25, max(1e-4, 10 * nonlinear_tol) if stiff else 1e-4, False
-        )
+        first_step = 2.0 if initial is None else 0.25
+        if initial is None and stiff and COARSE_ROLL_START:
+            # a cold start: the roll angle of the same problem on a coarse grid starts the secant close by
+            c = int(np.sqrt(h0.size / STIFFENING_COARSE_ELEMENTS))
+            if c >= 2:
+                sub = (slice(None, None, c), slice(None, None, c))
+                gc = Grid(
+                    len(range(0, grid.nx, c)), len(range(0, grid.ny, c)), grid.spacing_mm * c, grid.x0_mm, grid.y0_mm
+                )
+                try:
+                    coarse = solve_contact(
+                        g0[sub],
+                        gc,
+                        load,
+                        E[sub],
+                        T[sub],
+                        poisson=poisson,
+                        moment_y_nmm=target,
+                        tol=1e-4,
+                        max_iter=max_iter,
+                        nonlinear_tol=1e-3,
+                        dtype="float32",
+                        top_layer=top_layer,
+                    )
+                    roll, first_step = coarse.roll_deg, 0.25
+                    state["iters"] += coarse.iterations
+                except InputError:
+                    pass  # the coarse grid cannot carry this moment: start from the given angle
+        # the exact stiffening solver makes the moment a smooth function of the angle: one secant to the final
+        # tolerance; the fixed-point solver is converged only to nonlinear_tol, so its secant stops there and
+        # a second one runs with the stiffening frozen
+        exact = STIFFENING_SOLVER == "approach"
+        r1, done = secant(roll, first_step, max(1e-4, 10 * nonlinear_tol) if stiff and not exact else 1e-4, False)
         if not done:
             lo, hi = -45.0, 45.0
             if (solve_at(lo) - target) > 0 or (solve_at(hi) - target) < 0:
                 raise InputError("no roll angle within 45 degrees balances the requested roll moment")
             r1 = optimize.brentq(lambda r: solve_at(r) - target, lo, hi, xtol=1e-3, maxiter=60)
             solve_at(r1)
-        if stiff:
+        if stiff and not exact:
             r1, done = secant(r1, 0.02, 1e-4, True)
             state["conv"] = state["conv"] and done
         roll = r1

@@ -227,6 +227,31 @@ def _layer_state_matrix(modulus_kpa: float, poisson: float) -> np.ndarray:
     )
 
 
+def _propagator(m: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``expm(t m)`` for every ``t`` (stacked), for a state matrix ``m`` of :func:`_layer_state_matrix`.
+
+    ``m``'s eigenvalues are +1 and -1, each a Jordan block of size 2 (the layer's solutions ``exp(+-kz)``,
+    ``z exp(+-kz)``), so by Cayley-Hamilton ``expm(t m) = a0 + a1 m + a2 m^2 + a3 m^3`` with the coefficients
+    that match ``exp(t lambda)`` and its derivative at ``lambda = +-1``.
+    """
+    t = np.asarray(t, dtype=float)[:, None, None]
+    c, s = np.cosh(t), np.sinh(t)
+    a3 = (t * c - s) / 2
+    a2 = t * s / 2
+    a1 = s - a3
+    a0 = c - a2
+    m2 = m @ m
+    return a0 * np.eye(4) + a1 * m + a2 * m2 + a3 * (m2 @ m)
+
+
+def _orthonormalise(y: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (Gram-Schmidt) of the span of the two columns of each stacked 4 x 2 matrix."""
+    a = y[:, :, 0] / np.linalg.norm(y[:, :, 0], axis=1, keepdims=True)
+    b = y[:, :, 1] - (a * y[:, :, 1]).sum(axis=1, keepdims=True) * a
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    return np.stack([a, b], axis=2)
+
+
 def layered_surface_compliance(
     k_rad_mm: np.ndarray, layers: tuple[tuple[float, float], ...], poisson: float
 ) -> np.ndarray:
@@ -263,8 +288,6 @@ def layered_surface_compliance(
     ----------
     Burmister DM (1945). J Appl Phys 16, 89-94. Conte SD (1966). SIAM Review 8, 309-321.
     """
-    from scipy.linalg import expm
-
     citations.use("burmister1945", "conte1966")
     if not 0.0 <= poisson < 0.5:
         raise InputError(f"the layered compliance needs 0 <= Poisson's ratio < 0.5, got {poisson:g}")
@@ -281,11 +304,10 @@ def layered_surface_compliance(
         if not n.any():
             continue
         step = span / np.maximum(n, 1)
-        m = _layer_state_matrix(layers[i][1], poisson)
-        p = np.stack([expm(-m * d) for d in step])
+        p = _propagator(_layer_state_matrix(layers[i][1], poisson), -step)
         for s in range(int(n.max())):
             act = n > s
-            y[act], _ = np.linalg.qr(p[act] @ y[act])
+            y[act] = _orthonormalise(p[act] @ y[act])
     c = np.stack([y[:, 2, 1], -y[:, 2, 0]], axis=1)  # zero shear traction at the surface
     w = (y[:, 1, :] * c).sum(axis=1)
     t = (y[:, 3, :] * c).sum(axis=1)

@@ -8,7 +8,8 @@ engine with the earlier bin coupling, the spectral coupling, and the spectral co
 correction; writes ``tests/data/fem_back_linear_reference.json`` (the numbers ``tests/test_layered.py`` checks).
 ``tissue-layers``: the linear FEM with fat over muscle (``material="layered"``) for the same three bodies,
 against the fast engine with one series modulus per column and with two layers (its default); at T7 also the
-FEM with the series modulus; writes ``tests/data/fem_back_layered_reference.json``.
+FEM with the series modulus; writes ``tests/data/fem_back_layered_reference.json``. ``large-strain-layers``: the
+neo-Hookean FEM with fat over muscle at the highest load it converges at, against the two-layer fast engine.
 Meshes are given as ``<element size mm>x<layers>``.
 
 Usage::
@@ -17,6 +18,7 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py large-strain 3.5x3 2.5x3    # about 17 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py holdout 3.5x4                # about 5 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py tissue-layers 3.5x4          # about 7 minutes
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py large-strain-layers 3.5x3    # about 10 minutes
 """
 
 from __future__ import annotations
@@ -81,6 +83,32 @@ def large_strain(specs: list[str], load_n: float = 3.0) -> None:
             f"{fine}x{layers} neo-Hookean p={m['peak_pressure_kpa']:.2f} A={m['contact_area_mm2']:.0f} "
             f"d={m['approach_mm']:.2f} strain={r.extras['max_compressive_strain']:.2f} {time.perf_counter() - t:.0f}s"
         )
+
+
+def large_strain_layers(specs: list[str]) -> None:
+    """Fat over muscle at large strain: the neo-Hookean 3D FEM with the two layers, load-stepped up to the highest
+    load that converges, against the two-layer fast engine with and without its stiffening (and the linear FEM on
+    the same mesh, which separates mesh error from large strain)."""
+    ((fine, layers),) = _meshes(specs[:1])
+    case = back_slab_case()
+    loads = [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.25]
+    guess = solve_fast_back(case, nonlinear=True, load_n=loads[0], tissue="layers").contact
+    kw = {"fine_mm": fine, "n_layers": layers, "contact_guess": guess, "contact_point": "reference"}
+    steps = solve_fem_back(case, model="neo-hookean", loads_n=loads, max_cuts=2, material="layered", **kw)
+    done = [(f, r) for f, r in steps if r is not None]
+    if not done:
+        print("the neo-Hookean FEM did not converge at the first load")
+        return
+    f, r = done[-1]
+    lin = solve_fem_back(case, model="linear", loads_n=[f], material="layered", **kw)[-1][1]
+    print(f"highest converged load {f:.3f} N, {r.n_dofs} dofs, strain {r.extras['max_compressive_strain']:.2f}")
+    m_nh, m_lin = case_metrics_fem(case, r), case_metrics_fem(case, lin)
+    print("FEM neo-Hookean        ", _row(m_nh))
+    print("FEM linear             ", _row(m_lin, m_nh))
+    for nl in (True, False):
+        m = case_metrics_fast(case, solve_fast_back(case, nonlinear=nl, load_n=f, tissue="layers"))
+        print(f"fast nonlinear={nl!s:5s}  ", _row(m, m_nh), f"area {m['contact_area_mm2']:.0f} mm2")
+    print(f"FEM areas: neo-Hookean {m_nh['contact_area_mm2']:.0f}, linear {m_lin['contact_area_mm2']:.0f} mm2")
 
 
 HOLDOUT = {
@@ -186,8 +214,14 @@ def _row(m: dict, ref: dict | None = None) -> str:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("study", choices=("linear", "large-strain", "holdout", "tissue-layers"))
+    ap.add_argument("study", choices=("linear", "large-strain", "large-strain-layers", "holdout", "tissue-layers"))
     ap.add_argument("meshes", nargs="+", help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
     a = ap.parse_args()
-    studies = {"linear": linear, "large-strain": large_strain, "holdout": holdout, "tissue-layers": tissue_layers}
+    studies = {
+        "linear": linear,
+        "large-strain": large_strain,
+        "large-strain-layers": large_strain_layers,
+        "holdout": holdout,
+        "tissue-layers": tissue_layers,
+    }
     studies[a.study](a.meshes)

@@ -1134,7 +1134,7 @@ def solve_contact(
         inner_tol = max(tol, 1e-3) if stiffening else tol
         if stiffening and STIFFENING_SOLVER == "approach":
             p0, s0, appr0 = state["p"], state["scale"], None
-            if p0 is None:  # no warm start: a coarse solve estimates the approach and the pressure
+            if p0 is None:  # no warm start: a coarse solve estimates the approach
                 start = _coarse_stiffened_start(h, Tc, W, cell, grid.spacing_mm, Ec, poisson, max_iter, top_layer)
                 if start is not None:
                     appr0, it_c = start

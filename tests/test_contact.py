@@ -461,3 +461,18 @@ def test_coarse_roll_start_gives_the_same_roll_equilibrium(monkeypatch):
     side = (X > 0).astype(int)
     ra, rb = region_forces_n(a, side), region_forces_n(b, side)
     assert ra[1] == pytest.approx(rb[1], rel=1e-3) and ra[0] == pytest.approx(rb[0], abs=1e-3 * 100)
+
+
+def test_roll_warm_started_from_another_posture_matches_the_cold_solve():
+    """A roll-moment solve warm-started from an unrolled solution (lying back before a leg is extended) restarts
+    from the coarse grid's roll angle and ends where the cold solve ends."""
+    g = Grid.centered(120, 80, 1.0)
+    X, Y = g.mesh()
+    gap = np.minimum(((X - 30) ** 2 + Y**2) / 20, ((X + 30) ** 2 + Y**2) / 20)
+    thick = np.where(np.abs(X) < 8, 10.0, 25.0)
+    flat = solve_contact(gap, g, 100.0, 20.0, thick, roll_deg=0.0)
+    cold = solve_contact(gap, g, 100.0, 20.0, thick, moment_y_nmm=1200.0)
+    warm = solve_contact(gap, g, 100.0, 20.0, thick, moment_y_nmm=1200.0, initial=flat)
+    assert warm.converged and warm.roll_deg == pytest.approx(cold.roll_deg, abs=1e-3)
+    rel = np.linalg.norm(warm.pressure_kpa - cold.pressure_kpa) / np.linalg.norm(cold.pressure_kpa)
+    assert rel < 1e-3

@@ -1242,8 +1242,11 @@ def solve_contact(
 
         stiff = nonlinear and Tc is not None
         first_step = 2.0 if initial is None else 0.25
-        if initial is None and stiff and COARSE_ROLL_START:
-            # a cold start: the roll angle of the same problem on a coarse grid starts the secant close by
+        # a warm start carrying (nearly) this moment has the better angle; otherwise (a cold start, or a warm
+        # start from another posture, e.g. lying back before a leg is extended) the roll angle of the same
+        # problem on a coarse grid starts the secant close by
+        near = initial is not None and abs(initial.moment_y_nmm - target) < 0.02 * scale_m
+        if not near and stiff and COARSE_ROLL_START:
             c = int(np.sqrt(h0.size / STIFFENING_COARSE_ELEMENTS))
             if c >= 2:
                 sub = (slice(None, None, c), slice(None, None, c))
@@ -1267,6 +1270,9 @@ def solve_contact(
                     )
                     roll, first_step = coarse.roll_deg, 0.25
                     state["iters"] += coarse.iterations
+                    # a warm start from another posture is a poor start at this angle: the first solve starts
+                    # cold (from its own coarse approach)
+                    state["p"] = state["scale"] = None
                 except InputError:
                     pass  # the coarse grid cannot carry this moment: start from the given angle
         # the exact stiffening solver makes the moment a smooth function of the angle: one secant to the final

@@ -206,8 +206,12 @@ def _row(m: dict, ref: dict | None = None) -> str:
     txt += f" spinous {100 * m['spinous_share']:.1f} % peak p {m['peak_pressure_kpa']:.1f}"
     txt += f" approach {m['approach_mm']:.1f}"
     if ref is not None:
-        err = [100 * (b / a - 1) for a, b in zip(ref["peak_force_n"].values(), forces, strict=True)]
-        txt += f" | outer {min(err[:4]):+.1f}..{max(err[:4]):+.1f} % centre {err[4]:+.1f} %"
+        err = [
+            100 * (b / a - 1) if a > 0 else float("nan")
+            for a, b in zip(ref["peak_force_n"].values(), forces, strict=True)
+        ]
+        centre = f"{err[4]:+.1f} %" if ref["peak_force_n"]["centre"] > 0 else "- (no load)"
+        txt += f" | outer {min(err[:4]):+.1f}..{max(err[:4]):+.1f} % centre {centre}"
         txt += f" spinous {100 * (m['spinous_share'] - ref['spinous_share']):+.1f} pp"
     return txt
 

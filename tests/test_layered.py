@@ -208,3 +208,22 @@ def test_top_layer_input_errors():
         solver.solve_contact(gap, g, 1.0, 15.0, 30.0, top_layer=(8.0, float("nan")))
     with pytest.raises(InputError, match="Poisson's ratio below 0.5"):
         solver.solve_contact(gap, g, 1.0, 15.0, 30.0, poisson=0.5, top_layer=(8.0, 3.25))
+
+
+def test_top_layer_on_a_window_smaller_than_the_tissue_is_thick():
+    """A tissue column thicker than twice the window is a half-space for one material, but not with fat on top:
+    the two-layer operator there is softer than the muscle half-space and stiffer than the fat one."""
+    from spinerelease.grid import Grid
+
+    g = Grid.centered(16, 16, 1.0)
+    X, Y = g.mesh()
+    gap = (X**2 + Y**2) / 40.0
+    thick = np.full(g.shape, 60.0)
+    app = {}
+    for name, (mod, top) in {
+        "muscle": (15.0, None),
+        "fat": (3.25, None),
+        "layers": (15.0, (8.0, 3.25)),
+    }.items():
+        app[name] = solver.solve_contact(gap, g, 0.05, mod, thick, top_layer=top, nonlinear=False).approach_mm
+    assert app["muscle"] < app["layers"] < app["fat"]

@@ -359,12 +359,12 @@ class _Operator:
                 # kernels; A = D B^T B D with B = sum_c S_c Phi_c, S_c = convolution with sqrt(K_c): every pair
                 # of elements interacts. The zero-padded kernels' spectra are positive (checked in the tests);
                 # clipping guards against round-off. A layer thicker than twice the domain acts as a half-space
-                # over the domain (Love kernel).
+                # over the domain (Love kernel); not with a top layer, whose compliance is not a half-space's.
                 pad = padded_shape(ny, nx)
                 check_memory("the contact solve", (len(bins) + 2) * np.prod(pad) * 16 + 8 * 16 * np.prod(shape))
                 sq = []
                 for b in bins:
-                    if b > 2 * extent:
+                    if b > 2 * extent and top_layer is None:
                         k = halfspace_kernel_ft(ny, nx, pad, spacing_mm, self.e_star, "float64")
                     else:
                         k = layer_kernel_zero_padded_ft(
@@ -380,7 +380,7 @@ class _Operator:
                 # periodic images of the decaying layer kernel vanish (thin bins need far smaller FFTs)
                 self.padded, self.kernels = [], []
                 for b in bins:
-                    if b > 2 * extent:
+                    if b > 2 * extent and top_layer is None:
                         pad = padded_shape(ny, nx)
                         self.kernels.append(halfspace_kernel_ft(ny, nx, pad, spacing_mm, self.e_star, dtype))
                     else:

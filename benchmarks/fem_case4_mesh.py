@@ -19,6 +19,7 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py holdout 3.5x4                # about 5 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py tissue-layers 3.5x4          # about 7 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py large-strain-layers 3.5x3    # about 10 minutes
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py tissue-layers-figure         # seconds (reads the FEM data)
 """
 
 from __future__ import annotations
@@ -200,6 +201,50 @@ def tissue_layers(specs: list[str]) -> None:
     print("wrote", path)
 
 
+def tissue_layers_figure(specs: list[str]) -> None:
+    """Per-peak and centre-zone forces of the FEM with fat over muscle (from
+    ``tests/data/fem_back_layered_reference.json``) against the fast engine with one series modulus per column and
+    with two layers, for the three bodies; writes ``docs/figures/fem_case4_layers_peaks.png``. ``specs`` unused
+    (the FEM numbers are read, not recomputed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    root = Path(__file__).resolve().parents[1]
+    ref = json.loads((root / "tests" / "data" / "fem_back_layered_reference.json").read_text())["cases"]
+    fig, axes = plt.subplots(1, len(ref), figsize=(5.2 * len(ref), 4.2), squeeze=False)
+    for ax, (name, entry) in zip(axes[0], ref.items(), strict=True):
+        case = back_slab_case(**entry["config"])
+        fem = entry["fem"]["peak_force_n"]
+        names = list(fem)
+        fast = {
+            t: case_metrics_fast(case, solve_fast_back(case, nonlinear=False, tissue=t)) for t in ("column", "layers")
+        }
+        xk = np.arange(len(names))
+        ax.bar(xk - 0.27, [fem[n] for n in names], 0.27, label="FEM, fat over muscle", color="#4c72b0")
+        ax.bar(
+            xk, [fast["column"]["peak_force_n"][n] for n in names], 0.27, label="fast, series column", color="#dd8452"
+        )
+        ax.bar(
+            xk + 0.27,
+            [fast["layers"]["peak_force_n"][n] for n in names],
+            0.27,
+            label="fast, two layers",
+            color="#55a868",
+        )
+        ax.set_xticks(xk, names, rotation=20)
+        ax.set_ylabel("force [N]")
+        ax.set_title(f"{name} ({entry['role']}), linear, {entry['fem']['force_n']:.0f} N")
+        ax.set_ylim(0, 1.35 * max(fem.values()))  # room for the legend above the bars
+        ax.legend(fontsize=8, loc="upper right", ncol=2)
+    fig.tight_layout()
+    path = root / "docs" / "figures" / "fem_case4_layers_peaks.png"
+    fig.savefig(path, dpi=100)
+    print("wrote", path)
+
+
 def _row(m: dict, ref: dict | None = None) -> str:
     forces = list(m["peak_force_n"].values())
     txt = " ".join(f"{v:6.2f}" for v in forces)
@@ -218,8 +263,11 @@ def _row(m: dict, ref: dict | None = None) -> str:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("study", choices=("linear", "large-strain", "large-strain-layers", "holdout", "tissue-layers"))
-    ap.add_argument("meshes", nargs="+", help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
+    ap.add_argument(
+        "study",
+        choices=("linear", "large-strain", "large-strain-layers", "holdout", "tissue-layers", "tissue-layers-figure"),
+    )
+    ap.add_argument("meshes", nargs="*", default=["3.5x4"], help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
     a = ap.parse_args()
     studies = {
         "linear": linear,
@@ -227,5 +275,6 @@ if __name__ == "__main__":
         "large-strain-layers": large_strain_layers,
         "holdout": holdout,
         "tissue-layers": tissue_layers,
+        "tissue-layers-figure": tissue_layers_figure,
     }
     studies[a.study](a.meshes)

@@ -159,6 +159,7 @@ def test_simulate_tissue_model(client):
         d: next(p["force_n"] for p in r["peaks"] if p["name"] == "centre") for d, r in (("l", layers), ("c", column))
     }
     assert centre["l"] > 1.3 * centre["c"]
+    assert layers["config"]["tissue_model"] == "layers" and column["config"]["tissue_model"] == "column"
 
 
 def test_simulate_rejects_nan_and_garbage(client):

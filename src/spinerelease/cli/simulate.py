@@ -80,6 +80,7 @@ def _result_dict(res, advice=None) -> dict:
         "tool": res.tool.name,
         "level": res.config.level,
         "step": res.config.step,
+        "tissue_model": res.config.tissue_model,
         "force_n": res.contact.total_force_n,
         "peak_pressure_kpa": s.peak_pressure_kpa,
         "probe_peak_pressure_kpa": a.probe_peak_kpa,

@@ -131,7 +131,9 @@ def render_report(
         f"<p class='disclaimer'><b>Medical disclaimer.</b> {html.escape(DISCLAIMER)}</p>",
         f"<p>Body: {b.stature_cm:.0f} cm, {b.mass_kg:.0f} kg, {html.escape(b.sex)}, body fat "
         f"{b.body_fat:.0f}% · tool centre {cfg.offset_x_mm:+.0f} mm from the midline · grid "
-        f"{cfg.spacing_mm:g} mm · spinerelease {__version__}</p>",
+        f"{cfg.spacing_mm:g} mm · tissue "
+        f"{'skin and fat over muscle' if cfg.tissue_model == 'layers' else 'one modulus per column'}"
+        f" · spinerelease {__version__}</p>",
         f"<p class='verdict {'ok' if ok else 'bad'}'>Verdict (lying back): {html.escape(main.assessment.verdict)}</p>",
     ]
     if advice is not None:

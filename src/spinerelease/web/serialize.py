@@ -103,6 +103,7 @@ def result_dict(res, advice=None, tool_id: str | None = None, outline: bool = Tr
             "forearm_support": cfg.forearm_support,
             "roll_deg": cfg.roll_deg,
             "spacing_mm": cfg.spacing_mm,
+            "tissue_model": cfg.tissue_model,
         },
         "tool": {
             "name": tool.name,

@@ -355,6 +355,11 @@ def test_stiffening_by_approach_warm_start(bottoming_case):
     assert rel < 1e-4
     assert warm.approach_mm == pytest.approx(cold.approach_mm, rel=1e-6)
     assert warm.iterations < cold.iterations
+    # the root search's d ln(force) / d approach, which the warm start uses for its first (Newton) step: about
+    # what two neighbouring solutions give (5 % load apart)
+    assert near.log_force_slope_per_mm > 0
+    secant = np.log(1 / 0.95) / (cold.approach_mm - near.approach_mm)
+    assert near.log_force_slope_per_mm == pytest.approx(secant, rel=0.3)
 
 
 @pytest.mark.parametrize("settings", [{"STIFFENING_COARSE_ELEMENTS": 10**12}, {"LOG_RESIDUAL": False}])

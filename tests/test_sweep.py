@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from spinerelease import params
+from spinerelease.errors import InputError
 from spinerelease.sweep import (
     evaluate,
     make_items,
@@ -73,3 +74,23 @@ def test_design_optimisation_does_not_get_worse():
     assert res.best_objective <= res.baseline_objective
     assert res.evaluations >= 2
     assert score([{"ok": True, "max_threshold_ratio": 0.5, "spinous_share": 0.0}]) == (0.0, 1.0)
+
+
+def test_results_of_another_tissue_model_are_neither_reused_nor_returned(tmp_path):
+    """A folder holding results of the column model (or of a version before the tissue model was part of the
+    row id) is not taken for the layered model's results: those are computed, and only they are returned."""
+    people = sample_population(2, seed=3)
+    calls = []
+
+    def fake(it):
+        calls.append(it.id)
+        return {"id": it.id, "tissue": it.tissue_model, "ok": True}
+
+    col = make_items(people, ["T7"], ["lie_back"], spacing_mm=SPACING, tissue_model="column")
+    lay = make_items(people, ["T7"], ["lie_back"], spacing_mm=SPACING)
+    assert {it.id for it in col}.isdisjoint({it.id for it in lay})
+    run_sweep(col, tmp_path, scheduler="serial", evaluate_fn=fake)
+    df = run_sweep(lay, tmp_path, scheduler="serial", evaluate_fn=fake)
+    assert len(calls) == 4 and set(df["tissue"]) == {"layers"} and len(df) == 2
+    with pytest.raises(InputError, match="tissue model"):
+        make_items(people, ["T7"], ["lie_back"], tissue_model="jelly")

@@ -26,6 +26,9 @@ def register(app: typer.Typer) -> None:
         workers: int | None = typer.Option(None, "--workers", min=1, help="Local Dask workers."),
         seed: int = typer.Option(0, "--seed", help="Random seed of the population."),
         png: Path | None = typer.Option(None, "--png", help="Histogram and failure-map figure."),
+        tissue_model: str = typer.Option(
+            "layers", "--tissue-model", help="layers (skin and fat over muscle) or column (one series modulus)."
+        ),
     ) -> None:
         """Run a tool over a sampled population x levels x steps; report who it fits."""
         from ..report.figures import save_png
@@ -38,6 +41,7 @@ def register(app: typer.Typer) -> None:
             [s.strip() for s in steps.split(",") if s.strip()],
             tool,
             spacing,
+            tissue_model=tissue_model,
         )
         with progress() as bar:
             task = bar.add_task("bodies", total=len(items))

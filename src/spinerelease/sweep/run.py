@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, check_choice
 from .population import Person
 
 
@@ -28,11 +28,14 @@ class WorkItem:
     tool: str = "pso-spine"
     spacing_mm: float = 2.0
     tool_params: tuple = ()
+    tissue_model: str = "layers"
 
     @property
     def id(self) -> str:
+        """Identity of the result row; it names the tissue model, so a folder written with another model (or by
+        a version before the two-layer model, whose ids have no model) is not taken for this one's results."""
         tp = ",".join(f"{k}={v:g}" for k, v in self.tool_params)
-        return f"{self.person.id}|{self.level}|{self.step}|{self.tool}|{self.spacing_mm:g}|{tp}"
+        return f"{self.person.id}|{self.level}|{self.step}|{self.tool}|{self.spacing_mm:g}|{tp}|{self.tissue_model}"
 
 
 def make_items(
@@ -42,10 +45,14 @@ def make_items(
     tool: str = "pso-spine",
     spacing_mm: float = 2.0,
     tool_params: dict | None = None,
+    tissue_model: str = "layers",
 ) -> list[WorkItem]:
     """Every (person, level, step) combination."""
+    from ..workflow import TISSUE_MODELS
+
+    tm = check_choice("tissue model", tissue_model, TISSUE_MODELS)
     tp = tuple(sorted((tool_params or {}).items()))
-    return [WorkItem(p, lv, st, tool, spacing_mm, tp) for p in people for lv in levels for st in steps]
+    return [WorkItem(p, lv, st, tool, spacing_mm, tp, tm) for p in people for lv in levels for st in steps]
 
 
 def evaluate(item: WorkItem) -> dict:
@@ -63,6 +70,7 @@ def evaluate(item: WorkItem) -> dict:
         step=item.step,
         spacing_mm=item.spacing_mm,
         tool_params=dict(item.tool_params),
+        tissue_model=item.tissue_model,
     )
     row = {
         "id": item.id,
@@ -169,7 +177,10 @@ def run_sweep(
     progress: Callable[[int, int], None] | None = None,
     stop_after: int | None = None,
 ):
-    """Evaluate the items not yet stored in ``out_dir`` and return all results as a DataFrame.
+    """Evaluate the items not yet stored in ``out_dir`` and return their results as a DataFrame.
+
+    Rows in the folder that belong to other items (another sweep, another tissue model) are kept on disk but
+    not returned.
 
     Parameters
     ----------
@@ -215,7 +226,7 @@ def run_sweep(
             if accept(evaluate_fn(it)):
                 break
         flush()
-        return store.load()
+        return _only(store.load(), items)
 
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -243,7 +254,14 @@ def run_sweep(
         client.close()
         if cluster is not None:
             cluster.close()
-    return store.load()
+    return _only(store.load(), items)
+
+
+def _only(df, items: list[WorkItem]):
+    """The rows of ``df`` whose id is one of ``items``'."""
+    if df.empty:
+        return df
+    return df[df["id"].isin({it.id for it in items})].reset_index(drop=True)
 
 
 def summarize(df) -> dict:

@@ -175,14 +175,13 @@ def layer_kernel_ft(
     kx = 2 * np.pi * sfft.rfftfreq(Mx, spacing_mm)
     KY, KX = np.meshgrid(ky, kx, indexing="ij")
     k = np.sqrt(KX**2 + KY**2)
-    e_kpa = e_star_kpa * (1 - poisson**2)
+    e_kpa = e_star_kpa * (1 - poisson**2)  # E from E*
+    layers = [(thickness_mm, e_kpa)]
     if top_mm > 0:
         layers = [(min(top_mm, thickness_mm), top_kpa)]
         if thickness_mm > top_mm:
             layers.append((thickness_mm - top_mm, e_kpa))
         comp = _tabulated_compliance(k, tuple(layers), poisson)
-        # k = 0: uniaxial-strain compliances of the layers in series
-        comp[0, 0] = sum(t * (1 + poisson) * (1 - 2 * poisson) / (e * (1 - poisson)) for t, e in layers)
     else:
         q = k * thickness_mm
         kap = 3 - 4 * poisson
@@ -192,8 +191,8 @@ def layer_kernel_ft(
             corr = np.where(np.isfinite(corr) & (q < 300), corr, 1.0)
             stiff = 0.5 * e_star_kpa * k * corr
             comp = np.where(k > 0, 1.0 / stiff, 0.0)
-        # k = 0: uniaxial-strain compliance of the layer (E from E*)
-        comp[0, 0] = thickness_mm * (1 + poisson) * (1 - 2 * poisson) / (e_kpa * (1 - poisson))
+    # k = 0: uniaxial-strain compliances of the layers in series
+    comp[0, 0] = sum(t * (1 + poisson) * (1 - 2 * poisson) / (e * (1 - poisson)) for t, e in layers)
     # uniform pressure over a square element of side dx: sinc^2 form factor
     shape_factor = np.sinc(KX * spacing_mm / (2 * np.pi)) * np.sinc(KY * spacing_mm / (2 * np.pi))
     # unnormalised rfft convention: multiply by element area / cell area = 1 (pressure is per element)
@@ -360,11 +359,23 @@ def layer_kernel_zero_padded_ft(
     citations.use("liu2000")
     extra = int(np.ceil(LAYER_SAMPLE_THICKNESSES * thickness_mm / spacing_mm))
     big = (sfft.next_fast_len(ny + extra, real=True), sfft.next_fast_len(nx + extra, real=True))
-    k = sfft.irfft2(
-        layer_kernel_ft(big, spacing_mm, e_star_kpa, poisson, thickness_mm, "float64", top_mm, top_kpa), s=big
-    )
+    spectrum = layer_kernel_ft(big, spacing_mm, e_star_kpa, poisson, thickness_mm, "float64", top_mm, top_kpa)
+    return circulant_on_domain_ft(spectrum, big, ny, nx, shape, dtype)
+
+
+def circulant_on_domain_ft(
+    spectrum: np.ndarray, periodic_shape: tuple[int, int], ny: int, nx: int, shape: tuple[int, int], dtype: str
+) -> np.ndarray:
+    """A circulant kernel restricted to an ``ny x nx`` domain, as a spectrum on the zero-padded grid ``shape``.
+
+    ``spectrum`` (``rfft2`` layout) defines a periodic convolution on ``periodic_shape``. Its real-space values at
+    the offsets ``-n+1 .. n-1`` that occur between elements of the domain are wrapped into ``shape`` (at least
+    twice the domain), where the circular convolution is the linear one (Liu et al. 2000): the result acts on the
+    domain exactly as the periodic kernel does between the domain's elements.
+    """
+    k = sfft.irfft2(spectrum, s=periodic_shape)
     iy, ix = _offsets(ny), _offsets(nx)
-    return _wrapped_ft(k[np.ix_(iy % big[0], ix % big[1])], iy, ix, shape, dtype)
+    return _wrapped_ft(k[np.ix_(iy % periodic_shape[0], ix % periodic_shape[1])], iy, ix, shape, dtype)
 
 
 def padded_rfft2(values: np.ndarray, shape: tuple[int, int], workers: int = -1) -> np.ndarray:

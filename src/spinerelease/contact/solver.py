@@ -44,6 +44,7 @@ from ..errors import InputError, check_finite, check_memory, check_positive, che
 from ..grid import Grid
 from ._allocator import tune_allocator
 from .kernels import (
+    circulant_on_domain_ft,
     contact_modulus_kpa,
     cropped_irfft2,
     halfspace_kernel_ft,
@@ -484,17 +485,13 @@ class _RestrictedOperator(_Operator):
         self.base_w = [w[box] for w in parent.base_w]
         bins = [i for i, w in enumerate(self.base_w) if np.any(w)]
         spectra = parent._spectra64()
-        iy = np.r_[0 : shape[0], -shape[0] + 1 : 0]
-        ix = np.r_[0 : shape[1], -shape[1] + 1 : 0]
         cross = {}
         for a, c in enumerate(bins):
             for d in bins[a:] if parent.spectral else [c]:
                 full = parent.padded[0] if parent.spectral else parent.padded[c]
                 spec = spectra[c] * spectra[d] if parent.spectral else spectra[c]
-                k = sfft.irfft2(spec, s=full)
-                wrapped = np.zeros(pad)
-                wrapped[np.ix_(iy % pad[0], ix % pad[1])] = k[np.ix_(iy % full[0], ix % full[1])]
-                cross[(c, d)] = sfft.rfft2(wrapped).real  # even kernels: real spectra
+                # even kernels: real spectra
+                cross[(c, d)] = circulant_on_domain_ft(spec, full, *shape, pad, "float64").real
         self._kernels = {
             "float64": cross,
             "float32": {key: k.astype(np.float32) for key, k in cross.items()},

@@ -544,6 +544,21 @@ REDUCTION_GAP_FACTOR = 1.5
 REDUCTION_COARSE_ELEMENTS = 64 * 64
 
 
+def _coarse_problem(
+    c: int,
+    h: np.ndarray,
+    thickness: np.ndarray | None,
+    modulus: np.ndarray,
+    spacing_mm: float,
+    poisson: float,
+    top_layer: tuple[float, float] | None,
+) -> tuple[np.ndarray, np.ndarray | None, _Operator]:
+    """The same contact problem on every ``c``-th element: its gap, thickness and (single-precision) operator."""
+    tc = None if thickness is None else thickness[::c, ::c]
+    hc = h[::c, ::c]
+    return hc, tc, _Operator(hc.shape, spacing_mm * c, modulus[::c, ::c], tc, poisson, "float32", top_layer)
+
+
 def _solve_reduced(
     op: _Operator,
     h: np.ndarray,
@@ -573,9 +588,7 @@ def _solve_reduced(
     if ny * nx < REDUCTION_MIN_ELEMENTS:
         return None
     c = max(1, int(np.sqrt(ny * nx / REDUCTION_COARSE_ELEMENTS)))
-    hc = h[::c, ::c]
-    tc = None if thickness is None else thickness[::c, ::c]
-    op_c = _Operator(hc.shape, spacing_mm * c, modulus[::c, ::c], tc, poisson, "float32", top_layer)
+    hc, _, op_c = _coarse_problem(c, h, thickness, modulus, spacing_mm, poisson, top_layer)
     try:
         _, _, appr_c, it_c, _ = _pk_cg(op_c, hc, load_kpa_mm2, cell * c * c, None, 1e-3, max_iter)
     except InputError:  # the coarse grid lost the contact: no estimate, solve the whole window
@@ -848,7 +861,7 @@ def _solve_stiffening_by_approach(
         if np.any(q_new > 0):  # keep the last contact as the warm start when this approach has none
             q = q_new
         iters += it
-        state["v"], state["fs"], state["conv"] = v, fs, conv
+        state["v"], state["conv"] = v, conv
         return float((q_new * fs).sum() * cell)
 
     state: dict = {}
@@ -968,10 +981,8 @@ def _coarse_stiffened_start(
     c = int(np.sqrt(ny * nx / STIFFENING_COARSE_ELEMENTS))
     if c < 2:
         return None
-    hc = h[::c, ::c]
+    hc, tc, op_c = _coarse_problem(c, h, thickness, modulus, spacing_mm, poisson, top_layer)
     offset = float(hc.min())
-    tc = thickness[::c, ::c]
-    op_c = _Operator(hc.shape, spacing_mm * c, modulus[::c, ::c], tc, poisson, "float32", top_layer)
     try:
         _, _, appr, it, _, _, _ = _solve_stiffening_by_approach(
             op_c, hc - offset, tc, load_kpa_mm2, cell * c * c, None, None, 1e-3, max_iter, "float32", 1e-3
@@ -1143,14 +1154,6 @@ def solve_contact(
         scale = state["scale"] if state["scale"] is not None else np.ones_like(h)
         op.set_scaling(scale)
         stiffening = nonlinear and Tc is not None and not frozen
-        scaled = PRECONDITION and nonlinear and Tc is not None
-
-        def cg(tol_: float, refine_: str | None) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
-            if scaled:
-                return _pk_cg_scaled(op, scale, h, W, cell, state["p"], tol_, max_iter, refine_)
-            return _pk_cg(op, h, W, cell, state["p"], tol_, max_iter, refine_)
-
-        inner_tol = max(tol, 1e-3) if stiffening else tol
         if stiffening and STIFFENING_SOLVER == "approach":
             p0, s0, appr0 = state["p"], state["scale"], None
             if p0 is None:  # no warm start: a coarse solve estimates the approach
@@ -1165,6 +1168,14 @@ def solve_contact(
             state["iters"] += it
             state.update(p=p, u=u, approach=appr, h=h, scale=scale, conv=conv)
             return float((p * x).sum() * cell * 1e-3)
+        scaled = PRECONDITION and nonlinear and Tc is not None
+
+        def cg(tol_: float, refine_: str | None) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
+            if scaled:
+                return _pk_cg_scaled(op, scale, h, W, cell, state["p"], tol_, max_iter, refine_)
+            return _pk_cg(op, h, W, cell, state["p"], tol_, max_iter, refine_)
+
+        inner_tol = max(tol, 1e-3) if stiffening else tol
         prev_step = p_prev = prev_strain = prev_scale = None
         prev_beta = 1.0
         final = not stiffening

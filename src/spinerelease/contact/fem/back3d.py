@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.interpolate import RegularGridInterpolator
 
-from ...errors import InputError, check_positive
+from ...errors import InputError, check_choice, check_positive
 from ...grid import Grid
 from .solid3d import Slab3DResult, SlabContact, depth_fractions, graded_axis
 
@@ -50,6 +50,11 @@ class BackSlabCase:
         Subcutaneous fat thickness (for the layered material variant). [mm]
     skin_thickness_mm : float
         Skin thickness. [mm]
+    layers_modulus_kpa : ndarray
+        Modulus field below the top layer in the two-layer tissue model (muscle). [kPa]
+    top_layer : (float, float)
+        Thickness and modulus of the top layer (skin and fat) in the two-layer tissue model
+        (:meth:`spinerelease.anatomy.Back.tissue_layers`). [mm, kPa]
     """
 
     grid: Grid
@@ -63,6 +68,8 @@ class BackSlabCase:
     load_n: float
     fat_thickness_mm: np.ndarray
     skin_thickness_mm: float
+    layers_modulus_kpa: np.ndarray
+    top_layer: tuple[float, float]
 
 
 def back_slab_case(config=None, **kwargs) -> BackSlabCase:
@@ -71,7 +78,6 @@ def back_slab_case(config=None, **kwargs) -> BackSlabCase:
     Mirrors :func:`spinerelease.workflow.simulate` up to the contact solve. Only symmetric states (no roll) are
     accepted, since the FEM models half the slab.
     """
-    from ... import params
     from ...posture import tool_load
     from ...workflow import SimulationConfig, initial_gap_mm, level_pitch, place
 
@@ -86,6 +92,7 @@ def back_slab_case(config=None, **kwargs) -> BackSlabCase:
     gap0 = initial_gap_mm(surface, th)
     tool_top = float(np.nanmax(np.where(np.isfinite(th), th, np.nan)))
     load = tool_load(win.body, cy, step, levels_mm=win.levels_mm, tool_height_mm=tool_top)
+    layers_modulus, top = win.tissue_layers()
     return BackSlabCase(
         grid=win.grid,
         gap0_mm=gap0,
@@ -97,7 +104,9 @@ def back_slab_case(config=None, **kwargs) -> BackSlabCase:
         peak_xy_mm=np.array([[cx + p.x_mm, cy + p.y_mm] for p in tool.peaks]),
         load_n=float(load.force_n),
         fat_thickness_mm=win.fat_thickness_mm,
-        skin_thickness_mm=float(params.load("anatomy").value("skin_thickness")),
+        skin_thickness_mm=win.skin_thickness_mm,
+        layers_modulus_kpa=layers_modulus,
+        top_layer=top,
     )
 
 
@@ -247,20 +256,17 @@ def solve_fast_back(
     """The fast engine on the case (``nonlinear``: with its large-strain column stiffening).
 
     ``tissue="column"``: the per-column series modulus (what the FEM's ``material="column"`` models);
-    ``"layers"``: skin and fat over muscle as two bonded layers (``top_layer``; the FEM's ``"layered"``), with
-    the moduli of :func:`layered_modulus`.
+    ``"layers"``: skin and fat over muscle as two bonded layers (``top_layer``; the FEM's ``"layered"``), as
+    :func:`spinerelease.workflow.simulate` gives them (:meth:`spinerelease.anatomy.Back.tissue_layers`).
     """
-    from ... import params
+    from ...workflow import TISSUE_MODELS
     from ..solver import solve_contact
 
     load = case.load_n if load_n is None else load_n
-    modulus, top = case.modulus_kpa, None
-    if tissue == "layers":
-        t = params.load("tissue")
-        modulus = np.full(case.grid.shape, float(t.value("muscle_modulus")))
-        top = (float(np.mean(case.fat_thickness_mm)) + case.skin_thickness_mm, float(t.value("fat_modulus")))
-    elif tissue != "column":
-        raise InputError(f"tissue must be 'column' or 'layers', got {tissue!r}")
+    if check_choice("tissue", tissue, TISSUE_MODELS) == "column":
+        modulus, top = case.modulus_kpa, None
+    else:
+        modulus, top = case.layers_modulus_kpa, case.top_layer
     return solve_contact(
         case.gap0_mm,
         case.grid,

@@ -39,6 +39,10 @@ from ...errors import InputError, check_positive, check_range
 #: Material models of :func:`solve_axisymmetric`.
 MODELS = ("linear", "neo-hookean")
 
+#: Most triangles of an axisymmetric mesh (P2-P1: about 4.5 unknowns per triangle; the sparse LU of 200000
+#: triangles needs about 2 GB).
+MAX_TRIANGLES = 200_000
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -377,6 +381,12 @@ class AxisymmetricContact:
         self.thickness_mm = float(sum(la.thickness_mm for la in layers))
         rp = graded_points(domain_radius_mm, fine_mm, fine_extent_mm, growth)
         zp = layered_depth_points(self.layers, fine_mm, fine_extent_mm, growth)
+        n_tri = 2 * (len(rp) - 1) * (len(zp) - 1)
+        if n_tri > MAX_TRIANGLES:
+            raise InputError(
+                f"the finite-element mesh would have {n_tri} triangles (more than {MAX_TRIANGLES}, too large for "
+                f"the direct solver's memory); use a larger element size than {fine_mm:g} mm or a smaller domain"
+            )
         mesh = MeshTri.init_tensor(rp, zp).with_defaults()
         self.model = _Model(mesh, self.layers, poisson, model)
         ub = self.model.ub

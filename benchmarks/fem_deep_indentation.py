@@ -1,0 +1,200 @@
+"""Deep indentation at the real load: the fast engine against the large-strain FEM with true-normal contact.
+
+One PSO-Spine peak (rounded cone: 10 mm tip, 55 degree flank) pressed into tissue on flat bone, from light
+touch up to the default body's per-peak load (56 N, docs/validation.md), by the axisymmetric neo-Hookean FEM
+with frictionless contact on the deformed normal (:mod:`spinerelease.contact.fem.deep`, displacement-controlled
+continuation) and by the fast engine (:func:`spinerelease.contact.solve_contact`, same gap, same tissue model).
+
+Cases (``--case``):
+
+* ``outer``: the default body's outer peak at T7: skin + fat (11.97 mm, 3.25 kPa) over muscle (22.49 mm,
+  15 kPa), the two-layer tissue model;
+* ``muscle33``: 33 mm of muscle (15 kPa), the calibration grid's thick case (docs/calibration.md);
+* ``muscle10``: 10 mm of muscle.
+
+Prints a table (FEM and fast engine per load: approach, peak pressure, contact area) and writes
+``<out>/fem_deep_<case>.json``; ``--figure`` draws ``fem_deep_indentation.png`` from the JSON files.
+
+Usage::
+
+    /work/venv/bin/python benchmarks/fem_deep_indentation.py --case outer [--fine 1.0] [--out docs/figures]
+    /work/venv/bin/python benchmarks/fem_deep_indentation.py --figure
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from spinerelease import params
+from spinerelease.contact import solve_contact
+from spinerelease.contact.fem import Layer
+from spinerelease.contact.fem.deep import indentation_curve
+from spinerelease.grid import Grid
+from spinerelease.tools.base import rounded_peak_mm
+
+TIP_MM = float(params.load("tools").value("pso_spine_tip_radius"))
+FLANK_DEG = 55.0  # spinerelease.tools.builtin.pso_spine default
+LOADS_N = [0.3, 1.0, 3.0, 6.0, 10.0, 15.0, 20.0, 30.0, 45.0, 56.0]
+CASES = {
+    "outer": [Layer("skin+fat", 11.967, 3.25), Layer("muscle", 22.493, 15.0)],
+    "muscle33": [Layer("muscle", 33.0, 15.0)],
+    "muscle10": [Layer("muscle", 10.0, 15.0)],
+}
+
+
+def fast_cone(load_n: float, layers: list[Layer], spacing_mm: float = 0.5, half_width_mm: float = 45.0) -> dict:
+    """The fast engine on one rounded cone; two layers -> the two-layer tissue model."""
+    n = 2 * int(np.ceil(half_width_mm / spacing_mm))
+    grid = Grid(n, n, spacing_mm, -(n - 1) / 2 * spacing_mm, -(n - 1) / 2 * spacing_mm)
+    X, Y = grid.mesh()
+    gap = -rounded_peak_mm(X, Y, 0.0, 0.0, 0.0, TIP_MM, FLANK_DEG)
+    H = sum(la.thickness_mm for la in layers)
+    kw = {"top_layer": (layers[0].thickness_mm, layers[0].modulus_kpa)} if len(layers) == 2 else {}
+    res = solve_contact(gap, grid, load_n, layers[-1].modulus_kpa, H, poisson=0.49, nonlinear=True, **kw)
+    area = float(res.contact.sum() * grid.cell_area_mm2)
+    return {
+        "force_n": res.total_force_n,
+        "approach_mm": res.approach_mm,
+        "peak_pressure_kpa": float(res.pressure_kpa.max()),
+        "contact_area_mm2": area,
+    }
+
+
+def run(case: str, fine: float, out: Path) -> None:
+    layers = CASES[case]
+    t0 = time.time()
+    curve = indentation_curve(
+        LOADS_N,
+        layers,
+        tip_radius_mm=TIP_MM,
+        flank_angle_deg=FLANK_DEG,
+        fine_mm=fine,
+        log=lambda m: print(m, flush=True),
+    )
+    t_fem = time.time() - t0
+    rows = []
+    print(
+        f"case {case}, FEM {fine} mm: {t_fem:.0f} s; {curve.stopped}; reach {curve.reach_approach_mm:.2f} mm, "
+        f"{curve.reach_force_n:.2f} N"
+    )
+    print("| load [N] | FEM d [mm] | fast d | FEM p [kPa] | fast p | FEM area [mm2] | fast area | FEM strain |")
+    print("|---|---|---|---|---|---|---|---|")
+    for res in curve.results:
+        fa = fast_cone(res.force_n, layers)
+        fem = {
+            "force_n": res.force_n,
+            "approach_mm": res.approach_mm,
+            "peak_pressure_kpa": res.true_peak_pressure_kpa,
+            "contact_area_mm2": res.contact_area_current_mm2,
+            "nominal_peak_pressure_kpa": res.peak_pressure_kpa,
+            "bone_force_n": res.bone_force_n,
+            "bone_peak_pressure_kpa": res.bone_peak_pressure_kpa,
+            "strain": res.max_compressive_strain,
+            "converged": res.converged,
+            "load_error": res.load_error,
+        }
+        rows.append({"load_n": res.force_n, "fem": fem, "fast": fa})
+
+        def pct(k, fa=fa, fem=fem):
+            return f"{fa[k]:.2f} ({100 * (fa[k] / fem[k] - 1):+.0f} %)"
+
+        print(
+            f"| {res.force_n:.2f} | {fem['approach_mm']:.2f} | {pct('approach_mm')} | "
+            f"{fem['peak_pressure_kpa']:.2f} | {pct('peak_pressure_kpa')} | {fem['contact_area_mm2']:.0f} | "
+            f"{pct('contact_area_mm2')} | {fem['strain']:.2f} |",
+            flush=True,
+        )
+    # the fast engine beyond the FEM's reach, for the figure
+    beyond = [{"load_n": L, "fast": fast_cone(L, layers)} for L in LOADS_N if L > curve.reach_force_n]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"fem_deep_{case}.json").write_text(
+        json.dumps(
+            {
+                "case": case,
+                "layers": [la.__dict__ for la in layers],
+                "fine_mm": fine,
+                "fem_seconds": t_fem,
+                "stopped": curve.stopped,
+                "reach_approach_mm": curve.reach_approach_mm,
+                "reach_force_n": curve.reach_force_n,
+                "path": curve.path,
+                "rows": rows,
+                "fast_beyond": beyond,
+            },
+            indent=1,
+        )
+    )
+
+
+def figure(out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for case, colour in zip(CASES, ("C0", "C1", "C2"), strict=True):
+        f = out / f"fem_deep_{case}.json"
+        if not f.exists():
+            continue
+        data = json.loads(f.read_text())
+        path = np.array(data["path"])
+        axes[0].plot(path[:, 0], path[:, 1], "-", color=colour, label=f"{case} FEM")
+        fl = [r["fast"] for r in data["rows"]] + [r["fast"] for r in data["fast_beyond"]]
+        axes[0].plot(
+            [x["approach_mm"] for x in fl],
+            [x["force_n"] for x in fl],
+            "o--",
+            color=colour,
+            mfc="none",
+            label=f"{case} fast",
+        )
+        axes[1].loglog(
+            [r["load_n"] for r in data["rows"]],
+            [r["fem"]["peak_pressure_kpa"] for r in data["rows"]],
+            "-s",
+            color=colour,
+            label=f"{case} FEM",
+        )
+        axes[1].loglog(
+            [x["force_n"] for x in fl],
+            [x["peak_pressure_kpa"] for x in fl],
+            "o--",
+            color=colour,
+            mfc="none",
+            label=f"{case} fast",
+        )
+    axes[0].set_xlabel("approach [mm]")
+    axes[0].set_ylabel("force on the peak [N]")
+    axes[0].set_yscale("log")
+    axes[1].set_xlabel("force on the peak [N]")
+    axes[1].set_ylabel("peak pressure [kPa]")
+    for ax in axes:
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle("One PSO-Spine peak, large-strain FEM (true-normal contact) vs fast engine")
+    fig.tight_layout()
+    fig.savefig(out / "fem_deep_indentation.png", dpi=120)
+    print("wrote", out / "fem_deep_indentation.png")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--case", choices=sorted(CASES), default="outer")
+    ap.add_argument("--fine", type=float, default=1.0, help="FEM element size in the contact zone [mm]")
+    ap.add_argument("--out", type=Path, default=Path("docs/figures"))
+    ap.add_argument("--figure", action="store_true", help="only draw the figure from the JSON files")
+    args = ap.parse_args()
+    if args.figure:
+        figure(args.out)
+    else:
+        run(args.case, args.fine, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,412 @@
+"""Deep indentation: frictionless contact on the true (deformed) normal of a rigid rounded cone.
+
+:class:`~spinerelease.contact.fem.axisym.AxisymmetricContact` prescribes the *vertical* position of a contact
+node (the tool pushes along z only), a small-slope assumption that fails once the contact reaches the flank of
+a peak (a/R > ~0.5) and stops Newton's method at a few millimetres of indentation. This module replaces it by
+the exact frictionless constraint of a top-surface node on the analytic tool surface, enforced by Lagrange
+multipliers:
+
+    g_i(u) = z_tool(x_r,i) - x_z,i >= 0,   lambda_i >= 0,   lambda_i g_i = 0,
+
+with ``x = X + u`` the current node position and ``z_tool(r) = H - d + h(r)`` the surface of the tool, whose apex
+is at depth ``d`` (the approach) below the undeformed skin ``z = H``. The reaction on node ``i`` is
+``lambda_i grad g_i = lambda_i (h'(x_r), -1)``, normal to the tool wherever the node sits on it. Equilibrium
+``R_int(u) = sum_i lambda_i grad g_i`` and the complementarity conditions are solved together by a semi-smooth
+Newton method (primal-dual active set: node i is active where ``lambda_i - c g_i > 0``; Alart & Curnier 1991;
+Hintermueller, Ito & Kunisch 2002), with the consistent tangent including the tool's curvature term
+``-lambda_i h''(x_r)`` (a node-to-rigid-surface constraint; Wriggers 2006, ch. 4).
+
+The approach is the control variable (displacement control): :func:`indentation_curve` steps it up with an
+adaptive increment, warm-starting each step from the last converged state, and hits each requested load by a
+secant (Illinois) iteration between the two converged states that bracket it. It reports how deep the mesh
+could be driven before Newton's method failed (elements inverting), so a caller always sees the reach of the
+reference instead of a silent extrapolation.
+
+The tool is the PSO-Spine's peak shape (:func:`spinerelease.tools.base.rounded_peak_mm`): a spherical cap of
+the tip radius blended tangentially into a cone of the flank angle.
+
+Units: mm, kPa, N (1 kPa mm^2 = 1e-3 N).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import splu
+
+from ... import citations
+from ...errors import InputError, check_positive, check_range
+from .axisym import AxisymmetricContact, FemResult, Layer, _Diverged
+
+#: Most halvings of a Newton step that would invert an element.
+_MAX_HALVINGS = 6
+
+
+def rounded_cone_profile(
+    r_mm: np.ndarray, tip_radius_mm: float, flank_angle_deg: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Height of a rounded conical peak's surface above its apex, with its first and second derivative.
+
+    The surface is a spherical cap of radius ``R`` blended tangentially into a cone of slope
+    ``tan(flank_angle)`` at ``r_t = R sin(flank_angle)`` (the shape of :func:`spinerelease.tools.base.rounded_peak_mm`).
+
+    Parameters
+    ----------
+    r_mm : array
+        Radial distance from the peak's axis. [mm]
+    tip_radius_mm : float
+        Radius of the spherical cap. [mm]
+    flank_angle_deg : float
+        Slope of the cone flank from horizontal. [degrees]
+
+    Returns
+    -------
+    h : ndarray
+        Height above the apex. [mm]
+    dh_dr : ndarray
+        Slope. [-]
+    d2h_dr2 : ndarray
+        Curvature of the profile (``1/R`` at the apex, 0 on the cone). [1/mm]
+    """
+    R = float(tip_radius_mm)
+    a = np.radians(flank_angle_deg)
+    r = np.abs(np.asarray(r_mm, dtype=float))
+    r_t = R * np.sin(a)
+    cap = r <= r_t
+    rc = np.minimum(r, r_t)
+    s = np.sqrt(R * R - rc * rc)
+    h = np.where(cap, R - s, R * (1 - np.cos(a)) + (r - r_t) * np.tan(a))
+    dh = np.where(cap, rc / s, np.tan(a))
+    ddh = np.where(cap, R * R / s**3, 0.0)
+    return h, dh, ddh
+
+
+class NormalContact(AxisymmetricContact):
+    """Axisymmetric tissue block indented by a rigid rounded cone, contact on the true normal.
+
+    Parameters are those of :class:`~spinerelease.contact.fem.axisym.AxisymmetricContact`, plus
+
+    flank_angle_deg : float
+        Flank slope of the peak from horizontal (the PSO-Spine's 55 degrees by default). [degrees]
+    """
+
+    def __init__(
+        self,
+        layers: list[Layer],
+        tip_radius_mm: float,
+        domain_radius_mm: float,
+        *,
+        flank_angle_deg: float = 55.0,
+        **kwargs,
+    ) -> None:
+        super().__init__(layers, tip_radius_mm, domain_radius_mm, **kwargs)
+        self.flank_angle_deg = check_range("flank angle", flank_angle_deg, 10.0, 80.0, "degrees")
+        citations.use("alart1991", "hintermuller2002", "wriggers2006")
+        self.lam = np.zeros(len(self.top_z))  # contact multipliers (nodal normal-force measure) [kPa mm^2]
+        # complementarity scale: force per mm of gap of one surface element (order of E h)
+        e_max = max(la.modulus_kpa for la in self.layers)
+        fine = float(np.diff(self.r_top[:2])[0])
+        self._c = e_max * fine
+        free = np.ones(self.n, dtype=bool)
+        free[self.fixed] = False
+        self._free = np.flatnonzero(free)
+
+    # ------------------------------------------------------------------ state
+    def save(self) -> tuple[np.ndarray, ...]:
+        return self.U.copy(), self.P.copy(), self.active.copy(), self.lam.copy()
+
+    def restore(self, state: tuple[np.ndarray, ...]) -> None:
+        self.U, self.P, self.active, self.lam = (s.copy() for s in state)
+
+    def gap(self, approach_mm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gap of every top-surface node to the tool (>= 0 admissible) with the tool's slope and curvature there."""
+        x_r = self.r_top + self.U[self.top_r]
+        x_z = self.thickness_mm + self.U[self.top_z]
+        h, dh, ddh = rounded_cone_profile(x_r, self.tip_radius_mm, self.flank_angle_deg)
+        return self.thickness_mm - approach_mm + h - x_z, dh, ddh
+
+    # ------------------------------------------------------------------ solve
+    def solve_at(
+        self, approach_mm: float, *, tol: float = 1e-8, max_newton: int = 40, **_: object
+    ) -> tuple[float, bool]:
+        """Equilibrium at a prescribed approach (semi-smooth Newton); returns (contact force [N], converged).
+
+        Raises ``_Diverged`` when Newton's method fails (an element inverts or the iteration does not settle);
+        the state is then undefined and the caller restores a saved one.
+        """
+        n, free, tr, tz = self.n, self._free, self.top_r, self.top_z
+        fscale = None
+        K, R_int = self.model.assemble(self.U, self.P)
+        if not np.all(np.isfinite(R_int)):
+            raise _Diverged("non-finite residual (element inverted)")
+        for it in range(1, max_newton + 1):
+            g, dh, ddh = self.gap(approach_mm)
+            act = (self.lam - self._c * g) > 0
+            ia = np.flatnonzero(act)
+            na = len(ia)
+            G = sp.csr_matrix(
+                (np.concatenate([dh[ia], -np.ones(na)]), (np.tile(np.arange(na), 2), np.concatenate([tr[ia], tz[ia]]))),
+                shape=(na, n),
+            )
+            K_curv = sp.csr_matrix((-self.lam[ia] * ddh[ia], (tr[ia], tr[ia])), shape=(n, n))
+            res = R_int - G.T @ self.lam[ia]
+            fscale = max(fscale or 0.0, np.abs(self.lam).max(initial=0.0), np.abs(R_int[free]).max(initial=0.0), 1e-30)
+            A = sp.bmat([[(K + K_curv)[free][:, free], -G[:, free].T], [-G[:, free], None]], format="csc")
+            rhs = np.concatenate([-res[free], g[ia]])
+            try:
+                sol = splu(A).solve(rhs)
+            except RuntimeError as exc:
+                raise _Diverged(str(exc)) from None
+            if not np.all(np.isfinite(sol)):
+                raise _Diverged("non-finite Newton step")
+            du = np.zeros(n)
+            du[free] = sol[: len(free)]
+            # damped step: halve it while it would invert an element (the full step is taken when it can be)
+            t = 1.0
+            for _ in range(_MAX_HALVINGS + 1):
+                U_new, P_new = self.U + t * du[: self.nu], self.P + t * du[self.nu :]
+                K, R_int = self.model.assemble(U_new, P_new)
+                if np.all(np.isfinite(R_int)):
+                    break
+                t *= 0.5
+            else:
+                raise _Diverged("non-finite residual (element inverted)")
+            self.U, self.P = U_new, P_new
+            du *= t
+            lam = np.zeros_like(self.lam)
+            lam[ia] = self.lam[ia] + t * sol[len(free) :]
+            self.lam = lam
+            self.active = act
+            step = np.abs(du[: self.nu]).max() / self.thickness_mm
+            r_norm = np.abs(res[free]).max() / fscale
+            if it > 1 and step < tol and r_norm < 1e3 * tol:
+                g_new = self.gap(approach_mm)[0]
+                if np.array_equal((self.lam - self._c * g_new) > 0, act):
+                    self.newton_total += it
+                    return float(self.lam.sum()) * 1e-3, True
+        self.newton_total += max_newton
+        raise _Diverged("Newton's method did not converge")
+
+    # ------------------------------------------------------------------ post-processing
+    def result(self, approach_mm: float, force_target_n: float, converged: bool) -> FemResult:
+        """Post-process the current state: nominal and true normal pressure, contact radii, bone reaction."""
+        g, dh, _ = self.gap(approach_mm)
+        act = self.lam > 0
+        fn = self.lam * np.sqrt(1.0 + dh**2)  # normal force measure of each node [kPa mm^2]
+        _, M0 = self._mass
+        pressure = np.where(act, np.clip(splu(M0.tocsc()).solve(fn), 0.0, None), 0.0)
+        true_p = np.where(act, np.clip(splu(self._current_boundary_mass().tocsc()).solve(fn), 0.0, None), 0.0)
+        r_cur = self.r_top + self.U[self.top_r]
+        idx = np.flatnonzero(act)
+        last = idx.max() if len(idx) else 0
+        nxt = min(last + 1, len(self.r_top) - 1)
+        f = self.internal_force()
+        ub = self.model.ub
+        bz = self.bottom_z[np.argsort(ub.doflocs[0, self.bottom_z])]
+        _, Mb = self._bmass
+        bone_p = splu(Mb.tocsc()).solve(f[bz])
+        force_n = float(self.lam.sum()) * 1e-3
+        return FemResult(
+            r_mm=self.r_top.copy(),
+            pressure_kpa=pressure,
+            approach_mm=float(approach_mm),
+            force_n=force_n,
+            contact_radius_mm=float(0.5 * (self.r_top[last] + self.r_top[nxt])),
+            bone_force_n=float(f[bz].sum()) * 1e-3,
+            bone_peak_pressure_kpa=float(np.max(bone_p)),
+            max_compressive_strain=float(np.max(-self.U[self.top_z]) / self.thickness_mm),
+            model=self.model_name,
+            n_dofs=self.n,
+            newton_iterations=self.newton_total,
+            converged=converged,
+            load_error=abs(force_n - force_target_n) / force_target_n,
+            r_current_mm=r_cur,
+            true_pressure_kpa=true_p,
+            contact_radius_current_mm=float(0.5 * (r_cur[last] + r_cur[nxt])),
+            extras={"contact": "normal", "flank_angle_deg": self.flank_angle_deg, "min_gap_mm": float(g.min())},
+        )
+
+
+@dataclass(frozen=True)
+class IndentationCurve:
+    """Results of :func:`indentation_curve`.
+
+    Attributes
+    ----------
+    results : list of FemResult
+        One per requested load that the FEM reached, in increasing order.
+    loads_n : list of float
+        The requested loads. [N]
+    reach_approach_mm : float
+        Deepest converged approach. [mm]
+    reach_force_n : float
+        Force at that approach. [N]
+    stopped : str
+        Why the continuation stopped (``"done"`` when every load was reached).
+    path : list of (approach [mm], force [N])
+        Every converged continuation step.
+    """
+
+    results: list[FemResult]
+    loads_n: list[float]
+    reach_approach_mm: float
+    reach_force_n: float
+    stopped: str
+    path: list[tuple[float, float]] = field(default_factory=list)
+
+
+def indentation_curve(
+    loads_n: list[float],
+    layers: list[Layer],
+    *,
+    tip_radius_mm: float,
+    flank_angle_deg: float = 55.0,
+    domain_radius_mm: float | None = None,
+    poisson: float = 0.49,
+    fine_mm: float = 1.0,
+    fine_extent_mm: float | None = None,
+    growth: float = 1.2,
+    load_tol: float = 2e-3,
+    max_step_fraction: float = 0.06,
+    min_step_fraction: float = 5e-4,
+    log: Callable[[str], None] | None = None,
+) -> IndentationCurve:
+    """Large-strain (neo-Hookean) indentation of layered tissue on bone by a rounded cone, to a list of loads.
+
+    Displacement-controlled continuation of :class:`NormalContact` (adaptive approach increments, halved on
+    failure), with each load located by an Illinois secant on ``log(force)`` between the converged states that
+    bracket it.
+
+    Parameters
+    ----------
+    loads_n : list of float
+        Loads to report. [N]
+    layers : list of Layer
+        Tissue layers from the skin surface down to the bone.
+    tip_radius_mm, flank_angle_deg : float
+        Peak shape (tip radius [mm], flank slope from horizontal [degrees]).
+    domain_radius_mm : float, optional
+        Radius of the tissue cylinder (default: 5 x the tissue thickness, at least 120 mm). [mm]
+    poisson : float
+        Poisson's ratio. [-]
+    fine_mm : float
+        Element size in the contact zone. [mm]
+    fine_extent_mm : float, optional
+        Radial extent of the fine zone (default: 1.2 x the tissue thickness, at least 20 mm). [mm]
+    growth : float
+        Element growth factor outside the fine zone. [-]
+    load_tol : float
+        Relative force tolerance. [-]
+    max_step_fraction, min_step_fraction : float
+        Largest approach increment, and the increment below which the continuation gives up, as fractions of
+        the tissue thickness. [-]
+    log : callable, optional
+        Called with a line of progress after every continuation step.
+
+    Returns
+    -------
+    IndentationCurve
+        The loads reached, and the reach of the mesh when it could not go deeper.
+
+    References
+    ----------
+    Alart P, Curnier A (1991). A mixed formulation for frictional contact problems prone to Newton like solution
+    methods. Comput Methods Appl Mech Eng 92, 353-375.
+    Hintermueller M, Ito K, Kunisch K (2002). The primal-dual active set strategy as a semismooth Newton method.
+    SIAM J Optim 13, 865-888.
+    Wriggers P (2006). Computational Contact Mechanics, 2nd ed. Springer.
+    """
+    if not layers:
+        raise InputError("at least one tissue layer is needed")
+    loads = sorted(check_positive("load", float(x), "N") for x in loads_n)
+    if not loads:
+        raise InputError("give at least one load")
+    H = float(sum(la.thickness_mm for la in layers))
+    check_positive("element size", fine_mm, "mm")
+    radius = domain_radius_mm if domain_radius_mm is not None else max(5.0 * H, 120.0)
+    extent = fine_extent_mm if fine_extent_mm is not None else max(1.2 * H, 20.0)
+    prob = NormalContact(
+        layers,
+        tip_radius_mm,
+        radius,
+        flank_angle_deg=flank_angle_deg,
+        poisson=poisson,
+        model="neo-hookean",
+        fine_mm=fine_mm,
+        fine_extent_mm=extent,
+        growth=growth,
+    )
+    results: list[FemResult] = []
+    path: list[tuple[float, float]] = []
+    d_lo, f_lo, s_lo = 0.0, 0.0, prob.save()
+    step = 0.02 * H
+    k = 0  # next load to locate
+    stopped = "done"
+    while k < len(loads):
+        d_try = min(d_lo + step, 0.98 * H)
+        if step < min_step_fraction * H or d_try <= d_lo:
+            stopped = f"Newton's method failed beyond an approach of {d_lo:.2f} mm ({f_lo:.3g} N)"
+            break
+        try:
+            f_try, _ = prob.solve_at(d_try)
+        except _Diverged:
+            prob.restore(s_lo)
+            step *= 0.5
+            continue
+        s_try = prob.save()
+        path.append((d_try, f_try))
+        if log is not None:
+            log(f"approach {d_try:.3f} mm: {f_try:.4g} N (Newton iterations so far {prob.newton_total})")
+        while k < len(loads) and f_try >= loads[k]:
+            results.append(_locate(prob, loads[k], (d_lo, f_lo, s_lo), (d_try, f_try, s_try), load_tol))
+            k += 1
+        prob.restore(s_try)
+        d_lo, f_lo, s_lo = d_try, f_try, s_try
+        step = min(step * 1.5, max_step_fraction * H)
+    return IndentationCurve(results, loads, d_lo, f_lo, stopped, path)
+
+
+def _locate(prob: NormalContact, load: float, lo: tuple, hi: tuple, tol: float, max_iter: int = 30) -> FemResult:
+    """Illinois secant on log(force / load) between two converged, bracketing states."""
+    (d_lo, f_lo, s_lo), (d_hi, f_hi, s_hi) = lo, hi
+    if abs(f_hi - load) <= tol * load:
+        prob.restore(s_hi)
+        return prob.result(d_hi, load, True)
+
+    def g(f: float) -> float:
+        return float(np.log(max(f, 1e-30) / load))
+
+    g_lo, g_hi = (g(f_lo) if f_lo > 0 else -np.inf), g(f_hi)
+    side = 0
+    d_cur, conv = d_hi, False
+    for _ in range(max_iter):
+        if np.isfinite(g_lo):
+            d_new = d_lo - g_lo * (d_hi - d_lo) / (g_hi - g_lo)
+        else:
+            d_new = 0.5 * (d_lo + d_hi)
+        d_new = float(np.clip(d_new, d_lo + 0.01 * (d_hi - d_lo), d_hi - 0.01 * (d_hi - d_lo)))
+        prob.restore(s_lo if abs(d_new - d_lo) < abs(d_hi - d_new) else s_hi)
+        try:
+            f_new, _ = prob.solve_at(d_new)
+        except _Diverged:
+            prob.restore(s_hi)
+            return prob.result(d_hi, load, False)
+        d_cur = d_new
+        if abs(f_new - load) <= tol * load:
+            conv = True
+            break
+        g_new = g(f_new)
+        if g_new < 0:
+            d_lo, f_lo, s_lo, g_lo = d_new, f_new, prob.save(), g_new
+            if side == -1:
+                g_hi *= 0.5
+            side = -1
+        else:
+            d_hi, f_hi, s_hi, g_hi = d_new, f_new, prob.save(), g_new
+            if side == 1:
+                g_lo *= 0.5
+            side = 1
+    return prob.result(d_cur, load, conv)

@@ -1,0 +1,84 @@
+"""Deep indentation with true-normal contact (spinerelease.contact.fem.deep)."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skfem")
+
+from spinerelease.contact.fem import Layer  # noqa: E402
+from spinerelease.contact.fem.axisym import AxisymmetricContact  # noqa: E402
+from spinerelease.contact.fem.deep import NormalContact, indentation_curve, rounded_cone_profile  # noqa: E402
+from spinerelease.errors import InputError  # noqa: E402
+from spinerelease.tools.base import rounded_peak_mm  # noqa: E402
+
+TIP_MM = 10.0
+MESH = {"fine_mm": 1.5, "fine_extent_mm": 15.0, "growth": 1.3}
+
+
+def test_profile_is_the_tool_peak_and_its_derivatives():
+    r = np.linspace(0.0, 30.0, 601)
+    h, dh, ddh = rounded_cone_profile(r, TIP_MM, 55.0)
+    np.testing.assert_allclose(h, -rounded_peak_mm(r, 0 * r, 0.0, 0.0, 0.0, TIP_MM, 55.0), atol=1e-12)
+    smooth = np.abs(r - TIP_MM * np.sin(np.radians(55.0))) > 0.1  # the curvature jumps where cap meets cone
+    smooth[[0, -1]] = False
+    np.testing.assert_allclose(dh[smooth], np.gradient(h, r)[smooth], atol=2e-4)
+    np.testing.assert_allclose(ddh[smooth], np.gradient(dh, r)[smooth], atol=2e-3)
+    assert ddh[0] == pytest.approx(1 / TIP_MM) and dh[-1] == pytest.approx(np.tan(np.radians(55.0)))
+
+
+@pytest.fixture(scope="module")
+def shallow():
+    layers = [Layer("muscle", 20.0, 15.0)]
+    out = {}
+    for name, cls in (("vertical", AxisymmetricContact), ("normal", NormalContact)):
+        p = cls(layers, TIP_MM, 80.0, **MESH)
+        for d in (0.4, 0.8):
+            f, ok = p.solve_at(d)
+        assert ok
+        out[name] = p.result(0.8, f, True)
+    return out
+
+
+def test_shallow_indentation_agrees_with_the_vertical_contact_model(shallow):
+    # a/R ~ 0.3: the contact normal is nearly vertical, so both contact models must give the same force
+    v, n = shallow["vertical"], shallow["normal"]
+    assert n.force_n == pytest.approx(v.force_n, rel=0.03)
+    assert n.contact_radius_current_mm == pytest.approx(v.contact_radius_current_mm, rel=0.15)
+
+
+def test_normal_contact_balances_on_the_bone(shallow):
+    n = shallow["normal"]
+    assert n.bone_force_n == pytest.approx(n.force_n, rel=1e-8)
+    assert n.extras["min_gap_mm"] > -1e-6  # no node inside the tool
+
+
+def test_deep_curve_reaches_loads_on_the_flank():
+    layers = [Layer("fat", 4.0, 3.25), Layer("muscle", 12.0, 15.0)]
+    curve = indentation_curve(
+        [0.5, 2.0], layers, tip_radius_mm=TIP_MM, fine_mm=1.5, fine_extent_mm=25.0, domain_radius_mm=70.0, growth=1.3
+    )
+    assert curve.stopped == "done" and len(curve.results) == 2
+    for res, load in zip(curve.results, curve.loads_n, strict=True):
+        assert res.converged and res.force_n == pytest.approx(load, rel=3e-3)
+        assert res.bone_force_n == pytest.approx(res.force_n, rel=1e-8)
+    deep = curve.results[-1]
+    # beyond the cap (r_t = R sin 55 deg = 8.2 mm): the contact has reached the cone flank
+    assert deep.contact_radius_current_mm > TIP_MM * np.sin(np.radians(55.0))
+    # force per true contact area rises with the load, and the path is monotonic
+    assert deep.true_peak_pressure_kpa > curve.results[0].true_peak_pressure_kpa
+    f = [p[1] for p in curve.path]
+    assert all(b > a for a, b in zip(f, f[1:], strict=False))
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"loads_n": []}, {"loads_n": [-1.0]}, {"loads_n": [float("nan")]}, {"loads_n": [1.0], "layers": []}]
+)
+def test_bad_input(kwargs):
+    args = {"loads_n": [1.0], "layers": [Layer("m", 10.0, 15.0)], "tip_radius_mm": TIP_MM} | kwargs
+    with pytest.raises(InputError):
+        indentation_curve(**args)
+
+
+def test_mesh_too_large_is_refused():
+    with pytest.raises(InputError, match="too large"):
+        NormalContact([Layer("m", 30.0, 15.0)], TIP_MM, 200.0, fine_mm=0.02, fine_extent_mm=30.0)

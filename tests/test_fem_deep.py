@@ -53,10 +53,8 @@ def test_normal_contact_balances_on_the_bone(shallow):
 
 
 def test_deep_curve_reaches_loads_on_the_flank():
-    layers = [Layer("fat", 4.0, 3.25), Layer("muscle", 12.0, 15.0)]
-    curve = indentation_curve(
-        [0.5, 2.0], layers, tip_radius_mm=TIP_MM, fine_mm=1.5, fine_extent_mm=25.0, domain_radius_mm=70.0, growth=1.3
-    )
+    layers = [Layer("muscle", 33.0, 15.0)]
+    curve = indentation_curve([0.5, 3.0], layers, tip_radius_mm=TIP_MM, fine_mm=1.5)
     assert curve.stopped == "done" and len(curve.results) == 2
     for res, load in zip(curve.results, curve.loads_n, strict=True):
         assert res.converged and res.force_n == pytest.approx(load, rel=3e-3)
@@ -82,3 +80,14 @@ def test_bad_input(kwargs):
 def test_mesh_too_large_is_refused():
     with pytest.raises(InputError, match="too large"):
         NormalContact([Layer("m", 30.0, 15.0)], TIP_MM, 200.0, fine_mm=0.02, fine_extent_mm=30.0)
+
+
+def test_reach_is_reported_when_the_mesh_cannot_go_deeper():
+    # soft fat over muscle on a coarse mesh: the continuation stops well short of 200 N and says where
+    layers = [Layer("fat", 6.0, 3.25), Layer("muscle", 6.0, 15.0)]
+    curve = indentation_curve(
+        [0.2, 200.0], layers, tip_radius_mm=TIP_MM, fine_mm=2.0, fine_extent_mm=20.0, domain_radius_mm=50.0, growth=1.4
+    )
+    assert len(curve.results) == 1 and curve.results[0].converged
+    assert "failed beyond an approach of" in curve.stopped
+    assert 0.2 < curve.reach_force_n < 200.0 and 0 < curve.reach_approach_mm < 12.0

@@ -43,6 +43,7 @@ from .axisym import AxisymmetricContact, FemResult, Layer, _Diverged
 
 #: Most halvings of a Newton step that would invert an element.
 _MAX_HALVINGS = 6
+_DEBUG = False
 
 
 def rounded_cone_profile(
@@ -108,8 +109,8 @@ class NormalContact(AxisymmetricContact):
         self.lam = np.zeros(len(self.top_z))  # contact multipliers (nodal normal-force measure) [kPa mm^2]
         # complementarity scale: force per mm of gap of one surface element (order of E h)
         e_max = max(la.modulus_kpa for la in self.layers)
-        fine = float(np.diff(self.r_top[:2])[0])
-        self._c = e_max * fine
+        self._fine = 2.0 * float(np.diff(self.r_top[:2])[0])  # element size (P2: two nodes per edge) [mm]
+        self._c = e_max * self._fine
         free = np.ones(self.n, dtype=bool)
         free[self.fixed] = False
         self._free = np.flatnonzero(free)
@@ -130,7 +131,7 @@ class NormalContact(AxisymmetricContact):
 
     # ------------------------------------------------------------------ solve
     def solve_at(
-        self, approach_mm: float, *, tol: float = 1e-8, max_newton: int = 40, **_: object
+        self, approach_mm: float, *, tol: float = 1e-8, max_newton: int = 25, **_: object
     ) -> tuple[float, bool]:
         """Equilibrium at a prescribed approach (semi-smooth Newton); returns (contact force [N], converged).
 
@@ -151,7 +152,15 @@ class NormalContact(AxisymmetricContact):
                 (np.concatenate([dh[ia], -np.ones(na)]), (np.tile(np.arange(na), 2), np.concatenate([tr[ia], tz[ia]]))),
                 shape=(na, n),
             )
-            K_curv = sp.csr_matrix((-self.lam[ia] * ddh[ia], (tr[ia], tr[ia])), shape=(n, n))
+            # the profile's curvature jumps where the cap meets the cone; a node sitting there would make the
+            # tangent jump between iterations and Newton's method chatter, so the tangent takes the curvature
+            # averaged over half an element either side (the residual and the gap stay exact)
+            x_r = self.r_top[ia] + self.U[tr[ia]]
+            ddh_t = 0.5 * sum(
+                rounded_cone_profile(x_r + s, self.tip_radius_mm, self.flank_angle_deg)[2]
+                for s in (-0.5 * self._fine, 0.5 * self._fine)
+            )
+            K_curv = sp.csr_matrix((-self.lam[ia] * ddh_t, (tr[ia], tr[ia])), shape=(n, n))
             res = R_int - G.T @ self.lam[ia]
             fscale = max(fscale or 0.0, np.abs(self.lam).max(initial=0.0), np.abs(R_int[free]).max(initial=0.0), 1e-30)
             A = sp.bmat([[(K + K_curv)[free][:, free], -G[:, free].T], [-G[:, free], None]], format="csc")
@@ -182,6 +191,8 @@ class NormalContact(AxisymmetricContact):
             self.active = act
             step = np.abs(du[: self.nu]).max() / self.thickness_mm
             r_norm = np.abs(res[free]).max() / fscale
+            if _DEBUG:
+                print(f"   it {it} t={t:.3g} step={step:.2e} r={r_norm:.2e} na={na}", flush=True)
             if it > 1 and step < tol and r_norm < 1e3 * tol:
                 g_new = self.gap(approach_mm)[0]
                 if np.array_equal((self.lam - self._c * g_new) > 0, act):
@@ -271,7 +282,7 @@ def indentation_curve(
     growth: float = 1.2,
     load_tol: float = 2e-3,
     max_step_fraction: float = 0.06,
-    min_step_fraction: float = 5e-4,
+    min_step_fraction: float = 4e-3,
     log: Callable[[str], None] | None = None,
 ) -> IndentationCurve:
     """Large-strain (neo-Hookean) indentation of layered tissue on bone by a rounded cone, to a list of loads.
@@ -342,14 +353,20 @@ def indentation_curve(
     results: list[FemResult] = []
     path: list[tuple[float, float]] = []
     d_lo, f_lo, s_lo = 0.0, 0.0, prob.save()
+    d_prev, s_prev = None, None  # the converged state before (d_lo, s_lo), for the predictor
     step = 0.02 * H
     k = 0  # next load to locate
     stopped = "done"
     while k < len(loads):
         d_try = min(d_lo + step, 0.98 * H)
-        if step < min_step_fraction * H or d_try <= d_lo:
+        if d_try <= d_lo:
+            stopped = f"the tissue is squeezed onto the bone (approach {d_lo:.2f} mm, {f_lo:.3g} N)"
+            break
+        if step < min_step_fraction * H:
             stopped = f"Newton's method failed beyond an approach of {d_lo:.2f} mm ({f_lo:.3g} N)"
             break
+        if s_prev is not None:
+            prob.restore(_blend(s_prev, s_lo, (d_try - d_prev) / (d_lo - d_prev)))
         try:
             f_try, _ = prob.solve_at(d_try)
         except _Diverged:
@@ -364,9 +381,17 @@ def indentation_curve(
             results.append(_locate(prob, loads[k], (d_lo, f_lo, s_lo), (d_try, f_try, s_try), load_tol))
             k += 1
         prob.restore(s_try)
+        d_prev, s_prev = d_lo, s_lo
         d_lo, f_lo, s_lo = d_try, f_try, s_try
         step = min(step * 1.5, max_step_fraction * H)
     return IndentationCurve(results, loads, d_lo, f_lo, stopped, path)
+
+
+def _blend(s_a: tuple, s_b: tuple, w: float) -> tuple:
+    """Predictor: the state ``(1 - w) s_a + w s_b`` (``w > 1`` extrapolates); contact where a multiplier is left."""
+    U, P, lam = ((1.0 - w) * a + w * b for a, b in zip(s_a[:2] + s_a[3:], s_b[:2] + s_b[3:], strict=True))
+    lam = np.clip(lam, 0.0, None)
+    return U, P, lam > 0, lam
 
 
 def _locate(prob: NormalContact, load: float, lo: tuple, hi: tuple, tol: float, max_iter: int = 30) -> FemResult:
@@ -388,7 +413,7 @@ def _locate(prob: NormalContact, load: float, lo: tuple, hi: tuple, tol: float, 
         else:
             d_new = 0.5 * (d_lo + d_hi)
         d_new = float(np.clip(d_new, d_lo + 0.01 * (d_hi - d_lo), d_hi - 0.01 * (d_hi - d_lo)))
-        prob.restore(s_lo if abs(d_new - d_lo) < abs(d_hi - d_new) else s_hi)
+        prob.restore(_blend(s_lo, s_hi, (d_new - d_lo) / (d_hi - d_lo)))
         try:
             f_new, _ = prob.solve_at(d_new)
         except _Diverged:

@@ -97,6 +97,7 @@ def run(case: str, fine: float, out: Path) -> None:
             "strain": res.max_compressive_strain,
             "converged": res.converged,
             "load_error": res.load_error,
+            "peak_radius_mm": float(res.r_current_mm[int(np.argmax(res.true_pressure_kpa))]),
         }
         rows.append({"load_n": res.force_n, "fem": fem, "fast": fa})
 

@@ -91,3 +91,23 @@ def test_reach_is_reported_when_the_mesh_cannot_go_deeper():
     assert len(curve.results) == 1 and curve.results[0].converged
     assert "failed beyond an approach of" in curve.stopped
     assert 0.2 < curve.reach_force_n < 200.0 and 0 < curve.reach_approach_mm < 12.0
+
+
+def test_facet_mean_pressure():
+    from spinerelease.contact.fem.deep import facet_mean_pressure_kpa
+
+    r = np.linspace(1.0, 5.0, 9)  # 4 facets
+    z = 0.3 * r
+    rc, pm = facet_mean_pressure_kpa(r, z, np.full(9, 7.0))
+    np.testing.assert_allclose(pm, 7.0)
+    np.testing.assert_allclose(rc, [1.5, 2.5, 3.5, 4.5])
+    # a field linear in r: the area-weighted mean over [a, b] with weight r is (2/3)(b^3-a^3)/(b^2-a^2)
+    rc, pm = facet_mean_pressure_kpa(r, z, r.copy())
+    a, b = r[0:-1:2], r[2::2]
+    np.testing.assert_allclose(pm, 2 / 3 * (b**3 - a**3) / (b**2 - a**2), rtol=1e-12)
+    # an oscillating nodal field (+e at mid-side nodes) is averaged, not passed on as a maximum
+    osc = np.full(9, 4.0)
+    osc[1::2] += 3.0
+    assert facet_mean_pressure_kpa(r, z, osc)[1].max() < 6.1
+    with pytest.raises(InputError):
+        facet_mean_pressure_kpa(r[:-1], z[:-1], r[:-1])

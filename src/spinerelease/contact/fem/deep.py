@@ -85,6 +85,46 @@ def rounded_cone_profile(
     return h, dh, ddh
 
 
+def facet_mean_pressure_kpa(r_mm: np.ndarray, z_mm: np.ndarray, p_kpa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of a quadratic (P2) surface pressure over each facet of an axisymmetric surface.
+
+    The surface nodes alternate vertex, mid-side, vertex, ... (``2 E + 1`` nodes for ``E`` facets); each facet is
+    the straight segment between its two vertices, area element ``2 pi r ds``. The mean is the facet's force
+    over its area, the quantity a pressure sensor (or an element of the fast engine) of the facet's size reads;
+    unlike the nodal values it does not carry the node-to-node oscillation of multiplier-recovered pressures.
+
+    Parameters
+    ----------
+    r_mm, z_mm : array
+        Node positions, in surface order. [mm]
+    p_kpa : array
+        Nodal pressure. [kPa]
+
+    Returns
+    -------
+    r_centre : ndarray
+        Radius of each facet's midpoint. [mm]
+    p_mean : ndarray
+        Area-weighted mean pressure of each facet. [kPa]
+    """
+    r, z, p = (np.asarray(a, dtype=float) for a in (r_mm, z_mm, p_kpa))
+    if r.size < 3 or r.size % 2 == 0 or not (r.shape == z.shape == p.shape):
+        raise InputError("facet means need 2 E + 1 surface nodes (vertex, mid-side, vertex, ...)")
+    xg, wg = np.polynomial.legendre.leggauss(4)
+    sg = 0.5 * (xg + 1.0)
+    wg = 0.5 * wg
+    phi = np.stack([(1 - sg) * (1 - 2 * sg), 4 * sg * (1 - sg), sg * (2 * sg - 1)])  # (3, nq)
+    ra, rb = r[0:-1:2], r[2::2]
+    length = np.hypot(rb - ra, z[2::2] - z[0:-1:2])
+    rq = ra[:, None] + (rb - ra)[:, None] * sg[None, :]  # (E, nq)
+    w = wg[None, :] * rq * length[:, None]  # 2 pi cancels in the mean
+    pe = np.stack([p[0:-1:2], p[1::2], p[2::2]], axis=1)  # (E, 3)
+    pq = pe @ phi  # (E, nq)
+    area = w.sum(axis=1)
+    mean = np.divide((pq * w).sum(axis=1), area, out=np.zeros_like(area), where=area > 0)
+    return 0.5 * (ra + rb), mean
+
+
 class NormalContact(AxisymmetricContact):
     """Axisymmetric tissue block indented by a rigid rounded cone, contact on the true normal.
 
@@ -220,6 +260,7 @@ class NormalContact(AxisymmetricContact):
         _, Mb = self._bmass
         bone_p = splu(Mb.tocsc()).solve(f[bz])
         force_n = float(self.lam.sum()) * 1e-3
+        facet_r, facet_p = facet_mean_pressure_kpa(r_cur, self.thickness_mm + self.U[self.top_z], true_p)
         return FemResult(
             r_mm=self.r_top.copy(),
             pressure_kpa=pressure,
@@ -237,7 +278,14 @@ class NormalContact(AxisymmetricContact):
             r_current_mm=r_cur,
             true_pressure_kpa=true_p,
             contact_radius_current_mm=float(0.5 * (r_cur[last] + r_cur[nxt])),
-            extras={"contact": "normal", "flank_angle_deg": self.flank_angle_deg, "min_gap_mm": float(g.min())},
+            extras={
+                "contact": "normal",
+                "flank_angle_deg": self.flank_angle_deg,
+                "min_gap_mm": float(g.min()),
+                "facet_r_mm": facet_r,
+                "facet_pressure_kpa": facet_p,
+                "facet_peak_pressure_kpa": float(facet_p.max()),
+            },
         )
 
 

@@ -10,7 +10,7 @@ Cases (``--case``):
 * ``outer``: the default body's outer peak at T7: skin + fat (11.97 mm, 3.25 kPa) over muscle (22.49 mm,
   15 kPa), the two-layer tissue model;
 * ``muscle33``: 33 mm of muscle (15 kPa), the calibration grid's thick case (docs/calibration.md);
-* ``muscle10``: 10 mm of muscle.
+* ``muscle20``, ``muscle10``: 20 and 10 mm of muscle.
 
 Prints a table (FEM and fast engine per load: approach, peak pressure, contact area; the FEM's peak pressure is
 the largest facet mean of the pressure on the tool, ``extras["facet_peak_pressure_kpa"]``, its largest nodal
@@ -21,6 +21,7 @@ Usage::
 
     /work/venv/bin/python benchmarks/fem_deep_indentation.py --case outer [--fine 1.0] [--out docs/figures]
     /work/venv/bin/python benchmarks/fem_deep_indentation.py --figure
+    /work/venv/bin/python benchmarks/fem_deep_indentation.py --refresh-fast   # after changing the fast engine
 """
 
 from __future__ import annotations
@@ -33,11 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from spinerelease import params
-from spinerelease.contact import solve_contact
 from spinerelease.contact.fem import Layer
+from spinerelease.contact.fem.compare import fast_rounded_cone
 from spinerelease.contact.fem.deep import indentation_curve
-from spinerelease.grid import Grid
-from spinerelease.tools.base import rounded_peak_mm
 
 TIP_MM = float(params.load("tools").value("pso_spine_tip_radius"))
 FLANK_DEG = 55.0  # spinerelease.tools.builtin.pso_spine default
@@ -45,25 +44,19 @@ LOADS_N = [0.3, 1.0, 3.0, 6.0, 10.0, 15.0, 20.0, 30.0, 45.0, 56.0]
 CASES = {
     "outer": [Layer("skin+fat", 11.967, 3.25), Layer("muscle", 22.493, 15.0)],
     "muscle33": [Layer("muscle", 33.0, 15.0)],
+    "muscle20": [Layer("muscle", 20.0, 15.0)],
     "muscle10": [Layer("muscle", 10.0, 15.0)],
 }
 
 
-def fast_cone(load_n: float, layers: list[Layer], spacing_mm: float = 0.5, half_width_mm: float = 45.0) -> dict:
-    """The fast engine on one rounded cone; two layers -> the two-layer tissue model."""
-    n = 2 * int(np.ceil(half_width_mm / spacing_mm))
-    grid = Grid(n, n, spacing_mm, -(n - 1) / 2 * spacing_mm, -(n - 1) / 2 * spacing_mm)
-    X, Y = grid.mesh()
-    gap = -rounded_peak_mm(X, Y, 0.0, 0.0, 0.0, TIP_MM, FLANK_DEG)
-    H = sum(la.thickness_mm for la in layers)
-    kw = {"top_layer": (layers[0].thickness_mm, layers[0].modulus_kpa)} if len(layers) == 2 else {}
-    res = solve_contact(gap, grid, load_n, layers[-1].modulus_kpa, H, poisson=0.49, nonlinear=True, **kw)
-    area = float(res.contact.sum() * grid.cell_area_mm2)
+def fast_cone(load_n: float, layers: list[Layer]) -> dict:
+    """The fast engine on one rounded cone (``compare.fast_rounded_cone``); two layers -> the two-layer model."""
+    m = fast_rounded_cone(load_n, layers, tip_radius_mm=TIP_MM, flank_angle_deg=FLANK_DEG)
     return {
-        "force_n": res.total_force_n,
-        "approach_mm": res.approach_mm,
-        "peak_pressure_kpa": float(res.pressure_kpa.max()),
-        "contact_area_mm2": area,
+        "force_n": m.force_n,
+        "approach_mm": m.approach_mm,
+        "peak_pressure_kpa": m.peak_pressure_kpa,
+        "contact_area_mm2": m.contact_area_mm2,
     }
 
 
@@ -146,7 +139,7 @@ def figure(out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for case, colour in zip(CASES, ("C0", "C1", "C2"), strict=True):
+    for case, colour in zip(CASES, ("C0", "C1", "C2", "C3"), strict=True):
         f = out / f"fem_deep_{case}.json"
         if not f.exists():
             continue
@@ -191,14 +184,41 @@ def figure(out: Path) -> None:
     print("wrote", out / "fem_deep_indentation.png")
 
 
+def refresh_fast(out: Path) -> None:
+    """Recompute the fast engine's side of every stored case (after a change to the fast engine) and print the
+    comparison; the FEM side is kept."""
+    for case in CASES:
+        f = out / f"fem_deep_{case}.json"
+        if not f.exists():
+            continue
+        data = json.loads(f.read_text())
+        print(f"case {case} (FEM {data['fine_mm']} mm, reach {data['reach_force_n']:.2f} N)")
+        for row in data["rows"]:
+            row["fast"] = fast_cone(row["load_n"], CASES[case])
+            fem, fa = row["fem"], row["fast"]
+            print(
+                f"  {row['load_n']:6.2f} N: p {fa['peak_pressure_kpa']:.2f} vs {fem['peak_pressure_kpa']:.2f} kPa "
+                f"({100 * (fa['peak_pressure_kpa'] / fem['peak_pressure_kpa'] - 1):+.0f} %), approach "
+                f"{100 * (fa['approach_mm'] / fem['approach_mm'] - 1):+.0f} %, area "
+                f"{100 * (fa['contact_area_mm2'] / fem['contact_area_mm2'] - 1):+.0f} %, strain {fem['strain']:.2f}"
+            )
+        data["fast_beyond"] = [
+            {"load_n": L, "fast": fast_cone(L, CASES[case])} for L in LOADS_N if L > data["reach_force_n"]
+        ]
+        f.write_text(json.dumps(data, indent=1))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", choices=sorted(CASES), default="outer")
     ap.add_argument("--fine", type=float, default=1.0, help="FEM element size in the contact zone [mm]")
     ap.add_argument("--out", type=Path, default=Path("docs/figures"))
     ap.add_argument("--figure", action="store_true", help="only draw the figure from the JSON files")
+    ap.add_argument("--refresh-fast", action="store_true", help="recompute the fast engine's side of the JSON files")
     args = ap.parse_args()
-    if args.figure:
+    if args.refresh_fast:
+        refresh_fast(args.out)
+    elif args.figure:
         figure(args.out)
     else:
         run(args.case, args.fine, args.out)

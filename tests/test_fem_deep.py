@@ -111,3 +111,26 @@ def test_facet_mean_pressure():
     assert facet_mean_pressure_kpa(r, z, osc)[1].max() < 6.1
     with pytest.raises(InputError):
         facet_mean_pressure_kpa(r[:-1], z[:-1], r[:-1])
+
+
+def _deep_reference():
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).parent / "data" / "fem_deep_reference.json").read_text())
+    for name, case in data["cases"].items():
+        layers = [Layer(n, t, e) for n, t, e in case["layers"]]
+        for row in case["rows"]:
+            yield pytest.param(layers, row, id=f"{name}-{row['load_n']:.1f}N")
+
+
+@pytest.mark.parametrize("layers, row", list(_deep_reference()))
+def test_fast_engine_against_the_true_normal_fem(layers, row):
+    """The fast engine's calibrated stiffening against the stored true-normal large-strain FEM (one PSO-Spine
+    peak, up to strain 0.85; ``benchmarks/fem_deep_indentation.py``, docs/calibration.md)."""
+    from spinerelease.contact.fem.compare import fast_rounded_cone
+
+    fast = fast_rounded_cone(row["load_n"], layers, tip_radius_mm=TIP_MM, flank_angle_deg=55.0)
+    assert fast.force_n == pytest.approx(row["load_n"], rel=1e-3)
+    assert fast.peak_pressure_kpa == pytest.approx(row["peak_pressure_kpa"], rel=0.15)
+    assert fast.approach_mm == pytest.approx(row["approach_mm"], rel=0.10)

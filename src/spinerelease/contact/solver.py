@@ -59,8 +59,10 @@ from .kernels import (
 DEFAULT_POISSON = 0.49
 #: Largest compressive strain used when evaluating the neo-Hookean stiffening factor (numerical cap). [-]
 MAX_STRAIN = 0.97
-#: Onset strain of the calibrated column stiffening (fitted to the neo-Hookean FEM, docs/validation.md). [-]
-STIFFENING_ONSET_STRAIN = 0.3
+#: Onset strain of the calibrated column stiffening, fitted to the large-strain neo-Hookean FEM with contact on
+#: the true normal under the PSO-Spine's peak shape (``spinerelease.contact.fem.deep``, docs/calibration.md;
+#: 0.3 before, fitted to the vertical-contact sphere FEM). [-]
+STIFFENING_ONSET_STRAIN = 0.65
 #: Greatest number of thickness bins of the layered operator.
 MAX_BINS = 6
 #: Target ratio of neighbouring thickness bins of the layered operator (geometric spacing, at most MAX_BINS);

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import check_positive
+from ...errors import InputError, check_positive
 from ...grid import Grid
 from .axisym import FemResult, Layer, solve_axisymmetric
 
@@ -146,3 +146,36 @@ def compare_sphere(
         "rel_approach": fast.approach_mm / fm.approach_mm - 1,
         "rel_force": fast.force_n / fm.force_n - 1,
     }
+
+
+def fast_rounded_cone(
+    load_n: float,
+    layers: list[Layer],
+    *,
+    tip_radius_mm: float,
+    flank_angle_deg: float,
+    poisson: float = 0.49,
+    spacing_mm: float = 0.5,
+    half_width_mm: float = 45.0,
+) -> CaseMetrics:
+    """The fast engine on one rounded conical peak (the PSO-Spine's peak shape) pressed into layered tissue.
+
+    One layer: the one-material bonded layer; two layers: the top one as ``top_layer`` over the second (the
+    two-layer tissue model of :func:`spinerelease.contact.solve_contact`). Same inputs as
+    :func:`spinerelease.contact.fem.deep.indentation_curve`, for side-by-side comparisons.
+    """
+    from ...tools.base import rounded_peak_mm
+    from .. import solve_contact
+
+    if len(layers) not in (1, 2):
+        raise InputError("the fast engine models one layer, or a top layer over a deep one")
+    check_positive("grid spacing", spacing_mm, "mm")
+    n = 2 * int(np.ceil(half_width_mm / spacing_mm))
+    grid = Grid(n, n, spacing_mm, -(n - 1) / 2 * spacing_mm, -(n - 1) / 2 * spacing_mm)
+    x, y = grid.mesh()
+    gap = -rounded_peak_mm(x, y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg)
+    total = sum(la.thickness_mm for la in layers)
+    kw = {"top_layer": (layers[0].thickness_mm, layers[0].modulus_kpa)} if len(layers) == 2 else {}
+    res = solve_contact(gap, grid, load_n, layers[-1].modulus_kpa, total, poisson=poisson, nonlinear=True, **kw)
+    area = float(res.contact.sum() * grid.cell_area_mm2)
+    return CaseMetrics(res.total_force_n, float(res.pressure_kpa.max()), area, res.approach_mm)

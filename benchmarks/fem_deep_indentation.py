@@ -60,11 +60,12 @@ def fast_cone(load_n: float, layers: list[Layer]) -> dict:
     }
 
 
-def run(case: str, fine: float, out: Path) -> None:
+def run(case: str, fine: float, out: Path, loads: list[float] | None = None) -> None:
     layers = CASES[case]
+    loads = LOADS_N if loads is None else loads
     t0 = time.time()
     curve = indentation_curve(
-        LOADS_N,
+        loads,
         layers,
         tip_radius_mm=TIP_MM,
         flank_angle_deg=FLANK_DEG,
@@ -214,6 +215,7 @@ def main() -> None:
     ap.add_argument("--fine", type=float, default=1.0, help="FEM element size in the contact zone [mm]")
     ap.add_argument("--out", type=Path, default=Path("docs/figures"))
     ap.add_argument("--figure", action="store_true", help="only draw the figure from the JSON files")
+    ap.add_argument("--loads", type=float, nargs="+", help="loads to report [N] (default: 0.3 ... 56 N)")
     ap.add_argument("--refresh-fast", action="store_true", help="recompute the fast engine's side of the JSON files")
     args = ap.parse_args()
     if args.refresh_fast:
@@ -221,7 +223,7 @@ def main() -> None:
     elif args.figure:
         figure(args.out)
     else:
-        run(args.case, args.fine, args.out)
+        run(args.case, args.fine, args.out, args.loads)
 
 
 if __name__ == "__main__":

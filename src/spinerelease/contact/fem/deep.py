@@ -43,7 +43,6 @@ from .axisym import AxisymmetricContact, FemResult, Layer, _Diverged
 
 #: Most halvings of a Newton step that would invert an element.
 _MAX_HALVINGS = 6
-_DEBUG = False
 
 
 def rounded_cone_profile(
@@ -184,7 +183,7 @@ class NormalContact(AxisymmetricContact):
         if not np.all(np.isfinite(R_int)):
             raise _Diverged("non-finite residual (element inverted)")
         for it in range(1, max_newton + 1):
-            g, dh, ddh = self.gap(approach_mm)
+            g, dh, _ = self.gap(approach_mm)
             act = (self.lam - self._c * g) > 0
             ia = np.flatnonzero(act)
             na = len(ia)
@@ -231,8 +230,6 @@ class NormalContact(AxisymmetricContact):
             self.active = act
             step = np.abs(du[: self.nu]).max() / self.thickness_mm
             r_norm = np.abs(res[free]).max() / fscale
-            if _DEBUG:
-                print(f"   it {it} t={t:.3g} step={step:.2e} r={r_norm:.2e} na={na}", flush=True)
             if it > 1 and step < tol and r_norm < 1e3 * tol:
                 g_new = self.gap(approach_mm)[0]
                 if np.array_equal((self.lam - self._c * g_new) > 0, act):

@@ -21,6 +21,8 @@ vertical displacement is prescribed to lie on the sphere (at its current radial 
 set when its reaction pulls on the tool, and joins when it penetrates. The approach (indentation) that
 carries the requested force is found by a secant iteration on the force (load control). Pressures are
 nominal (per undeformed area), obtained from the nodal reactions through the boundary mass matrix.
+This vertical-contact constraint holds while the contact stays on the tip (a/R < ~0.5); for deep indentation,
+with contact on the true normal of the PSO-Spine's peak, see :mod:`spinerelease.contact.fem.deep`.
 
 Units: mm, kPa, N (1 kPa mm^2 = 1e-3 N).
 """

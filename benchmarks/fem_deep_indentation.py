@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -51,13 +52,7 @@ CASES = {
 
 def fast_cone(load_n: float, layers: list[Layer]) -> dict:
     """The fast engine on one rounded cone (``compare.fast_rounded_cone``); two layers -> the two-layer model."""
-    m = fast_rounded_cone(load_n, layers, tip_radius_mm=TIP_MM, flank_angle_deg=FLANK_DEG)
-    return {
-        "force_n": m.force_n,
-        "approach_mm": m.approach_mm,
-        "peak_pressure_kpa": m.peak_pressure_kpa,
-        "contact_area_mm2": m.contact_area_mm2,
-    }
+    return asdict(fast_rounded_cone(load_n, layers, tip_radius_mm=TIP_MM, flank_angle_deg=FLANK_DEG))
 
 
 def run(case: str, fine: float, out: Path, loads: list[float] | None = None) -> None:

@@ -534,28 +534,43 @@ class AxisymmetricContact:
     def result(self, approach_mm: float, force_target_n: float, converged: bool) -> FemResult:
         """Post-process the current state into a :class:`FemResult`."""
         f = self.internal_force()
-        dofs, M = self._mass
-        # nodal reactions -> pressure through the consistent boundary mass matrix
-        ub = self.model.ub
-        fz = -f[self.top_z]
-        if len(fz) != M.shape[0]:
-            raise RuntimeError("boundary mass matrix and surface dofs do not match")
-        pressure = splu(M.tocsc()).solve(fz)
-        pressure = np.where(self.active, np.clip(pressure, 0.0, None), 0.0)
-        true_p = splu(self._current_boundary_mass().tocsc()).solve(fz)
-        true_p = np.where(self.active, np.clip(true_p, 0.0, None), 0.0)
-        r_cur = self.r_top + self.U[self.top_r]
+        fz = -f[self.top_z]  # nodal reactions of the tool
         force_n = -float(f[self.top_z][self.active].sum()) * 1e-3
-        act = np.flatnonzero(self.active)
-        last = act.max()
+        return self._package(approach_mm, force_target_n, converged, fz, self.active, force_n, f)
+
+    def _package(
+        self,
+        approach_mm: float,
+        force_target_n: float,
+        converged: bool,
+        surface_force: np.ndarray,
+        active: np.ndarray,
+        force_n: float,
+        internal_force: np.ndarray,
+        extras: dict | None = None,
+    ) -> FemResult:
+        """A :class:`FemResult` from the tool's nodal forces on the surface (``surface_force``, ``active`` nodes).
+
+        Pressures come from the nodal forces through the consistent boundary mass matrix, nominal (undeformed
+        surface) and true (deformed surface); the bone traction from the internal force at the bone.
+        """
+        dofs, M = self._mass
+        if len(surface_force) != M.shape[0]:
+            raise RuntimeError("boundary mass matrix and surface dofs do not match")
+        pressure = splu(M.tocsc()).solve(surface_force)
+        pressure = np.where(active, np.clip(pressure, 0.0, None), 0.0)
+        true_p = splu(self._current_boundary_mass().tocsc()).solve(surface_force)
+        true_p = np.where(active, np.clip(true_p, 0.0, None), 0.0)
+        r_cur = self.r_top + self.U[self.top_r]
+        idx = np.flatnonzero(active)
+        last = idx.max() if len(idx) else 0
         nxt = min(last + 1, len(self.r_top) - 1)
         a = 0.5 * (self.r_top[last] + self.r_top[nxt])
         a_cur = 0.5 * (r_cur[last] + r_cur[nxt])
         bdofs, Mb = self._bmass
-        bz = self.bottom_z[np.argsort(ub.doflocs[0, self.bottom_z])]
-        fb = f[bz]
+        bz = self.bottom_z[np.argsort(self.model.ub.doflocs[0, self.bottom_z])]
+        fb = internal_force[bz]
         bone_p = splu(Mb.tocsc()).solve(fb)
-        bone_force = float(fb.sum()) * 1e-3
         # compressive strain: surface displacement over total thickness
         strain = float(np.max(-self.U[self.top_z]) / self.thickness_mm)
         return FemResult(
@@ -564,7 +579,7 @@ class AxisymmetricContact:
             approach_mm=float(approach_mm),
             force_n=force_n,
             contact_radius_mm=float(a),
-            bone_force_n=bone_force,
+            bone_force_n=float(fb.sum()) * 1e-3,
             bone_peak_pressure_kpa=float(np.max(bone_p)),
             max_compressive_strain=strain,
             model=self.model_name,
@@ -575,7 +590,34 @@ class AxisymmetricContact:
             r_current_mm=r_cur,
             true_pressure_kpa=true_p,
             contact_radius_current_mm=float(a_cur),
+            extras={} if extras is None else extras,
         )
+
+
+class _IllinoisBracket:
+    """Bracket of a root of ``g`` (here log(force / load)) for the Illinois (modified regula falsi) method.
+
+    Holds the lower and upper end, each with its approach, force, saved state and residual ``g``; :meth:`update`
+    replaces the end on the new point's side and halves the other end's residual when the same side is replaced
+    twice in a row (Dowell & Jarratt 1971), which keeps regula falsi from stalling on one end.
+    """
+
+    def __init__(self, lo: tuple, hi: tuple) -> None:
+        self.d_lo, self.f_lo, self.s_lo, self.g_lo = lo
+        self.d_hi, self.f_hi, self.s_hi, self.g_hi = hi
+        self._side = 0
+
+    def update(self, d: float, f: float, state: tuple, g: float) -> None:
+        if g < 0:
+            self.d_lo, self.f_lo, self.s_lo, self.g_lo = d, f, state, g
+            if self._side == -1:
+                self.g_hi *= 0.5
+            self._side = -1
+        else:
+            self.d_hi, self.f_hi, self.s_hi, self.g_hi = d, f, state, g
+            if self._side == 1:
+                self.g_lo *= 0.5
+            self._side = 1
 
 
 def solve_axisymmetric(
@@ -690,38 +732,26 @@ def solve_axisymmetric(
     def g(f: float) -> float:
         return float(np.log(max(f, 1e-30) / load))
 
-    g_lo = g(f_lo) if f_lo > 0 else -np.inf
-    g_hi = g(f_hi)
+    b = _IllinoisBracket((d_lo, f_lo, s_lo, g(f_lo) if f_lo > 0 else -np.inf), (d_hi, f_hi, s_hi, g(f_hi)))
     d_cur, f_cur = d_hi, f_hi
-    side = 0
     conv = True
     for _ in range(max_secant):
         if abs(f_cur - load) <= load_tol * load:
             break
-        if not np.isfinite(g_lo):
-            d_new = 0.5 * (d_lo + d_hi)
+        if not np.isfinite(b.g_lo):
+            d_new = 0.5 * (b.d_lo + b.d_hi)
         else:
-            l_lo, l_hi = np.log(d_lo), np.log(d_hi)
-            d_new = float(np.exp(l_lo - g_lo * (l_hi - l_lo) / (g_hi - g_lo)))
-            d_new = float(np.clip(d_new, d_lo + 0.02 * (d_hi - d_lo), d_hi - 0.02 * (d_hi - d_lo)))
-        prob.restore(s_lo if abs(d_new - d_lo) < abs(d_hi - d_new) else s_hi)
+            l_lo, l_hi = np.log(b.d_lo), np.log(b.d_hi)
+            d_new = float(np.exp(l_lo - b.g_lo * (l_hi - l_lo) / (b.g_hi - b.g_lo)))
+            d_new = float(np.clip(d_new, b.d_lo + 0.02 * (b.d_hi - b.d_lo), b.d_hi - 0.02 * (b.d_hi - b.d_lo)))
+        prob.restore(b.s_lo if abs(d_new - b.d_lo) < abs(b.d_hi - d_new) else b.s_hi)
         try:
             f_new, _ = prob.solve_at(d_new)
         except _Diverged:
             conv = False
             break
         d_cur, f_cur = d_new, f_new
-        g_new = g(f_new)
-        if g_new < 0:
-            d_lo, f_lo, s_lo, g_lo = d_new, f_new, prob.save(), g_new
-            if side == -1:
-                g_hi *= 0.5
-            side = -1
-        else:
-            d_hi, f_hi, s_hi, g_hi = d_new, f_new, prob.save(), g_new
-            if side == 1:
-                g_lo *= 0.5
-            side = 1
+        b.update(d_new, f_new, prob.save(), g(f_new))
     res = prob.result(d_cur, load, conv)
     if res.load_error > 10 * load_tol:
         res = FemResult(**{**res.__dict__, "converged": False})

@@ -88,12 +88,21 @@ def fast_sphere(
     """
     from .. import solve_contact
 
-    check_positive("grid spacing", spacing_mm, "mm")
-    hw = tip_radius_mm if half_width_mm is None else half_width_mm
-    n = 2 * int(np.ceil(hw / spacing_mm))
-    grid = Grid(n, n, spacing_mm, -(n - 1) / 2 * spacing_mm, -(n - 1) / 2 * spacing_mm)
+    grid = _centred_grid(tip_radius_mm if half_width_mm is None else half_width_mm, spacing_mm)
     gap = sphere_gap_mm(grid, tip_radius_mm)
     res = solve_contact(gap, grid, load_n, modulus_kpa, thickness_mm, poisson=poisson, nonlinear=nonlinear)
+    return _fast_metrics(res, grid)
+
+
+def _centred_grid(half_width_mm: float, spacing_mm: float) -> Grid:
+    """Square grid of an even number of elements centred on the origin (the peak's axis)."""
+    check_positive("grid spacing", spacing_mm, "mm")
+    n = 2 * int(np.ceil(half_width_mm / spacing_mm))
+    return Grid(n, n, spacing_mm, -(n - 1) / 2 * spacing_mm, -(n - 1) / 2 * spacing_mm)
+
+
+def _fast_metrics(res, grid: Grid) -> CaseMetrics:
+    """The compared quantities of a fast-engine :class:`~spinerelease.contact.ContactResult`."""
     area = float(res.contact.sum() * grid.cell_area_mm2)
     return CaseMetrics(res.total_force_n, float(res.pressure_kpa.max()), area, res.approach_mm)
 
@@ -169,13 +178,10 @@ def fast_rounded_cone(
 
     if len(layers) not in (1, 2):
         raise InputError("the fast engine models one layer, or a top layer over a deep one")
-    check_positive("grid spacing", spacing_mm, "mm")
-    n = 2 * int(np.ceil(half_width_mm / spacing_mm))
-    grid = Grid(n, n, spacing_mm, -(n - 1) / 2 * spacing_mm, -(n - 1) / 2 * spacing_mm)
+    grid = _centred_grid(half_width_mm, spacing_mm)
     x, y = grid.mesh()
     gap = -rounded_peak_mm(x, y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg)
     total = sum(la.thickness_mm for la in layers)
     kw = {"top_layer": (layers[0].thickness_mm, layers[0].modulus_kpa)} if len(layers) == 2 else {}
     res = solve_contact(gap, grid, load_n, layers[-1].modulus_kpa, total, poisson=poisson, nonlinear=True, **kw)
-    area = float(res.contact.sum() * grid.cell_area_mm2)
-    return CaseMetrics(res.total_force_n, float(res.pressure_kpa.max()), area, res.approach_mm)
+    return _fast_metrics(res, grid)

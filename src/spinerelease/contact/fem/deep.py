@@ -39,7 +39,7 @@ from scipy.sparse.linalg import splu
 
 from ... import citations
 from ...errors import InputError, check_positive, check_range
-from .axisym import AxisymmetricContact, FemResult, Layer, _Diverged
+from .axisym import AxisymmetricContact, FemResult, Layer, _Diverged, _IllinoisBracket
 
 #: Most halvings of a Newton step that would invert an element.
 _MAX_HALVINGS = 6
@@ -240,50 +240,31 @@ class NormalContact(AxisymmetricContact):
 
     # ------------------------------------------------------------------ post-processing
     def result(self, approach_mm: float, force_target_n: float, converged: bool) -> FemResult:
-        """Post-process the current state: nominal and true normal pressure, contact radii, bone reaction."""
+        """Post-process the current state: nominal and true normal pressure (and their facet means), contact
+        radii, bone reaction."""
         g, dh, _ = self.gap(approach_mm)
-        act = self.lam > 0
-        fn = self.lam * np.sqrt(1.0 + dh**2)  # normal force measure of each node [kPa mm^2]
-        _, M0 = self._mass
-        pressure = np.where(act, np.clip(splu(M0.tocsc()).solve(fn), 0.0, None), 0.0)
-        true_p = np.where(act, np.clip(splu(self._current_boundary_mass().tocsc()).solve(fn), 0.0, None), 0.0)
-        r_cur = self.r_top + self.U[self.top_r]
-        idx = np.flatnonzero(act)
-        last = idx.max() if len(idx) else 0
-        nxt = min(last + 1, len(self.r_top) - 1)
-        f = self.internal_force()
-        ub = self.model.ub
-        bz = self.bottom_z[np.argsort(ub.doflocs[0, self.bottom_z])]
-        _, Mb = self._bmass
-        bone_p = splu(Mb.tocsc()).solve(f[bz])
-        force_n = float(self.lam.sum()) * 1e-3
-        facet_r, facet_p = facet_mean_pressure_kpa(r_cur, self.thickness_mm + self.U[self.top_z], true_p)
-        return FemResult(
-            r_mm=self.r_top.copy(),
-            pressure_kpa=pressure,
-            approach_mm=float(approach_mm),
-            force_n=force_n,
-            contact_radius_mm=float(0.5 * (self.r_top[last] + self.r_top[nxt])),
-            bone_force_n=float(f[bz].sum()) * 1e-3,
-            bone_peak_pressure_kpa=float(np.max(bone_p)),
-            max_compressive_strain=float(np.max(-self.U[self.top_z]) / self.thickness_mm),
-            model=self.model_name,
-            n_dofs=self.n,
-            newton_iterations=self.newton_total,
-            converged=converged,
-            load_error=abs(force_n - force_target_n) / force_target_n,
-            r_current_mm=r_cur,
-            true_pressure_kpa=true_p,
-            contact_radius_current_mm=float(0.5 * (r_cur[last] + r_cur[nxt])),
-            extras={
-                "contact": "normal",
-                "flank_angle_deg": self.flank_angle_deg,
-                "min_gap_mm": float(g.min()),
-                "facet_r_mm": facet_r,
-                "facet_pressure_kpa": facet_p,
-                "facet_peak_pressure_kpa": float(facet_p.max()),
-            },
+        fn = self.lam * np.sqrt(1.0 + dh**2)  # normal force of each node on the tool [kPa mm^2]
+        res = self._package(
+            approach_mm,
+            force_target_n,
+            converged,
+            fn,
+            self.lam > 0,
+            float(self.lam.sum()) * 1e-3,
+            self.internal_force(),
         )
+        facet_r, facet_p = facet_mean_pressure_kpa(
+            res.r_current_mm, self.thickness_mm + self.U[self.top_z], res.true_pressure_kpa
+        )
+        res.extras.update(
+            contact="normal",
+            flank_angle_deg=self.flank_angle_deg,
+            min_gap_mm=float(g.min()),
+            facet_r_mm=facet_r,
+            facet_pressure_kpa=facet_p,
+            facet_peak_pressure_kpa=float(facet_p.max()),
+        )
+        return res
 
 
 @dataclass(frozen=True)
@@ -449,34 +430,23 @@ def _locate(prob: NormalContact, load: float, lo: tuple, hi: tuple, tol: float, 
     def g(f: float) -> float:
         return float(np.log(max(f, 1e-30) / load))
 
-    g_lo, g_hi = (g(f_lo) if f_lo > 0 else -np.inf), g(f_hi)
-    side = 0
+    b = _IllinoisBracket((d_lo, f_lo, s_lo, g(f_lo) if f_lo > 0 else -np.inf), (d_hi, f_hi, s_hi, g(f_hi)))
     d_cur, conv = d_hi, False
     for _ in range(max_iter):
-        if np.isfinite(g_lo):
-            d_new = d_lo - g_lo * (d_hi - d_lo) / (g_hi - g_lo)
+        if np.isfinite(b.g_lo):
+            d_new = b.d_lo - b.g_lo * (b.d_hi - b.d_lo) / (b.g_hi - b.g_lo)
         else:
-            d_new = 0.5 * (d_lo + d_hi)
-        d_new = float(np.clip(d_new, d_lo + 0.01 * (d_hi - d_lo), d_hi - 0.01 * (d_hi - d_lo)))
-        prob.restore(_blend(s_lo, s_hi, (d_new - d_lo) / (d_hi - d_lo)))
+            d_new = 0.5 * (b.d_lo + b.d_hi)
+        d_new = float(np.clip(d_new, b.d_lo + 0.01 * (b.d_hi - b.d_lo), b.d_hi - 0.01 * (b.d_hi - b.d_lo)))
+        prob.restore(_blend(b.s_lo, b.s_hi, (d_new - b.d_lo) / (b.d_hi - b.d_lo)))
         try:
             f_new, _ = prob.solve_at(d_new)
         except _Diverged:
-            prob.restore(s_hi)
-            return prob.result(d_hi, load, False)
+            prob.restore(b.s_hi)
+            return prob.result(b.d_hi, load, False)
         d_cur = d_new
         if abs(f_new - load) <= tol * load:
             conv = True
             break
-        g_new = g(f_new)
-        if g_new < 0:
-            d_lo, f_lo, s_lo, g_lo = d_new, f_new, prob.save(), g_new
-            if side == -1:
-                g_hi *= 0.5
-            side = -1
-        else:
-            d_hi, f_hi, s_hi, g_hi = d_new, f_new, prob.save(), g_new
-            if side == 1:
-                g_lo *= 0.5
-            side = 1
+        b.update(d_new, f_new, prob.save(), g(f_new))
     return prob.result(d_cur, load, conv)

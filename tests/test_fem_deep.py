@@ -134,3 +134,80 @@ def test_fast_engine_against_the_true_normal_fem(layers, row):
     assert fast.force_n == pytest.approx(row["load_n"], rel=1e-3)
     assert fast.peak_pressure_kpa == pytest.approx(row["peak_pressure_kpa"], rel=0.15)
     assert fast.approach_mm == pytest.approx(row["approach_mm"], rel=0.10)
+
+
+# ---------------------------------------------------------------------------------------------------- rezoning
+
+
+def test_p2_interpolation_inverts_curved_elements():
+    from skfem import Basis, ElementTriP2, MeshTri
+
+    from spinerelease.contact.fem.deep import _interpolate_p2
+
+    mesh = MeshTri.init_tensor(np.linspace(0, 4, 5), np.linspace(0, 3, 4))
+    sb = Basis(mesh, ElementTriP2(), intorder=2)
+    X = sb.doflocs
+    # a smooth, curving map of the P2 nodes: the elements become curved (isoparametric) triangles
+    nodes = np.stack([X[0] + 0.15 * np.sin(X[1]), X[1] + 0.1 * X[0] ** 2 / 4])
+    rng = np.random.default_rng(3)
+    pts_ref = rng.uniform([0.1, 0.1], [3.9, 2.9], size=(200, 2)).T
+    pts = np.stack([pts_ref[0] + 0.15 * np.sin(pts_ref[1]), pts_ref[1] + 0.1 * pts_ref[0] ** 2 / 4])
+    # the nodal positions interpolate to the point itself (the map is inverted exactly)
+    got = _interpolate_p2(nodes, sb.element_dofs.T, nodes, pts)
+    np.testing.assert_allclose(got, pts, atol=1e-10)
+    # on straight elements a quadratic field is reproduced exactly
+    f = 1.0 + X[0] * X[1] - 0.5 * X[1] ** 2
+    q = rng.uniform([0, 0], [4, 3], size=(100, 2)).T
+    got = _interpolate_p2(X, sb.element_dofs.T, f[None], q)[0]
+    np.testing.assert_allclose(got, 1.0 + q[0] * q[1] - 0.5 * q[1] ** 2, atol=1e-10)
+
+
+@pytest.fixture(scope="module")
+def rezoned():
+    prob = NormalContact([Layer("muscle", 20.0, 15.0)], TIP_MM, 80.0, tie_surface=True, **MESH)
+    for d in np.arange(1.0, 6.01, 1.0):
+        f_before, ok = prob.solve_at(d)
+    before = prob.result(6.0, f_before, ok)
+    distortion = prob.distortion()
+    prob.rezone()
+    assert prob.distortion() == pytest.approx(1.0)  # a fresh layout: no deformation since
+    f_after, ok = prob.solve_at(6.0)
+    return prob, before, prob.result(6.0, f_after, ok), distortion
+
+
+def test_rezoning_keeps_the_state(rezoned):
+    prob, before, after, distortion = rezoned
+    assert distortion > 1.5 and prob.rezones == 1
+    assert after.converged
+    assert after.force_n == pytest.approx(before.force_n, rel=0.01)
+    assert after.bone_force_n == pytest.approx(after.force_n, rel=1e-8)
+    assert after.max_compressive_strain == pytest.approx(before.max_compressive_strain, rel=0.01)
+    assert after.extras["facet_peak_pressure_kpa"] == pytest.approx(before.extras["facet_peak_pressure_kpa"], rel=0.05)
+    # the new mesh lies over the deformed block and maps its boundaries back onto the reference ones
+    ub = prob.model.ub
+    W, loc = prob.model.W, ub.doflocs
+    assert np.all(W[prob.bottom] == 0.0)
+    top_ref_z = prob.z_top + W[prob.top_z]
+    np.testing.assert_allclose(top_ref_z, 20.0, atol=1e-12)
+    assert loc[1, prob.top_z].min() < 20.0 - 5.0  # the skin under the tip is laid out where it was pressed to
+
+
+def test_tied_surface_keeps_midside_nodes_between_their_vertices(rezoned):
+    prob = rezoned[0]
+    x_r = prob.r_top + prob.U[prob.top_r]
+    np.testing.assert_allclose(x_r[1::2], 0.5 * (x_r[:-1:2] + x_r[2::2]), atol=1e-10)
+
+
+def test_rezoning_takes_the_curve_deeper():
+    # 10 mm of muscle on bone, coarse mesh: one mesh stops near 4 N (elements under the tip invert); rezoning
+    # onto the deformed tissue carries the same model to 12 N (strain about 0.9)
+    layers = [Layer("muscle", 10.0, 15.0)]
+    kw = {"tip_radius_mm": TIP_MM, "fine_mm": 2.0, "fine_extent_mm": 15.0, "growth": 1.3}
+    one = indentation_curve([12.0], layers, **kw)
+    many = indentation_curve([12.0], layers, rezone_distortion=3.0, tie_surface=True, **kw)
+    assert one.rezones == 0 and "failed" in one.stopped and one.reach_force_n < 6.0
+    assert many.rezones >= 1 and many.stopped == "done"
+    (res,) = many.results
+    assert res.converged and res.force_n == pytest.approx(12.0, rel=3e-3)
+    assert res.bone_force_n == pytest.approx(12.0, rel=3e-3)
+    assert res.max_compressive_strain > 0.8

@@ -195,11 +195,16 @@ def _material(z: np.ndarray, tops: np.ndarray, mus: np.ndarray, kappas: np.ndarr
 class _Model:
     """Assembly of residual and tangent of the mixed u-p axisymmetric problem."""
 
-    def __init__(self, mesh, layers: list[Layer], poisson: float, model: str, intorder: int = 4) -> None:
+    def __init__(
+        self, mesh, layers: list[Layer], poisson: float, model: str, intorder: int = 4, W: np.ndarray | None = None
+    ) -> None:
         from skfem import Basis, ElementTriP1, ElementTriP2, ElementVector
 
         self.mesh = mesh
         self.model = model
+        #: reference position minus mesh position of every P2 node (None: the mesh is the reference; a rezoned
+        #: mesh is laid out in a deformed configuration and carries the map back to the reference)
+        self.W = W
         self.ub = Basis(mesh, ElementVector(ElementTriP2()), intorder=intorder)
         self.pb = Basis(mesh, ElementTriP1(), intorder=intorder)
         self.nu = self.ub.N
@@ -227,23 +232,44 @@ class _Model:
         tops, mus, kappas = self.tops, self.mus, self.kappas
         two_pi = 2 * np.pi
 
+        rezoned = self.W is not None
+
+        def prior(w):
+            """Deformation gradient of the mesh's layout from the reference (identity unless rezoned), its
+            volume ratio and the reference height (for the layer)."""
+            if not rezoned:
+                return None, 1.0, w.x[1]
+            G = _grad3(np.asarray(w["w0"]), w["w0"].grad, w.x[0])  # d(X - x~)/dx~
+            G[0, 0] += 1
+            G[1, 1] += 1
+            G[2, 2] += 1
+            detG = (G[0, 0] * G[1, 1] - G[0, 1] * G[1, 0]) * G[2, 2]
+            return _inv3(G), detG, w.x[1] + np.asarray(w["w0"])[1]
+
+        def grad(v, r, Fp):
+            g = _grad3(np.asarray(v), v.grad, r)
+            return g if Fp is None else _mm(g, Fp)
+
         def state(w):
             r = w.x[0]
+            Fp, detG, z_ref = prior(w)
             F = _grad3(np.asarray(w["u0"]), w["u0"].grad, r)
             F[0, 0] += 1
             F[1, 1] += 1
             F[2, 2] += 1
+            if Fp is not None:
+                F = _mm(F, Fp)
             Fi = _inv3(F)
             FiT = np.swapaxes(Fi, 0, 1)
             J = (F[0, 0] * F[1, 1] - F[0, 1] * F[1, 0]) * F[2, 2]
-            mu, kap = _material(w.x[1], tops, mus, kappas)
-            return r, F, FiT, J, mu, kap
+            mu, kap = _material(z_ref, tops, mus, kappas)
+            return r * detG, F, FiT, J, mu, kap, Fp, r
 
         @BilinearForm
         def k_uu(du, v, w):
-            r, F, FiT, J, mu, _ = state(w)
-            dF = _grad3(np.asarray(du), du.grad, r)
-            dV = _grad3(np.asarray(v), v.grad, r)
+            r, F, FiT, J, mu, _, Fp, rm = state(w)
+            dF = grad(du, rm, Fp)
+            dV = grad(v, rm, Fp)
             p = np.asarray(w["p0"])
             Jm = J ** (-2.0 / 3.0)
             I1 = _ddot(F, F)
@@ -258,35 +284,40 @@ class _Model:
 
         @BilinearForm
         def k_up(dp, v, w):  # trial: pressure, test: displacement
-            r, F, FiT, J, _, _ = state(w)
-            return two_pi * r * dp * J * _ddot(FiT, _grad3(np.asarray(v), v.grad, r))
+            r, F, FiT, J, _, _, Fp, rm = state(w)
+            return two_pi * r * dp * J * _ddot(FiT, grad(v, rm, Fp))
 
         @BilinearForm
         def k_pp(dp, q, w):
-            r, _, _, _, _, kap = state(w)
+            r, _, _, _, _, kap, _, _ = state(w)
             return -two_pi * r * dp * q / kap
 
         @LinearForm
         def r_u(v, w):
-            r, F, FiT, J, mu, _ = state(w)
+            r, F, FiT, J, mu, _, Fp, rm = state(w)
             p = np.asarray(w["p0"])
             I1 = _ddot(F, F)
             Pk = mu * J ** (-2.0 / 3.0) * (F - I1 / 3 * FiT) + p * J * FiT
-            return two_pi * r * _ddot(Pk, _grad3(np.asarray(v), v.grad, r))
+            return two_pi * r * _ddot(Pk, grad(v, rm, Fp))
 
         @LinearForm
         def r_p(q, w):
-            r, _, _, J, _, kap = state(w)
+            r, _, _, J, _, kap, _, _ = state(w)
             return two_pi * r * (J - 1 - np.asarray(w["p0"]) / kap) * q
 
         u0 = self.ub.interpolate(U)
         p0 = self.pb.interpolate(P)
         fields = {"u0": u0, "p0": p0}
-        Kuu = asm(k_uu, self.ub, **fields)
-        Kup = asm(k_up, self.pb, self.ub, **fields)
-        Kpp = asm(k_pp, self.pb, **fields)
-        K = sp.bmat([[Kuu, Kup], [Kup.T, Kpp]], format="csr")
-        R = np.concatenate([asm(r_u, self.ub, **fields), asm(r_p, self.pb, **fields)])
+        if rezoned:
+            fields["w0"] = self.ub.interpolate(self.W)
+        # an inverted element (J <= 0, tried by a damped Newton step) gives non-finite values, which the caller
+        # detects and rejects; numpy need not warn about them
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            Kuu = asm(k_uu, self.ub, **fields)
+            Kup = asm(k_up, self.pb, self.ub, **fields)
+            Kpp = asm(k_pp, self.pb, **fields)
+            K = sp.bmat([[Kuu, Kup], [Kup.T, Kpp]], format="csr")
+            R = np.concatenate([asm(r_u, self.ub, **fields), asm(r_p, self.pb, **fields)])
         return K, R
 
 
@@ -389,8 +420,22 @@ class AxisymmetricContact:
                 f"the finite-element mesh would have {n_tri} triangles (more than {MAX_TRIANGLES}, too large for "
                 f"the direct solver's memory); use a larger element size than {fine_mm:g} mm or a smaller domain"
             )
-        mesh = MeshTri.init_tensor(rp, zp).with_defaults()
-        self.model = _Model(mesh, self.layers, poisson, model)
+        self.domain_radius_mm = float(domain_radius_mm)
+        self.poisson = float(poisson)
+        self._grid = (rp, zp)  # the reference mesh's radial and vertical points (rezoning maps them again)
+        self._bind(MeshTri.init_tensor(rp, zp).with_defaults())
+        self.U = np.zeros(self.nu)
+        self.P = np.zeros(self.npr)
+        self.active = np.zeros(len(self.top_z), dtype=bool)
+        self.newton_total = 0
+
+    def _bind(self, mesh, W: np.ndarray | None = None) -> None:
+        """Build the model and the boundary index sets on ``mesh`` (with boundaries left, right, top, bottom).
+
+        ``W`` (reference minus mesh position of the P2 nodes) is given for a rezoned mesh; the top surface nodes
+        then sit at their mesh heights ``z_top`` instead of the undeformed skin height.
+        """
+        self.model = _Model(mesh, self.layers, self.poisson, self.model_name, W=W)
         ub = self.model.ub
         self.nu, self.npr = self.model.nu, self.model.npr
         self.n = self.nu + self.npr
@@ -404,15 +449,15 @@ class AxisymmetricContact:
         top_r = ub.get_dofs("top").all("u^1")
         self.top_r = top_r[np.argsort(loc[0, top_r])]
         self.r_top = loc[0, self.top_z]
-        assert np.allclose(loc[1, self.top_z], H)
+        if W is None:
+            assert np.allclose(loc[1, self.top_z], H)
+            self.z_top = np.full(len(self.top_z), H)
+        else:
+            self.z_top = loc[1, self.top_z].copy()
         self.fixed = np.unique(np.concatenate([self.bottom, self.axis]))
         self.bottom_z = ub.get_dofs("bottom").all("u^2")
-        self.U = np.zeros(self.nu)
-        self.P = np.zeros(self.npr)
-        self.active = np.zeros(len(self.top_z), dtype=bool)
         self._mass = self._boundary_mass("top")
         self._bmass = self._boundary_mass("bottom")
-        self.newton_total = 0
 
     def _boundary_mass(self, facets: str) -> tuple[np.ndarray, sp.csr_matrix]:
         """P2 boundary mass matrix (weight 2 pi r) on the named boundary, restricted to its dofs."""
@@ -572,7 +617,7 @@ class AxisymmetricContact:
         fb = internal_force[bz]
         bone_p = splu(Mb.tocsc()).solve(fb)
         # compressive strain: surface displacement over total thickness
-        strain = float(np.max(-self.U[self.top_z]) / self.thickness_mm)
+        strain = float(np.max(-(self.U[self.top_z] + (self.z_top - self.thickness_mm))) / self.thickness_mm)
         return FemResult(
             r_mm=self.r_top.copy(),
             pressure_kpa=pressure,

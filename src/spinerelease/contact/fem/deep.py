@@ -140,19 +140,47 @@ class NormalContact(AxisymmetricContact):
         domain_radius_mm: float,
         *,
         flank_angle_deg: float = 55.0,
+        tie_surface: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(layers, tip_radius_mm, domain_radius_mm, **kwargs)
         self.flank_angle_deg = check_range("flank angle", flank_angle_deg, 10.0, 80.0, "degrees")
         citations.use("alart1991", "hintermuller2002", "wriggers2006")
         self.lam = np.zeros(len(self.top_z))  # contact multipliers (nodal normal-force measure) [kPa mm^2]
+        self.rezones = 0  # meshes laid out over a deformed configuration so far
+        self._approach = 0.0  # approach of the last solve [mm]
         # complementarity scale: force per mm of gap of one surface element (order of E h)
         e_max = max(la.modulus_kpa for la in self.layers)
         self._fine = 2.0 * float(np.diff(self.r_top[:2])[0])  # element size (P2: two nodes per edge) [mm]
         self._c = e_max * self._fine
+        self.tie_surface = bool(tie_surface)
+        self._set_free()
+
+    def _set_free(self) -> None:
+        """Unknowns of the Newton system: all but the bone and axis constraints; with ``tie_surface``, the
+        radial displacement of each top edge's midside node follows its two vertices', ``T`` maps the remaining
+        unknowns onto the free ones."""
         free = np.ones(self.n, dtype=bool)
         free[self.fixed] = False
         self._free = np.flatnonzero(free)
+        nf = len(self._free)
+        if not self.tie_surface:
+            self._T = None
+            return
+        pos = np.full(self.n, -1)
+        pos[self._free] = np.arange(nf)
+        mids = self.top_r[1::2]
+        keep = np.setdiff1d(np.arange(nf), pos[mids])
+        col = np.full(nf, -1)
+        col[keep] = np.arange(len(keep))
+        rows, cols, vals = list(keep), list(col[keep]), [1.0] * len(keep)
+        for k, m in enumerate(mids):
+            for v in (self.top_r[2 * k], self.top_r[2 * k + 2]):
+                if pos[v] >= 0:
+                    rows.append(pos[m])
+                    cols.append(col[pos[v]])
+                    vals.append(0.5)
+        self._T = sp.csr_matrix((vals, (rows, cols)), shape=(nf, len(keep)))
 
     # ------------------------------------------------------------------ state
     def save(self) -> tuple[np.ndarray, ...]:
@@ -164,7 +192,7 @@ class NormalContact(AxisymmetricContact):
     def gap(self, approach_mm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Gap of every top-surface node to the tool (>= 0 admissible) with the tool's slope and curvature there."""
         x_r = self.r_top + self.U[self.top_r]
-        x_z = self.thickness_mm + self.U[self.top_z]
+        x_z = self.z_top + self.U[self.top_z]
         h, dh, ddh = rounded_cone_profile(x_r, self.tip_radius_mm, self.flank_angle_deg)
         return self.thickness_mm - approach_mm + h - x_z, dh, ddh
 
@@ -178,6 +206,7 @@ class NormalContact(AxisymmetricContact):
         the state is then undefined and the caller restores a saved one.
         """
         n, free, tr, tz = self.n, self._free, self.top_r, self.top_z
+        self._approach = float(approach_mm)
         fscale = None
         K, R_int = self.model.assemble(self.U, self.P)
         if not np.all(np.isfinite(R_int)):
@@ -202,16 +231,24 @@ class NormalContact(AxisymmetricContact):
             K_curv = sp.csr_matrix((-self.lam[ia] * ddh_t, (tr[ia], tr[ia])), shape=(n, n))
             res = R_int - G.T @ self.lam[ia]
             fscale = max(fscale or 0.0, np.abs(self.lam).max(initial=0.0), np.abs(R_int[free]).max(initial=0.0), 1e-30)
-            A = sp.bmat([[(K + K_curv)[free][:, free], -G[:, free].T], [-G[:, free], None]], format="csc")
-            rhs = np.concatenate([-res[free], g[ia]])
+            T = self._T
+            if T is None:
+                A = sp.bmat([[(K + K_curv)[free][:, free], -G[:, free].T], [-G[:, free], None]], format="csc")
+                rhs = np.concatenate([-res[free], g[ia]])
+            else:
+                GT = G[:, free] @ T
+                A = sp.bmat([[T.T @ (K + K_curv)[free][:, free] @ T, -GT.T], [-GT, None]], format="csc")
+                rhs = np.concatenate([-(T.T @ res[free]), g[ia]])
             try:
                 sol = splu(A).solve(rhs)
             except RuntimeError as exc:
                 raise _Diverged(str(exc)) from None
             if not np.all(np.isfinite(sol)):
                 raise _Diverged("non-finite Newton step")
+            nred = len(free) if T is None else T.shape[1]
             du = np.zeros(n)
-            du[free] = sol[: len(free)]
+            du[free] = sol[:nred] if T is None else T @ sol[:nred]
+            sol = np.concatenate([du[free], sol[nred:]])
             # damped step: halve it while it would invert an element (the full step is taken when it can be)
             t = 1.0
             for _ in range(_MAX_HALVINGS + 1):
@@ -229,7 +266,7 @@ class NormalContact(AxisymmetricContact):
             self.lam = lam
             self.active = act
             step = np.abs(du[: self.nu]).max() / self.thickness_mm
-            r_norm = np.abs(res[free]).max() / fscale
+            r_norm = np.abs(res[free] if T is None else T.T @ res[free]).max() / fscale
             if it > 1 and step < tol and r_norm < 1e3 * tol:
                 g_new = self.gap(approach_mm)[0]
                 if np.array_equal((self.lam - self._c * g_new) > 0, act):
@@ -237,6 +274,121 @@ class NormalContact(AxisymmetricContact):
                     return float(self.lam.sum()) * 1e-3, True
         self.newton_total += max_newton
         raise _Diverged("Newton's method did not converge")
+
+    # ------------------------------------------------------------------ rezoning
+    def distortion(self) -> float:
+        """Largest ratio of principal in-plane stretches of the deformation since the mesh was laid out, over
+        the quadrature points (1 for a rigid motion, infinite where an element is inverted). A large value means
+        elements are being sheared or squeezed flat."""
+        grad = self.model.ub.interpolate(self.U).grad  # (2, 2, E, Q)
+        F = np.moveaxis(grad.reshape(2, 2, -1), -1, 0) + np.eye(2)
+        if np.any(np.linalg.det(F) <= 0):
+            return np.inf
+        sv = np.linalg.svd(F, compute_uv=False)  # (E Q, 2)
+        return float(np.max(sv[:, 0] / sv[:, 1]))
+
+    def rezone(self) -> None:
+        """Lay out a fresh mesh over the current (deformed) configuration and carry the state over to it.
+
+        The new mesh is the reference mesh's logical grid mapped onto the deformed block by transfinite
+        (Coons) interpolation of its four deformed edges (bone, axis, skin, outer wall); it carries the map back
+        to the reference (``W``, the reference position of each node, interpolated from the old mesh), so the
+        hyperelastic stress keeps its reference and only the discretisation is renewed (rezoning; Belytschko,
+        Liu & Moran 2000, ch. 7). The pressure field is interpolated, the displacement since the layout
+        restarts at zero, the contact multipliers are recomputed by the next solve. Values at the new nodes are
+        interpolated through the old mesh's curved (isoparametric P2) elements in their deformed positions
+        (:func:`_interpolate_p2`).
+
+        Raises ``_Diverged`` when the deformed skin folds, the mapped mesh folds or a new node lies outside the
+        old mesh; the state is then undefined and the caller restores a saved one.
+        """
+        from dataclasses import replace
+
+        from skfem import Basis, ElementTriP2, MeshTri
+
+        citations.use("belytschko2000")
+        old = self.model
+        sb = Basis(old.mesh, ElementTriP2(), intorder=2)
+        vec = _scalar_to_vector(sb, old.ub)
+        pos = sb.doflocs
+        cur = pos + self.U[vec]
+        ref = pos + (old.W[vec] if old.W is not None else 0.0)
+        pn = np.empty(sb.N)
+        pv = self.P[old.pb.nodal_dofs[0]]
+        pn[sb.nodal_dofs[0]] = pv
+        pn[sb.facet_dofs[0]] = 0.5 * (pv[old.mesh.facets[0]] + pv[old.mesh.facets[1]])  # P1 is linear on edges
+        # the deformed boundary curves
+        rp, zp = self._grid
+        H, Rd = self.thickness_mm, self.domain_radius_mm
+        tr = self.r_top + self.U[self.top_r]
+        tz = self.z_top + self.U[self.top_z]
+        if np.any(np.diff(tr) <= 0):
+            raise _Diverged("the deformed skin folds over itself; cannot rezone")
+        right = np.unique(sb.get_dofs("right").all())
+        right = right[np.argsort(pos[1, right])]
+        wr, wz = cur[0, right], cur[1, right]
+        xi, eta = rp / rp[-1], zp / zp[-1]
+        XI, ETA = np.meshgrid(xi, eta, indexing="ij")
+        top_r_at = XI * tr[-1]
+        T = np.stack([top_r_at, np.interp(top_r_at, tr, tz)])
+        B = np.stack([XI * Rd, np.zeros_like(XI)])
+        L = np.stack([np.zeros_like(ETA), ETA * tz[0]])
+        z_w = ETA * wz[-1]
+        R = np.stack([np.interp(z_w, wz, wr), z_w])
+        c00, c10 = np.array([0.0, 0.0]), np.array([Rd, 0.0])
+        c01, c11 = np.array([0.0, tz[0]]), np.array([tr[-1], tz[-1]])
+        pts = (
+            (1 - ETA) * B
+            + ETA * T
+            + (1 - XI) * L
+            + XI * R
+            - ((1 - XI) * (1 - ETA))[None] * c00[:, None, None]
+            - (XI * (1 - ETA))[None] * c10[:, None, None]
+            - ((1 - XI) * ETA)[None] * c01[:, None, None]
+            - (XI * ETA)[None] * c11[:, None, None]
+        )
+        logical = MeshTri.init_tensor(rp, zp).with_defaults()
+        # init_tensor numbers its vertices x-fastest? map each logical vertex to its grid indices
+        i = np.searchsorted(rp, logical.p[0])
+        j = np.searchsorted(zp, logical.p[1])
+        mesh = replace(logical, doflocs=np.ascontiguousarray(pts[:, i, j]))
+        t = mesh.t
+        area = (mesh.p[0, t[1]] - mesh.p[0, t[0]]) * (mesh.p[1, t[2]] - mesh.p[1, t[0]]) - (
+            mesh.p[0, t[2]] - mesh.p[0, t[0]]
+        ) * (mesh.p[1, t[1]] - mesh.p[1, t[0]])
+        sign = np.sign(
+            (logical.p[0, t[1]] - logical.p[0, t[0]]) * (logical.p[1, t[2]] - logical.p[1, t[0]])
+            - (logical.p[0, t[2]] - logical.p[0, t[0]]) * (logical.p[1, t[1]] - logical.p[1, t[0]])
+        )
+        if np.any(area * sign <= 0):
+            raise _Diverged("the rezoned mesh folds; cannot rezone")
+        sb_new = Basis(mesh, ElementTriP2(), intorder=2)
+        q = sb_new.doflocs
+        vals = _interpolate_p2(cur, sb.element_dofs.T, np.vstack([ref, pn[None]]), q)
+        ref_new, p_new = vals[:2], vals[2]
+        # the boundaries map onto the reference boundaries exactly
+        on = {name: np.unique(sb_new.get_dofs(name).all()) for name in ("bottom", "left", "right", "top")}
+        ref_new[:, on["bottom"]] = q[:, on["bottom"]]
+        ref_new[0, on["left"]] = 0.0
+        ref_new[0, on["right"]] = Rd
+        ref_new[1, on["top"]] = H
+        self._bind(mesh, W=np.zeros(1))  # builds the bases; the map back to the reference is set below
+        ub_new_vec = _scalar_to_vector(sb_new, self.model.ub)
+        W = np.zeros(self.nu)
+        W[ub_new_vec] = ref_new - q
+        self.model.W = W
+        self.U = np.zeros(self.nu)
+        P = np.zeros(self.npr)
+        P[self.model.pb.nodal_dofs[0]] = p_new[sb_new.nodal_dofs[0]]
+        self.P = P
+        self._set_free()
+        self.rezones += 1
+        # contact: nodes inside the old contact radius start active; the next solve sets the multipliers
+        a_old = float(tr[self.lam > 0].max()) if np.any(self.lam > 0) else 0.0
+        g = self.gap(self._approach)[0]
+        act = self.r_top <= a_old + 1e-9
+        self.lam = np.where(act, self._c * (np.clip(g, 0.0, None) + 1e-6 * self._fine), 0.0)
+        self.active = act
 
     # ------------------------------------------------------------------ post-processing
     def result(self, approach_mm: float, force_target_n: float, converged: bool) -> FemResult:
@@ -254,7 +406,7 @@ class NormalContact(AxisymmetricContact):
             self.internal_force(),
         )
         facet_r, facet_p = facet_mean_pressure_kpa(
-            res.r_current_mm, self.thickness_mm + self.U[self.top_z], res.true_pressure_kpa
+            res.r_current_mm, self.z_top + self.U[self.top_z], res.true_pressure_kpa
         )
         res.extras.update(
             contact="normal",
@@ -285,6 +437,8 @@ class IndentationCurve:
         Why the continuation stopped (``"done"`` when every load was reached).
     path : list of (approach [mm], force [N])
         Every converged continuation step.
+    rezones : int
+        How many times the mesh was laid out anew over the deformed tissue.
     """
 
     results: list[FemResult]
@@ -293,6 +447,7 @@ class IndentationCurve:
     reach_force_n: float
     stopped: str
     path: list[tuple[float, float]] = field(default_factory=list)
+    rezones: int = 0
 
 
 def indentation_curve(
@@ -310,6 +465,9 @@ def indentation_curve(
     max_step_fraction: float = 0.06,
     min_step_fraction: float = 4e-3,
     log: Callable[[str], None] | None = None,
+    rezone_distortion: float | None = None,
+    max_rezones: int = 60,
+    tie_surface: bool = False,
 ) -> IndentationCurve:
     """Large-strain (neo-Hookean) indentation of layered tissue on bone by a rounded cone, to a list of loads.
 
@@ -342,6 +500,15 @@ def indentation_curve(
         the tissue thickness. [-]
     log : callable, optional
         Called with a line of progress after every continuation step.
+    rezone_distortion : float, optional
+        Rezone (:meth:`NormalContact.rezone`) when an element's ratio of principal stretches since its mesh was
+        laid out exceeds this, and when Newton's method fails before the step falls below
+        ``min_step_fraction``. None (default): one mesh throughout. [-]
+    max_rezones : int
+        Most rezonings.
+    tie_surface : bool
+        Tie the radial displacement of each skin edge's midside node to the mean of its vertices'
+        (:class:`NormalContact`).
 
     Returns
     -------
@@ -375,6 +542,7 @@ def indentation_curve(
         fine_mm=fine_mm,
         fine_extent_mm=extent,
         growth=growth,
+        tie_surface=tie_surface,
     )
     results: list[FemResult] = []
     path: list[tuple[float, float]] = []
@@ -383,12 +551,43 @@ def indentation_curve(
     step = 0.02 * H
     k = 0  # next load to locate
     stopped = "done"
+    rezoned_at = None
+
+    def rezone_at(d: float, why: str) -> tuple[float, tuple] | None:
+        """Rezone at the converged approach ``d`` and re-solve there; None (state unchanged) if that fails."""
+        snapshot, state = dict(prob.__dict__), prob.save()
+        distortion = prob.distortion()
+        try:
+            prob.rezone()
+            f_new, _ = prob.solve_at(d)
+        except _Diverged as exc:
+            prob.__dict__.update(snapshot)
+            prob.restore(state)
+            if log is not None:
+                log(f"rezoning at {d:.3f} mm failed: {exc}")
+            return None
+        if log is not None:
+            log(
+                f"rezoned ({why}; distortion {distortion:.1f}) at {d:.3f} mm: force {f_lo:.4g} -> {f_new:.4g} N, "
+                f"mesh {prob.rezones}"
+            )
+        return f_new, prob.save()
+
     while k < len(loads):
         d_try = min(d_lo + step, 0.98 * H)
         if d_try <= d_lo:
             stopped = f"the tissue is squeezed onto the bone (approach {d_lo:.2f} mm, {f_lo:.3g} N)"
             break
         if step < min_step_fraction * H:
+            if rezone_distortion is not None and rezoned_at != d_lo and prob.rezones < max_rezones and d_lo > 0:
+                prob.restore(s_lo)
+                redo = rezone_at(d_lo, "Newton's method failed")
+                rezoned_at = d_lo
+                if redo is not None:
+                    f_lo, s_lo = redo
+                    d_prev, s_prev = None, None
+                    step = 4.0 * min_step_fraction * H
+                    continue
             stopped = f"Newton's method failed beyond an approach of {d_lo:.2f} mm ({f_lo:.3g} N)"
             break
         if s_prev is not None:
@@ -410,7 +609,18 @@ def indentation_curve(
         d_prev, s_prev = d_lo, s_lo
         d_lo, f_lo, s_lo = d_try, f_try, s_try
         step = min(step * 1.5, max_step_fraction * H)
-    return IndentationCurve(results, loads, d_lo, f_lo, stopped, path)
+        if (
+            rezone_distortion is not None
+            and k < len(loads)
+            and prob.rezones < max_rezones
+            and prob.distortion() > rezone_distortion
+        ):
+            redo = rezone_at(d_lo, "elements distorted")
+            rezoned_at = d_lo
+            if redo is not None:
+                f_lo, s_lo = redo
+                d_prev, s_prev = None, None
+    return IndentationCurve(results, loads, d_lo, f_lo, stopped, path, rezones=prob.rezones)
 
 
 def _blend(s_a: tuple, s_b: tuple, w: float) -> tuple:
@@ -450,3 +660,152 @@ def _locate(prob: NormalContact, load: float, lo: tuple, hi: tuple, tol: float, 
             break
         b.update(d_new, f_new, prob.save(), g(f_new))
     return prob.result(d_cur, load, conv)
+
+
+def _scalar_to_vector(sb, ub) -> np.ndarray:
+    """Indices (2, N) of the r and z dofs of a vector P2 basis ``ub`` at each node of the scalar P2 basis ``sb``."""
+    vec = np.empty((2, sb.N), dtype=int)
+    vec[:, sb.nodal_dofs[0]] = ub.nodal_dofs
+    vec[:, sb.facet_dofs[0]] = ub.facet_dofs
+    return vec
+
+
+def _p2_shape(xi: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P2 shape functions (6, ...) on the unit triangle and their derivatives (2, 6, ...), in skfem's node order
+    (vertices 0, 1, 2; edges 0-1, 1-2, 0-2)."""
+    l0, l1, l2 = 1.0 - xi - eta, xi, eta
+    N = np.stack([l0 * (2 * l0 - 1), l1 * (2 * l1 - 1), l2 * (2 * l2 - 1), 4 * l0 * l1, 4 * l1 * l2, 4 * l0 * l2])
+    z = np.zeros_like(xi)
+    dxi = np.stack([1 - 4 * l0, 4 * l1 - 1, z, 4 * (l0 - l1), 4 * l2, -4 * l2])
+    deta = np.stack([1 - 4 * l0, z, 4 * l2 - 1, -4 * l1, 4 * l1, 4 * (l0 - l2)])
+    return N, np.stack([dxi, deta])
+
+
+def _interpolate_p2(nodes: np.ndarray, elems: np.ndarray, values: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Interpolate P2 nodal ``values`` (k, N) of the curved P2 triangles ``elems`` (E, 6) with node positions
+    ``nodes`` (2, N) at the points ``pts`` (2, Q).
+
+    The isoparametric map of each element with one of the nearest centroids (16, then 64 and 256 for a point
+    not yet found inside one) is inverted by Newton's method, and each point takes the element in which its
+    smallest barycentric coordinate is largest: the containing one, or, for a point just outside through
+    round-off, the nearest, with its local coordinates clipped into it.
+    """
+    from scipy.spatial import cKDTree
+
+    xe = nodes[:, elems]  # (2, E, 6)
+    tree = cKDTree(xe[:, :, :3].mean(axis=2).T)
+    Q = pts.shape[1]
+    elem = np.zeros(Q, dtype=int)
+    loc = np.zeros((2, Q))
+    score = np.full(Q, -np.inf)
+    todo = np.arange(Q)
+    for kk in (16, 64, 256):
+        kk = min(kk, elems.shape[0])
+        e, lc, sc = _invert_p2(xe, tree.query(pts[:, todo].T, k=kk)[1], pts[:, todo])
+        better = sc > score[todo]
+        elem[todo[better]], loc[:, todo[better]], score[todo[better]] = e[better], lc[:, better], sc[better]
+        todo = todo[score[todo] < -1e-9]
+        if not len(todo) or kk == elems.shape[0]:
+            break
+    if np.any(np.isinf(score)) or np.any(score < -0.05):
+        raise _Diverged("a point of the new mesh lies in no element of the old one; cannot rezone")
+    l1, l2 = np.clip(loc[0], 0.0, 1.0), np.clip(loc[1], 0.0, 1.0)
+    s12 = l1 + l2
+    over = s12 > 1.0
+    l1[over], l2[over] = l1[over] / s12[over], l2[over] / s12[over]
+    N, _ = _p2_shape(l1, l2)
+    return np.einsum("kQn,nQ->kQ", values[:, elems[elem]], N)
+
+
+def _invert_p2(xe: np.ndarray, cand: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each point (2, Q) the candidate element (of ``cand``, (Q, k)) whose inverted isoparametric map puts
+    it deepest inside: element, local coordinates (2, Q) and smallest barycentric coordinate (-inf if no
+    candidate's map reaches the point)."""
+    Q, kk = cand.shape
+    c = cand.ravel()
+    target = np.repeat(pts, kk, axis=1)  # (2, Q k)
+    xi = np.full(c.shape, 1.0 / 3.0)
+    eta = np.full(c.shape, 1.0 / 3.0)
+    xc = xe[:, c, :]  # (2, Q k, 6)
+    for _ in range(12):
+        N, dN = _p2_shape(xi, eta)
+        x = np.einsum("dmn,nm->dm", xc, N)
+        J = np.einsum("dmn,anm->dam", xc, dN)  # d x_d / d xi_a
+        det = J[0, 0] * J[1, 1] - J[0, 1] * J[1, 0]
+        det = np.where(np.abs(det) > 1e-300, det, 1e-300)
+        r = target - x
+        xi = np.clip(xi + (J[1, 1] * r[0] - J[0, 1] * r[1]) / det, -1.0, 2.0)
+        eta = np.clip(eta + (-J[1, 0] * r[0] + J[0, 0] * r[1]) / det, -1.0, 2.0)
+    N, _ = _p2_shape(xi, eta)
+    miss = np.hypot(*(target - np.einsum("dmn,nm->dm", xc, N)))  # a spurious preimage of the quadratic map
+    size = np.hypot(*(xc[:, :, 1] - xc[:, :, 0])) + np.hypot(*(xc[:, :, 2] - xc[:, :, 0]))
+    bary = np.stack([1.0 - xi - eta, xi, eta]).min(axis=0)
+    bary = np.where(miss <= 1e-6 * size, bary, -np.inf).reshape(Q, kk)
+    best = np.argmax(bary, axis=1)
+    pick = np.arange(Q) * kk + best
+    return c[pick], np.stack([xi[pick], eta[pick]]), bary[np.arange(Q), best]
+
+
+def _scalar_to_vector(sb, ub) -> np.ndarray:
+    """Indices (2, N) of the r and z dofs of a vector P2 basis ``ub`` at each node of the scalar P2 basis ``sb``."""
+    vec = np.empty((2, sb.N), dtype=int)
+    vec[:, sb.nodal_dofs[0]] = ub.nodal_dofs
+    vec[:, sb.facet_dofs[0]] = ub.facet_dofs
+    return vec
+
+
+def _p2_shape(xi: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P2 shape functions (6, ...) on the unit triangle and their derivatives (2, 6, ...), in skfem's node order
+    (vertices 0, 1, 2; edges 0-1, 1-2, 0-2)."""
+    l0, l1, l2 = 1.0 - xi - eta, xi, eta
+    N = np.stack([l0 * (2 * l0 - 1), l1 * (2 * l1 - 1), l2 * (2 * l2 - 1), 4 * l0 * l1, 4 * l1 * l2, 4 * l0 * l2])
+    z = np.zeros_like(xi)
+    dxi = np.stack([1 - 4 * l0, 4 * l1 - 1, z, 4 * (l0 - l1), 4 * l2, -4 * l2])
+    deta = np.stack([1 - 4 * l0, z, 4 * l2 - 1, -4 * l1, 4 * l1, 4 * (l0 - l2)])
+    return N, np.stack([dxi, deta])
+
+
+def _interpolate_p2(nodes: np.ndarray, elems: np.ndarray, values: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Interpolate P2 nodal ``values`` (k, N) of the curved P2 triangles ``elems`` (E, 6) with node positions
+    ``nodes`` (2, N) at the points ``pts`` (2, Q).
+
+    The isoparametric map of each of the 16 elements with the nearest centroids is inverted by Newton's method,
+    and each point takes the element in which its smallest barycentric coordinate is largest: the containing
+    one, or, for a point just outside through round-off, the nearest, with its local coordinates clipped into it.
+    """
+    from scipy.spatial import cKDTree
+
+    xe = nodes[:, elems]  # (2, E, 6)
+    cent = xe[:, :, :3].mean(axis=2)
+    Q = pts.shape[1]
+    _, cand = cKDTree(cent.T).query(pts.T, k=min(16, elems.shape[0]))  # (Q, k)
+    kk = cand.shape[1]
+    c = cand.ravel()
+    target = np.repeat(pts, kk, axis=1)  # (2, Q k)
+    xi = np.full(c.shape, 1.0 / 3.0)
+    eta = np.full(c.shape, 1.0 / 3.0)
+    xc = xe[:, c, :]  # (2, Q k, 6)
+    for _ in range(12):
+        N, dN = _p2_shape(xi, eta)
+        x = np.einsum("dmn,nm->dm", xc, N)
+        J = np.einsum("dmn,anm->dam", xc, dN)  # d x_d / d xi_a
+        det = J[0, 0] * J[1, 1] - J[0, 1] * J[1, 0]
+        det = np.where(np.abs(det) > 1e-300, det, 1e-300)
+        r = target - x
+        xi = np.clip(xi + (J[1, 1] * r[0] - J[0, 1] * r[1]) / det, -1.0, 2.0)
+        eta = np.clip(eta + (-J[1, 0] * r[0] + J[0, 0] * r[1]) / det, -1.0, 2.0)
+    N, _ = _p2_shape(xi, eta)
+    miss = np.hypot(*(target - np.einsum("dmn,nm->dm", xc, N)))  # a spurious preimage of the quadratic map
+    size = np.hypot(*(xc[:, :, 1] - xc[:, :, 0])) + np.hypot(*(xc[:, :, 2] - xc[:, :, 0]))
+    bary = np.stack([1.0 - xi - eta, xi, eta]).min(axis=0)
+    bary = np.where(miss <= 1e-6 * size, bary, -np.inf).reshape(Q, kk)
+    if np.any(np.all(np.isinf(bary), axis=1)):
+        raise _Diverged("a point of the new mesh lies in no element of the old one; cannot rezone")
+    pick = np.arange(Q) * kk + np.argmax(bary, axis=1)
+    e = c[pick]
+    l1, l2 = np.clip(xi[pick], 0.0, 1.0), np.clip(eta[pick], 0.0, 1.0)
+    s12 = l1 + l2
+    over = s12 > 1.0
+    l1[over], l2[over] = l1[over] / s12[over], l2[over] / s12[over]
+    N, _ = _p2_shape(l1, l2)
+    return np.einsum("kQn,nQ->kQ", values[:, elems[e]], N)

@@ -15,7 +15,9 @@ Cases (``--case``):
 Prints a table (FEM and fast engine per load: approach, peak pressure, contact area; the FEM's peak pressure is
 the largest facet mean of the pressure on the tool, ``extras["facet_peak_pressure_kpa"]``, its largest nodal
 value is kept as ``nodal_peak_pressure_kpa``) and writes
-``<out>/fem_deep_<case>.json``; ``--figure`` draws ``fem_deep_indentation.png`` from the JSON files.
+``<out>/fem_deep_<case>.json`` (``fem_deep_<case>_rezoned.json`` with ``--rezone``: the FEM rezones onto the
+deformed tissue and ties the skin's midside nodes, and reaches deeper); ``--figure`` draws
+``fem_deep_indentation.png`` from the JSON files (the rezoned ones where present).
 
 Usage::
 
@@ -42,6 +44,8 @@ from spinerelease.contact.fem.deep import indentation_curve
 TIP_MM = float(params.load("tools").value("pso_spine_tip_radius"))
 FLANK_DEG = 55.0  # spinerelease.tools.builtin.pso_spine default
 LOADS_N = [0.3, 1.0, 3.0, 6.0, 10.0, 15.0, 20.0, 30.0, 45.0, 56.0]
+#: ``--rezone``: rezone where an element's principal stretch ratio since its layout exceeds this
+REZONE_DISTORTION = 3.0
 CASES = {
     "outer": [Layer("skin+fat", 11.967, 3.25), Layer("muscle", 22.493, 15.0)],
     "muscle33": [Layer("muscle", 33.0, 15.0)],
@@ -55,7 +59,7 @@ def fast_cone(load_n: float, layers: list[Layer]) -> dict:
     return asdict(fast_rounded_cone(load_n, layers, tip_radius_mm=TIP_MM, flank_angle_deg=FLANK_DEG))
 
 
-def run(case: str, fine: float, out: Path, loads: list[float] | None = None) -> None:
+def run(case: str, fine: float, out: Path, loads: list[float] | None = None, rezone: bool = False) -> None:
     layers = CASES[case]
     loads = LOADS_N if loads is None else loads
     t0 = time.time()
@@ -65,7 +69,9 @@ def run(case: str, fine: float, out: Path, loads: list[float] | None = None) -> 
         tip_radius_mm=TIP_MM,
         flank_angle_deg=FLANK_DEG,
         fine_mm=fine,
-        log=lambda m: print(m, flush=True),
+        log=lambda m: print(f"{time.time() - t0:6.0f} s  {m}", flush=True),
+        rezone_distortion=REZONE_DISTORTION if rezone else None,
+        tie_surface=rezone,
     )
     t_fem = time.time() - t0
     rows = []
@@ -109,12 +115,15 @@ def run(case: str, fine: float, out: Path, loads: list[float] | None = None) -> 
     # the fast engine beyond the FEM's reach, for the figure
     beyond = [{"load_n": L, "fast": fast_cone(L, layers)} for L in LOADS_N if L > curve.reach_force_n]
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"fem_deep_{case}.json").write_text(
+    (out / f"fem_deep_{case}{'_rezoned' if rezone else ''}.json").write_text(
         json.dumps(
             {
                 "case": case,
                 "layers": [la.__dict__ for la in layers],
                 "fine_mm": fine,
+                "rezone_distortion": REZONE_DISTORTION if rezone else None,
+                "tie_surface": rezone,
+                "rezones": curve.rezones,
                 "fem_seconds": t_fem,
                 "stopped": curve.stopped,
                 "reach_approach_mm": curve.reach_approach_mm,
@@ -136,7 +145,9 @@ def figure(out: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for case, colour in zip(CASES, ("C0", "C1", "C2", "C3"), strict=True):
-        f = out / f"fem_deep_{case}.json"
+        f = out / f"fem_deep_{case}_rezoned.json"  # the rezoned run reaches deepest; else the one-mesh run
+        if not f.exists():
+            f = out / f"fem_deep_{case}.json"
         if not f.exists():
             continue
         data = json.loads(f.read_text())
@@ -183,12 +194,12 @@ def figure(out: Path) -> None:
 def refresh_fast(out: Path) -> None:
     """Recompute the fast engine's side of every stored case (after a change to the fast engine) and print the
     comparison; the FEM side is kept."""
-    for case in CASES:
-        f = out / f"fem_deep_{case}.json"
+    for case, suffix in ((c, s) for c in CASES for s in ("", "_rezoned")):
+        f = out / f"fem_deep_{case}{suffix}.json"
         if not f.exists():
             continue
         data = json.loads(f.read_text())
-        print(f"case {case} (FEM {data['fine_mm']} mm, reach {data['reach_force_n']:.2f} N)")
+        print(f"case {case}{suffix} (FEM {data['fine_mm']} mm, reach {data['reach_force_n']:.2f} N)")
         for row in data["rows"]:
             row["fast"] = fast_cone(row["load_n"], CASES[case])
             fem, fa = row["fem"], row["fast"]
@@ -212,13 +223,18 @@ def main() -> None:
     ap.add_argument("--figure", action="store_true", help="only draw the figure from the JSON files")
     ap.add_argument("--loads", type=float, nargs="+", help="loads to report [N] (default: 0.3 ... 56 N)")
     ap.add_argument("--refresh-fast", action="store_true", help="recompute the fast engine's side of the JSON files")
+    ap.add_argument(
+        "--rezone",
+        action="store_true",
+        help="rezone onto the deformed tissue and tie the skin's midside nodes (writes fem_deep_<case>_rezoned.json)",
+    )
     args = ap.parse_args()
     if args.refresh_fast:
         refresh_fast(args.out)
     elif args.figure:
         figure(args.out)
     else:
-        run(args.case, args.fine, args.out, args.loads)
+        run(args.case, args.fine, args.out, args.loads, args.rezone)
 
 
 if __name__ == "__main__":

@@ -340,7 +340,7 @@ def test_indentation_from_unscaled_inverts_the_stiffening():
     t = np.full(200, 10.0)
     u = np.linspace(0.0, 9.6, 200)
     v = u * np.sqrt(calibrated_stiffening(u / t))
-    np.testing.assert_allclose(solver._indentation_from_unscaled(v, t), u, atol=1e-9)
+    np.testing.assert_allclose(solver._indentation_from_unscaled(v, solver._Columns(t)), u, atol=1e-9)
 
 
 def test_stiffening_by_approach_warm_start(bottoming_case):
@@ -481,3 +481,33 @@ def test_roll_warm_started_from_another_posture_matches_the_cold_solve():
     assert warm.converged and warm.roll_deg == pytest.approx(cold.roll_deg, abs=1e-3)
     rel = np.linalg.norm(warm.pressure_kpa - cold.pressure_kpa) / np.linalg.norm(cold.pressure_kpa)
     assert rel < 1e-3
+
+
+def test_two_layer_column_stiffens_each_layer_at_its_own_strain():
+    from spinerelease.contact.solver import STIFFENING_ONSET_STRAIN, _Columns, calibrated_stiffening
+
+    t = np.array([34.46, 34.46, 20.0])
+    one = _Columns.build(t, np.full(3, 15.0), None)
+    two = _Columns.build(t, np.full(3, 15.0), (11.967, 3.25))
+    e = np.array([0.2, 0.5, 0.9])
+    # one material: the calibrated law at the column strain
+    np.testing.assert_allclose(one.stiffening(e), calibrated_stiffening(e))
+    # fat (3.25 kPa) over muscle: the fat takes ~71 % of the displacement and reaches the onset at a column
+    # strain of about 0.32, long before the column's mean strain does
+    share = (11.967 / 3.25) / (11.967 / 3.25 + (34.46 - 11.967) / 15.0)
+    assert two.onset_strain()[0] == pytest.approx(STIFFENING_ONSET_STRAIN * 11.967 / (share * 34.46))
+    f = two.stiffening(e)
+    assert f[0] == 1.0 and f[1] > 1.3 and calibrated_stiffening(0.5) == 1.0
+    # the series split balances the stress of the two layers
+    u = 0.9 * t[2]
+    t1, a1 = 11.967, 11.967 / 3.25
+    a2 = (t[2] - t1) / 15.0
+    sigma = f[2] * u / (a1 + a2)
+    from scipy.optimize import brentq
+
+    u1 = brentq(
+        lambda x: x * calibrated_stiffening(x / t1) / a1 - (u - x) * calibrated_stiffening((u - x) / (t[2] - t1)) / a2,
+        0,
+        u,
+    )
+    assert sigma == pytest.approx(u1 * calibrated_stiffening(u1 / t1) / a1, rel=1e-8)

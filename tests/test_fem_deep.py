@@ -127,7 +127,8 @@ def _deep_reference():
 @pytest.mark.parametrize("layers, row", list(_deep_reference()))
 def test_fast_engine_against_the_true_normal_fem(layers, row):
     """The fast engine's calibrated stiffening against the stored true-normal large-strain FEM (one PSO-Spine
-    peak, up to strain 0.85; ``benchmarks/fem_deep_indentation.py``, docs/calibration.md)."""
+    peak, up to strain 0.85; fat over muscle rezoned to 6 N; ``benchmarks/fem_deep_indentation.py``,
+    docs/calibration.md)."""
     from spinerelease.contact.fem.compare import fast_rounded_cone
 
     fast = fast_rounded_cone(row["load_n"], layers, tip_radius_mm=TIP_MM, flank_angle_deg=55.0)

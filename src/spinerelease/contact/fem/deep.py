@@ -22,6 +22,11 @@ secant (Illinois) iteration between the two converged states that bracket it. It
 could be driven before Newton's method failed (elements inverting), so a caller always sees the reach of the
 reference instead of a silent extrapolation.
 
+Deeper still, the mesh under the tip is squeezed flat: with ``rezone_distortion`` the continuation lays a fresh
+mesh over the deformed tissue whenever elements are distorted past that stretch ratio, carrying the map back to
+the reference (:meth:`NormalContact.rezone`), and with ``tie_surface`` the skin's midside nodes follow their
+vertices radially, which removes the node-to-node slip oscillation of collocated contact on quadratic elements.
+
 The tool is the PSO-Spine's peak shape (:func:`spinerelease.tools.base.rounded_peak_mm`): a spherical cap of
 the tip radius blended tangentially into a cone of the flank angle.
 
@@ -131,6 +136,10 @@ class NormalContact(AxisymmetricContact):
 
     flank_angle_deg : float
         Flank slope of the peak from horizontal (the PSO-Spine's 55 degrees by default). [degrees]
+    tie_surface : bool
+        Tie the radial displacement of each top edge's midside node to the mean of its two vertices' (eliminated
+        from the Newton system): removes the odd-even slip of the skin nodes along the tool that shears the
+        surface elements flat at depth. Default False (each node free).
     """
 
     def __init__(

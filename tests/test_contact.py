@@ -510,4 +510,14 @@ def test_two_layer_column_stiffens_each_layer_at_its_own_strain():
         0,
         u,
     )
-    assert sigma == pytest.approx(u1 * calibrated_stiffening(u1 / t1) / a1, rel=1e-8)
+    assert sigma == pytest.approx(u1 * calibrated_stiffening(u1 / t1) / a1, rel=1e-6)
+
+
+def test_indentation_from_unscaled_inverts_the_two_layer_stiffening():
+    from spinerelease.contact import solver
+
+    t = np.full(200, 34.46)
+    cols = solver._Columns.build(t, np.full(200, 15.0), (11.967, 3.25))
+    u = np.linspace(0.0, 0.97 * 34.46, 200)
+    v = u * np.sqrt(cols.stiffening(u / t))
+    np.testing.assert_allclose(solver._indentation_from_unscaled(v, cols), u, rtol=1e-6, atol=1e-8)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import scipy.fft as sfft
@@ -234,7 +235,7 @@ class _Columns:
         share1 = self.a1 / (self.a1 + self.a2)
         return e0 * np.minimum(self.t1 / (share1 * self.t), (self.t - self.t1) / ((1.0 - share1) * self.t))
 
-    def stiffening(self, strain: np.ndarray, n_bisect: int = 40) -> np.ndarray:
+    def stiffening(self, strain: np.ndarray, n_bisect: int = 32) -> np.ndarray:
         """Stiffening factor of each column at column strain ``strain`` (same shape as the columns). [-]"""
         e = np.clip(np.asarray(strain, dtype=float), 0.0, None)
         if self.t1 is None:
@@ -246,16 +247,55 @@ class _Columns:
         u = e[stiff] * self.t[stiff]
         t1, a1, a2 = self.t1[stiff], self.a1[stiff], self.a2[stiff]
         t2 = self.t[stiff] - t1
+        # bisection on the top layer's share u1: the bottom layer's displacement at the same stress follows from
+        # the inverse of g(e) = e f_cal(e) (stress = E g(strain)), tabulated once
         lo, hi = np.zeros_like(u), u.copy()
         for _ in range(n_bisect):
             u1 = 0.5 * (lo + hi)
-            more = u1 * calibrated_stiffening(u1 / t1) / a1 > (u - u1) * calibrated_stiffening((u - u1) / t2) / a2
+            sigma = u1 * calibrated_stiffening(u1 / t1) / a1
+            more = u1 + t2 * _strain_at_stress(sigma * a2 / t2) > u
             hi = np.where(more, u1, hi)
             lo = np.where(more, lo, u1)
         u1 = 0.5 * (lo + hi)
         sigma = u1 * calibrated_stiffening(u1 / t1) / a1
         out[stiff] = np.maximum(sigma * (a1 + a2) / u, 1.0)
         return out
+
+    def indentation(self, v: np.ndarray, n_bisect: int = 50) -> np.ndarray:
+        """Indentation ``u`` with ``u sqrt(f(u / t)) = v`` for two-layer columns already past the onset: by
+        bisection on the top layer's share ``u1`` (``u sigma (a1 + a2) = v^2``, both sides growing with
+        ``u1``). [mm]"""
+        t1, a1, a2 = self.t1, self.a1, self.a2
+        t2 = self.t - t1
+        target = v**2 / (a1 + a2)
+        lo, hi = np.zeros_like(v), np.minimum(v, self.t * 50.0)
+        for _ in range(n_bisect):
+            u1 = 0.5 * (lo + hi)
+            sigma = u1 * calibrated_stiffening(u1 / t1) / a1
+            over = (u1 + t2 * _strain_at_stress(sigma * a2 / t2)) * sigma > target
+            hi = np.where(over, u1, hi)
+            lo = np.where(over, lo, u1)
+        u1 = 0.5 * (lo + hi)
+        sigma = u1 * calibrated_stiffening(u1 / t1) / a1
+        return u1 + t2 * _strain_at_stress(sigma * a2 / t2)
+
+
+@lru_cache(maxsize=8)
+def _stress_table(e0: float, gamma: float, max_strain: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """``g(e) = e f_cal(e)`` (stress over modulus) on a fine grid of strains up to where the law is capped, and
+    its slope beyond (for :func:`_strain_at_stress`)."""
+    e_cap = e0 + (1.0 - e0) * max_strain
+    e = np.unique(np.concatenate([np.linspace(0.0, e_cap, 8_001), [e0]]))
+    g = e * calibrated_stiffening(e)
+    return g, e, float((g[-1] - g[-2]) / (e[-1] - e[-2]))
+
+
+def _strain_at_stress(y: np.ndarray) -> np.ndarray:
+    """Strain ``e`` of a column layer with ``e f_cal(e) = y`` (stress over modulus; the inverse of the monotone
+    stress-strain law, interpolated in a table, linear beyond its cap). [-]"""
+    g, e, slope = _stress_table(STIFFENING_ONSET_STRAIN, STIFFENING_EXPONENT, MAX_STRAIN)
+    y = np.asarray(y, dtype=float)
+    return np.where(y <= g[-1], np.interp(y, g, e), e[-1] + (y - g[-1]) / slope)
 
 
 #: Largest over-relaxation factor of the outer (stiffening) iteration. [-]
@@ -1085,6 +1125,10 @@ def _indentation_from_unscaled(v: np.ndarray, columns: _Columns, n_bisect: int =
     """
     u = np.array(v, dtype=float)
     stiff = v > columns.onset_strain() * columns.t
+    if columns.t1 is not None:
+        if stiff.any():
+            u[stiff] = columns.subset(stiff).indentation(v[stiff], n_bisect)
+        return u
     if stiff.any():
         vv, cols = v[stiff], columns.subset(stiff)
         tt = cols.t

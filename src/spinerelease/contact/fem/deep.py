@@ -356,20 +356,11 @@ class NormalContact(AxisymmetricContact):
             - ((1 - XI) * ETA)[None] * c01[:, None, None]
             - (XI * ETA)[None] * c11[:, None, None]
         )
-        logical = MeshTri.init_tensor(rp, zp).with_defaults()
-        # init_tensor numbers its vertices x-fastest? map each logical vertex to its grid indices
-        i = np.searchsorted(rp, logical.p[0])
+        logical = MeshTri.init_tensor(rp, zp).with_defaults()  # keeps the boundary names (facet indices)
+        i = np.searchsorted(rp, logical.p[0])  # grid indices of each logical vertex
         j = np.searchsorted(zp, logical.p[1])
         mesh = replace(logical, doflocs=np.ascontiguousarray(pts[:, i, j]))
-        t = mesh.t
-        area = (mesh.p[0, t[1]] - mesh.p[0, t[0]]) * (mesh.p[1, t[2]] - mesh.p[1, t[0]]) - (
-            mesh.p[0, t[2]] - mesh.p[0, t[0]]
-        ) * (mesh.p[1, t[1]] - mesh.p[1, t[0]])
-        sign = np.sign(
-            (logical.p[0, t[1]] - logical.p[0, t[0]]) * (logical.p[1, t[2]] - logical.p[1, t[0]])
-            - (logical.p[0, t[2]] - logical.p[0, t[0]]) * (logical.p[1, t[1]] - logical.p[1, t[0]])
-        )
-        if np.any(area * sign <= 0):
+        if np.any(_signed_areas(mesh.p, mesh.t) * np.sign(_signed_areas(logical.p, logical.t)) <= 0):
             raise _Diverged("the rezoned mesh folds; cannot rezone")
         sb_new = Basis(mesh, ElementTriP2(), intorder=2)
         q = sb_new.doflocs
@@ -671,6 +662,11 @@ def _locate(prob: NormalContact, load: float, lo: tuple, hi: tuple, tol: float, 
     return prob.result(d_cur, load, conv)
 
 
+def _signed_areas(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Twice the signed area of each triangle ``t`` (3, E) of the points ``p`` (2, N)."""
+    return (p[0, t[1]] - p[0, t[0]]) * (p[1, t[2]] - p[1, t[0]]) - (p[0, t[2]] - p[0, t[0]]) * (p[1, t[1]] - p[1, t[0]])
+
+
 def _scalar_to_vector(sb, ub) -> np.ndarray:
     """Indices (2, N) of the r and z dofs of a vector P2 basis ``ub`` at each node of the scalar P2 basis ``sb``."""
     vec = np.empty((2, sb.N), dtype=int)
@@ -753,6 +749,11 @@ def _invert_p2(xe: np.ndarray, cand: np.ndarray, pts: np.ndarray) -> tuple[np.nd
     best = np.argmax(bary, axis=1)
     pick = np.arange(Q) * kk + best
     return c[pick], np.stack([xi[pick], eta[pick]]), bary[np.arange(Q), best]
+
+
+def _signed_areas(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Twice the signed area of each triangle ``t`` (3, E) of the points ``p`` (2, N)."""
+    return (p[0, t[1]] - p[0, t[0]]) * (p[1, t[2]] - p[1, t[0]]) - (p[0, t[2]] - p[0, t[0]]) * (p[1, t[1]] - p[1, t[0]])
 
 
 def _scalar_to_vector(sb, ub) -> np.ndarray:

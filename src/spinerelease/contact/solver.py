@@ -219,7 +219,7 @@ class _Columns:
             return cls(t)
         t1 = np.minimum(float(top_layer[0]), 0.999 * t)  # thin tissue: mostly the top layer
         t2 = t - t1
-        return cls(t, t1, t1 / float(top_layer[1]), t2 / np.broadcast_to(np.asarray(modulus, dtype=float), t.shape))
+        return cls(t, t1, t1 / float(top_layer[1]), t2 / np.asarray(modulus, dtype=float))
 
     def subset(self, mask: np.ndarray) -> _Columns:
         if self.t1 is None:
@@ -252,12 +252,10 @@ class _Columns:
         lo, hi = np.zeros_like(u), u.copy()
         for _ in range(n_bisect):
             u1 = 0.5 * (lo + hi)
-            sigma = u1 * calibrated_stiffening(u1 / t1) / a1
-            more = u1 + t2 * _strain_at_stress(sigma * a2 / t2) > u
+            more = _layer_split(u1, t1, a1, t2, a2)[1] > u
             hi = np.where(more, u1, hi)
             lo = np.where(more, lo, u1)
-        u1 = 0.5 * (lo + hi)
-        sigma = u1 * calibrated_stiffening(u1 / t1) / a1
+        sigma = _layer_split(0.5 * (lo + hi), t1, a1, t2, a2)[0]
         out[stiff] = np.maximum(sigma * (a1 + a2) / u, 1.0)
         return out
 
@@ -271,13 +269,21 @@ class _Columns:
         lo, hi = np.zeros_like(v), np.minimum(v, self.t * 50.0)
         for _ in range(n_bisect):
             u1 = 0.5 * (lo + hi)
-            sigma = u1 * calibrated_stiffening(u1 / t1) / a1
-            over = (u1 + t2 * _strain_at_stress(sigma * a2 / t2)) * sigma > target
+            sigma, u = _layer_split(u1, t1, a1, t2, a2)
+            over = u * sigma > target
             hi = np.where(over, u1, hi)
             lo = np.where(over, lo, u1)
-        u1 = 0.5 * (lo + hi)
-        sigma = u1 * calibrated_stiffening(u1 / t1) / a1
-        return u1 + t2 * _strain_at_stress(sigma * a2 / t2)
+        return _layer_split(0.5 * (lo + hi), t1, a1, t2, a2)[1]
+
+
+def _layer_split(
+    u1: np.ndarray, t1: np.ndarray, a1: np.ndarray, t2: np.ndarray, a2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stress ``sigma`` of a two-layer column whose top layer (thickness ``t1``, compliance ``a1 = t1 / E1``) is
+    compressed by ``u1``, and the column's displacement ``u1 + u2`` when the bottom layer (``t2``, ``a2``) carries
+    the same stress (its strain from :func:`_strain_at_stress`). [kPa, mm]"""
+    sigma = u1 * calibrated_stiffening(u1 / t1) / a1
+    return sigma, u1 + t2 * _strain_at_stress(sigma * a2 / t2)
 
 
 @lru_cache(maxsize=8)
@@ -1262,7 +1268,7 @@ def solve_contact(
     Ec = E[sl]
     Tc = None if T is None else T[sl]
     op = _Operator(h0.shape, grid.spacing_mm, Ec, Tc, poisson, dtype, top_layer)
-    columns = None if Tc is None else _Columns.build(Tc, np.broadcast_to(Ec, Tc.shape), top_layer)
+    columns = None if Tc is None else _Columns.build(Tc, Ec, top_layer)
     W = load * 1e3  # N -> kPa mm^2
 
     p_init = s_init = None

@@ -553,10 +553,10 @@ def indentation_curve(
     stopped = "done"
     rezoned_at = None
 
-    def rezone_at(d: float, why: str) -> tuple[float, tuple] | None:
-        """Rezone at the converged approach ``d`` and re-solve there; None (state unchanged) if that fails."""
+    def rezone_at(d: float, why: str, distortion: float) -> tuple[float, tuple] | None:
+        """Rezone at the converged approach ``d`` (``distortion``: the mesh's, for the log) and re-solve there;
+        None (state unchanged) if that fails."""
         snapshot, state = dict(prob.__dict__), prob.save()
-        distortion = prob.distortion()
         try:
             prob.rezone()
             f_new, _ = prob.solve_at(d)
@@ -581,7 +581,7 @@ def indentation_curve(
         if step < min_step_fraction * H:
             if rezone_distortion is not None and rezoned_at != d_lo and prob.rezones < max_rezones and d_lo > 0:
                 prob.restore(s_lo)
-                redo = rezone_at(d_lo, "Newton's method failed")
+                redo = rezone_at(d_lo, "Newton's method failed", prob.distortion())
                 rezoned_at = d_lo
                 if redo is not None:
                     f_lo, s_lo = redo
@@ -613,9 +613,9 @@ def indentation_curve(
             rezone_distortion is not None
             and k < len(loads)
             and prob.rezones < max_rezones
-            and prob.distortion() > rezone_distortion
+            and (distortion := prob.distortion()) > rezone_distortion
         ):
-            redo = rezone_at(d_lo, "elements distorted")
+            redo = rezone_at(d_lo, "elements distorted", distortion)
             rezoned_at = d_lo
             if redo is not None:
                 f_lo, s_lo = redo
@@ -660,95 +660,6 @@ def _locate(prob: NormalContact, load: float, lo: tuple, hi: tuple, tol: float, 
             break
         b.update(d_new, f_new, prob.save(), g(f_new))
     return prob.result(d_cur, load, conv)
-
-
-def _signed_areas(p: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Twice the signed area of each triangle ``t`` (3, E) of the points ``p`` (2, N)."""
-    return (p[0, t[1]] - p[0, t[0]]) * (p[1, t[2]] - p[1, t[0]]) - (p[0, t[2]] - p[0, t[0]]) * (p[1, t[1]] - p[1, t[0]])
-
-
-def _scalar_to_vector(sb, ub) -> np.ndarray:
-    """Indices (2, N) of the r and z dofs of a vector P2 basis ``ub`` at each node of the scalar P2 basis ``sb``."""
-    vec = np.empty((2, sb.N), dtype=int)
-    vec[:, sb.nodal_dofs[0]] = ub.nodal_dofs
-    vec[:, sb.facet_dofs[0]] = ub.facet_dofs
-    return vec
-
-
-def _p2_shape(xi: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """P2 shape functions (6, ...) on the unit triangle and their derivatives (2, 6, ...), in skfem's node order
-    (vertices 0, 1, 2; edges 0-1, 1-2, 0-2)."""
-    l0, l1, l2 = 1.0 - xi - eta, xi, eta
-    N = np.stack([l0 * (2 * l0 - 1), l1 * (2 * l1 - 1), l2 * (2 * l2 - 1), 4 * l0 * l1, 4 * l1 * l2, 4 * l0 * l2])
-    z = np.zeros_like(xi)
-    dxi = np.stack([1 - 4 * l0, 4 * l1 - 1, z, 4 * (l0 - l1), 4 * l2, -4 * l2])
-    deta = np.stack([1 - 4 * l0, z, 4 * l2 - 1, -4 * l1, 4 * l1, 4 * (l0 - l2)])
-    return N, np.stack([dxi, deta])
-
-
-def _interpolate_p2(nodes: np.ndarray, elems: np.ndarray, values: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """Interpolate P2 nodal ``values`` (k, N) of the curved P2 triangles ``elems`` (E, 6) with node positions
-    ``nodes`` (2, N) at the points ``pts`` (2, Q).
-
-    The isoparametric map of each element with one of the nearest centroids (16, then 64 and 256 for a point
-    not yet found inside one) is inverted by Newton's method, and each point takes the element in which its
-    smallest barycentric coordinate is largest: the containing one, or, for a point just outside through
-    round-off, the nearest, with its local coordinates clipped into it.
-    """
-    from scipy.spatial import cKDTree
-
-    xe = nodes[:, elems]  # (2, E, 6)
-    tree = cKDTree(xe[:, :, :3].mean(axis=2).T)
-    Q = pts.shape[1]
-    elem = np.zeros(Q, dtype=int)
-    loc = np.zeros((2, Q))
-    score = np.full(Q, -np.inf)
-    todo = np.arange(Q)
-    for kk in (16, 64, 256):
-        kk = min(kk, elems.shape[0])
-        e, lc, sc = _invert_p2(xe, tree.query(pts[:, todo].T, k=kk)[1], pts[:, todo])
-        better = sc > score[todo]
-        elem[todo[better]], loc[:, todo[better]], score[todo[better]] = e[better], lc[:, better], sc[better]
-        todo = todo[score[todo] < -1e-9]
-        if not len(todo) or kk == elems.shape[0]:
-            break
-    if np.any(np.isinf(score)) or np.any(score < -0.05):
-        raise _Diverged("a point of the new mesh lies in no element of the old one; cannot rezone")
-    l1, l2 = np.clip(loc[0], 0.0, 1.0), np.clip(loc[1], 0.0, 1.0)
-    s12 = l1 + l2
-    over = s12 > 1.0
-    l1[over], l2[over] = l1[over] / s12[over], l2[over] / s12[over]
-    N, _ = _p2_shape(l1, l2)
-    return np.einsum("kQn,nQ->kQ", values[:, elems[elem]], N)
-
-
-def _invert_p2(xe: np.ndarray, cand: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each point (2, Q) the candidate element (of ``cand``, (Q, k)) whose inverted isoparametric map puts
-    it deepest inside: element, local coordinates (2, Q) and smallest barycentric coordinate (-inf if no
-    candidate's map reaches the point)."""
-    Q, kk = cand.shape
-    c = cand.ravel()
-    target = np.repeat(pts, kk, axis=1)  # (2, Q k)
-    xi = np.full(c.shape, 1.0 / 3.0)
-    eta = np.full(c.shape, 1.0 / 3.0)
-    xc = xe[:, c, :]  # (2, Q k, 6)
-    for _ in range(12):
-        N, dN = _p2_shape(xi, eta)
-        x = np.einsum("dmn,nm->dm", xc, N)
-        J = np.einsum("dmn,anm->dam", xc, dN)  # d x_d / d xi_a
-        det = J[0, 0] * J[1, 1] - J[0, 1] * J[1, 0]
-        det = np.where(np.abs(det) > 1e-300, det, 1e-300)
-        r = target - x
-        xi = np.clip(xi + (J[1, 1] * r[0] - J[0, 1] * r[1]) / det, -1.0, 2.0)
-        eta = np.clip(eta + (-J[1, 0] * r[0] + J[0, 0] * r[1]) / det, -1.0, 2.0)
-    N, _ = _p2_shape(xi, eta)
-    miss = np.hypot(*(target - np.einsum("dmn,nm->dm", xc, N)))  # a spurious preimage of the quadratic map
-    size = np.hypot(*(xc[:, :, 1] - xc[:, :, 0])) + np.hypot(*(xc[:, :, 2] - xc[:, :, 0]))
-    bary = np.stack([1.0 - xi - eta, xi, eta]).min(axis=0)
-    bary = np.where(miss <= 1e-6 * size, bary, -np.inf).reshape(Q, kk)
-    best = np.argmax(bary, axis=1)
-    pick = np.arange(Q) * kk + best
-    return c[pick], np.stack([xi[pick], eta[pick]]), bary[np.arange(Q), best]
 
 
 def _signed_areas(p: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -81,3 +81,19 @@ def test_bad_maps_are_rejected():
         _assess(np.full(G.shape, np.nan))
     with pytest.raises(InputError):
         summarize_pressure(np.zeros((3, 3)), G.x_mm, G.y_mm, 1.0)
+
+
+def test_compression_beyond_the_validated_range_is_listed_per_peak():
+    p = hertz_map(-20, 0, 300) + hertz_map(20, 0, 300)
+    comp = np.where(np.hypot(X - 20, Y) < 3, 0.98, 0.5)  # the right peak squeezes its tissue to 2 %
+    peaks = np.where(X < 0, 1, 2)
+    args = (p, G.x_mm, G.y_mm, regions(), np.full(G.shape, 500.0), peaks, ["left", "right"], NAMES, (2, 3), (1,), 1)
+    a = assess(*args, compression=comp, validated_compression=0.96)
+    assert a.max_compression == pytest.approx(0.98) and a.validated_compression == 0.96
+    assert a.beyond_validated == ("right",)
+    assert [pk.max_compression for pk in a.peaks] == pytest.approx([0.5, 0.98])
+    assert assess(*args).beyond_validated == () and np.isnan(assess(*args).max_compression)
+    with pytest.raises(InputError):
+        assess(*args, compression=np.full(G.shape, np.nan))
+    with pytest.raises(InputError):
+        assess(*args, compression=comp[:-1])

@@ -167,14 +167,31 @@ def test_calibrated_fast_engine_on_held_out_cases(thickness, load):
 
 
 def test_calibrated_stiffening_law():
-    from spinerelease.contact.solver import STIFFENING_ONSET_STRAIN, calibrated_stiffening, neo_hookean_stiffening
+    from spinerelease.contact import solver as S
 
-    e0 = STIFFENING_ONSET_STRAIN
-    assert 0.0 <= e0 < 0.9  # refitted on the true-normal FEM (docs/calibration.md)
-    assert np.allclose(calibrated_stiffening(np.array([0.0, 0.5 * e0, e0])), 1.0)
-    assert calibrated_stiffening(0.9) == pytest.approx(neo_hookean_stiffening((0.9 - e0) / (1 - e0)))
-    assert calibrated_stiffening(0.97) > 10  # tissue squeezed onto the bone still bottoms out
-    assert np.all(np.diff(calibrated_stiffening(np.linspace(0, 0.97, 50))) >= 0)
+    e0, k, eb, n = S.STIFFENING_ONSET_STRAIN, S.STIFFENING_EXPONENT, S.BONE_BOUND_STRAIN, S.BONE_BOUND_EXPONENT
+    f = S.calibrated_stiffening
+    assert 0.0 <= e0 < eb < 1.0  # refitted on the rezoned true-normal FEM (docs/calibration.md)
+    assert np.allclose(f(np.array([0.0, 0.5 * e0, e0])), 1.0)
+    assert f(0.9) == pytest.approx(((1 - e0) / 0.1) ** k)  # mild power of the remaining thickness
+    assert f(0.99) == pytest.approx(((1 - e0) / 0.01) ** k * ((1 - eb) / 0.01) ** n)  # thin-film bone bound
+    e = np.linspace(0, 0.999, 2000)
+    stress = e * f(e)
+    assert np.all(np.diff(stress) > 0)
+    assert stress[-1] > 10 * stress[np.searchsorted(e, eb)]  # diverges towards the bone
+
+
+def test_fast_engine_stays_short_of_the_bone():
+    """The bone bound: far beyond the validated range (56 N on 10 mm of muscle) the tip stops short of the bone
+    and the column law's inverse table gives back the strain it was built from."""
+    from spinerelease.contact import solver as S
+    from spinerelease.contact.fem.compare import fast_rounded_cone
+
+    fast = fast_rounded_cone(56.0, [Layer("muscle", 10.0, 15.0)], tip_radius_mm=TIP_MM, flank_angle_deg=55.0)
+    assert fast.force_n == pytest.approx(56.0, rel=1e-3)
+    assert 9.6 < fast.approach_mm < 10.0
+    e = np.array([0.1, 0.6, 0.9, 0.97, 0.995])
+    assert np.allclose(S._strain_at_stress(e * S.calibrated_stiffening(e)), e, atol=2e-4)
 
 
 def test_neo_hookean_reduces_to_linear_at_small_load():

@@ -19,6 +19,7 @@ from .anatomy import BONE_REGIONS, MUSCLE_REGIONS, REGION_NAMES, REGIONS, Back, 
 from .assess import VERDICT_OK, Assessment, assess
 from .assess.thresholds import threshold_map_kpa
 from .contact import ContactResult, solve_contact
+from .contact.solver import BONE_BOUND_STRAIN
 from .errors import InputError, check_choice, check_range
 from .posture import PSO_SPINE_PROTOCOL, PostureLoad, ProtocolStep, breathing_cycle, get_step, tool_load
 from .tools import Tool, get_tool, load_tool
@@ -101,6 +102,11 @@ class SimulationConfig:
             st = replace(st, roll_deg=check_range("roll angle", self.roll_deg, -45, 45, "degrees"))
         return st
 
+
+#: Tissue compression (indentation over thickness) up to which the fast contact engine is checked against the
+#: large-strain finite-element reference (docs/validation.md); beyond it the tissue is a thin film over the bone
+#: and the assessment lists the peak in ``beyond_validated``. [-]
+VALIDATED_COMPRESSION = BONE_BOUND_STRAIN
 
 #: Tissue models of :class:`SimulationConfig` (``tissue_model``).
 TISSUE_MODELS = ("layers", "column")
@@ -244,6 +250,7 @@ def simulate(
         gap0, win.grid, force, modulus, win.tissue_thickness_mm, initial=initial, top_layer=top_layer, **roll_kwargs
     )
     thresholds = threshold_map_kpa(win.region, body.sex)
+    compression = np.where(contact.contact, contact.displacement_mm / win.tissue_thickness_mm, 0.0)
     a = assess(
         contact.pressure_kpa,
         win.grid.x_mm,
@@ -256,6 +263,8 @@ def simulate(
         MUSCLE_REGIONS,
         BONE_REGIONS,
         REGIONS["SPINOUS"],
+        compression=compression,
+        validated_compression=VALIDATED_COMPRESSION,
     )
     citations.use(*tool.sources, *win.sources)
     return SimulationResult(cfg, body, tool, win, (cx, cy), th, labels, load, contact, a, tuple(citations.used_keys()))
@@ -313,8 +322,10 @@ def _search_shift(res: SimulationResult, axis: str, back: Back) -> float | None:
     return None
 
 
-def _search_support(res: SimulationResult, back: Back, tol: float = 0.01) -> float | None:
-    """Smallest forearm support fraction whose probe-averaged pressure stays under the pain threshold."""
+def _search_support(res: SimulationResult, back: Back, tol: float = 0.01, metric: str = "threshold") -> float | None:
+    """Smallest forearm support fraction that keeps the probe-averaged pressure under the pain threshold
+    everywhere (``metric="threshold"``) or the tissue compression within the validated range
+    (``metric="compression"``)."""
     cfg = res.config
     lo = (
         res.load.forearms_n / max(res.load.forearms_n + res.load.force_n, 1e-9)
@@ -323,16 +334,19 @@ def _search_support(res: SimulationResult, back: Back, tol: float = 0.01) -> flo
     )
     lo = float(lo)
 
-    def ratio(s: float) -> float:
-        r = simulate(cfg, back=back, tool_obj=res.tool, forearm_support=s, initial=res.contact)
-        return r.assessment.max_threshold_ratio
+    def over(s: float) -> bool:
+        try:
+            a = simulate(cfg, back=back, tool_obj=res.tool, forearm_support=s, initial=res.contact).assessment
+        except InputError:  # so much support that the tool carries no load: nothing is exceeded
+            return False
+        return a.max_threshold_ratio > 1.0 if metric == "threshold" else bool(a.beyond_validated)
 
     hi = MAX_ADVISED_SUPPORT
-    if ratio(hi) > 1.0:
+    if over(hi):
         return None
     while hi - lo > tol:
         mid = 0.5 * (lo + hi)
-        if ratio(mid) > 1.0:
+        if over(mid):
             lo = mid
         else:
             hi = mid
@@ -387,7 +401,28 @@ def advise(res: SimulationResult, back: Back | None = None) -> Advice:
             f"Peaks on muscle, {a.spinous_share:.1%} of the force on the spinous processes; pressure at "
             f"{a.max_threshold_ratio:.0%} of the pain threshold ({a.threshold_margin:.0%} margin)."
         )
+    if a.beyond_validated:
+        msgs.append(compression_warning(a))
+        sup_c = _search_support(res, full, metric="compression")
+        if sup_c is not None:
+            msgs.append(
+                f"Holding about {sup_c:.0%} of your upper-body weight on your forearms keeps the tissue under every "
+                f"peak within {a.validated_compression:.0%} compression."
+            )
+            sup = sup_c if sup is None else max(sup, sup_c)
     return Advice(msgs, sx, sy, sup)
+
+
+def compression_warning(a: Assessment) -> str:
+    """Plain-language note for peaks that squeeze the tissue beyond the validated compression (empty if none)."""
+    if not a.beyond_validated:
+        return ""
+    names = ", ".join(a.beyond_validated)
+    return (
+        f"Under {names} the tissue is squeezed to {1 - a.max_compression:.0%} of its thickness, a thin layer "
+        f"over the bone and beyond the {a.validated_compression:.0%} compression up to which the model is "
+        "checked against the finite-element reference: the pressures there are indicative only."
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ class PeakAssessment:
     region_forces_n: dict[str, float]
     max_threshold_ratio: float
     on_bone_share: float
+    max_compression: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,14 @@ class Assessment:
         One of ``VERDICT_OK``, ``VERDICT_TOO_MUCH``, ``VERDICT_ON_BONE``.
     advice : list of str
         Advice sentences (filled with computed corrections by :mod:`spinerelease.assess.advice`).
+    max_compression : float
+        Largest tissue compression (indentation over tissue thickness) under the tool; nan if not given. [-]
+    validated_compression : float
+        Compression up to which the contact engine is checked against the finite-element reference; nan if not
+        given. [-]
+    beyond_validated : tuple of str
+        Names of the peaks under which the compression exceeds ``validated_compression`` (the tissue is squeezed
+        to a thin film over the bone; pressures there are outside the validated range).
     """
 
     summary: PressureSummary
@@ -83,6 +92,9 @@ class Assessment:
     verdict: str
     advice: list[str] = field(default_factory=list)
     ratio_map: np.ndarray | None = field(default=None, repr=False, compare=False)
+    max_compression: float = float("nan")
+    validated_compression: float = float("nan")
+    beyond_validated: tuple[str, ...] = ()
 
     @property
     def on_bone(self) -> bool:
@@ -142,6 +154,8 @@ def assess(
     *,
     probe_area_mm2: float = ALGOMETER_PROBE_AREA_MM2,
     max_bone_share: float = DEFAULT_MAX_BONE_SHARE,
+    compression: np.ndarray | None = None,
+    validated_compression: float | None = None,
 ) -> Assessment:
     """Assess a pressure map on the back: per-peak and per-region force, threshold ratio and verdict.
 
@@ -169,6 +183,11 @@ def assess(
         Algometer probe area used for the threshold comparison. [mm^2]
     max_bone_share : float
         Share of force on the spinous processes above which the verdict is "peak on bone". [-]
+    compression : array (ny, nx), optional
+        Tissue compression, indentation over tissue thickness, at each cell. [-]
+    validated_compression : float, optional
+        Compression up to which the contact model is validated; peaks beyond it are listed in
+        ``Assessment.beyond_validated``. [-]
 
     Returns
     -------
@@ -177,6 +196,10 @@ def assess(
     p = np.asarray(pressure_kpa, dtype=float)
     if np.any(~np.isfinite(p)) or np.any(p < 0):
         raise InputError("pressure map must be finite and non-negative")
+    comp = None if compression is None else np.asarray(compression, dtype=float)
+    if comp is not None and (comp.shape != p.shape or np.any(~np.isfinite(comp))):
+        raise InputError("compression map must be finite and match the pressure map")
+    v_comp = float("nan") if validated_compression is None else float(validated_compression)
     for name, a in (("region map", region), ("threshold map", threshold_kpa), ("peak label map", peak_labels)):
         if np.shape(a) != p.shape:
             raise InputError(f"{name} shape {np.shape(a)} does not match pressure map {p.shape}")
@@ -202,7 +225,9 @@ def assess(
         pr = label_forces_n(np.where(m, p, 0.0), region, cell)
         pf = {region_names.get(k, str(k)): v for k, v in pr.items() if v > 0}
         ps = pr.get(spinous_region, 0.0) / s.force_n if s.force_n > 0 else 0.0
-        peaks.append(PeakAssessment(name, s, pf, float(ratio[m].max()) if m.any() else 0.0, ps))
+        pc = float(comp[m].max()) if comp is not None and m.any() else float("nan")
+        peaks.append(PeakAssessment(name, s, pf, float(ratio[m].max()) if m.any() else 0.0, ps, pc))
+    beyond = tuple(pk.name for pk in peaks if pk.max_compression > v_comp)
 
     if share > max_bone_share:
         verdict = VERDICT_ON_BONE
@@ -223,4 +248,7 @@ def assess(
         threshold_margin=1.0 - max_ratio,
         verdict=verdict,
         ratio_map=ratio,
+        max_compression=float(comp.max()) if comp is not None and comp.size else float("nan"),
+        validated_compression=v_comp,
+        beyond_validated=beyond,
     )

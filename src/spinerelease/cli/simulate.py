@@ -74,6 +74,8 @@ def _config(
 
 
 def _result_dict(res, advice=None) -> dict:
+    from ..workflow import compression_warning
+
     a = res.assessment
     s = a.summary
     return {
@@ -91,6 +93,9 @@ def _result_dict(res, advice=None) -> dict:
         "bone_force_n": a.bone_force_n,
         "spinous_share": a.spinous_share,
         "max_threshold_ratio": a.max_threshold_ratio,
+        "max_compression": a.max_compression,
+        "validated_compression": a.validated_compression,
+        "beyond_validated": list(a.beyond_validated),
         "verdict": a.verdict,
         "peaks": [
             {
@@ -100,10 +105,11 @@ def _result_dict(res, advice=None) -> dict:
                 "mean_pressure_kpa": p.summary.mean_pressure_kpa,
                 "contact_area_mm2": p.summary.contact_area_mm2,
                 "threshold_ratio": p.max_threshold_ratio,
+                "max_compression": p.max_compression,
             }
             for p in a.peaks
         ],
-        "advice": advice.messages if advice else [],
+        "advice": advice.messages if advice else ([compression_warning(a)] if a.beyond_validated else []),
     }
 
 
@@ -119,9 +125,10 @@ def _print_result(res, advice=None) -> None:
     t.add_row("centre of force", "({:.1f}, {:.1f}) mm".format(*d["center_of_force_mm"]))
     t.add_row("on spinous processes", f"{d['spinous_share']:.1%}")
     t.add_row("% of pain threshold", f"{d['max_threshold_ratio']:.0%}")
+    t.add_row("tissue compression (max)", f"{d['max_compression']:.0%}")
     console.print(t)
     pt = Table(title="per peak")
-    for c in ("peak", "force [N]", "peak [kPa]", "area [mm²]", "% threshold"):
+    for c in ("peak", "force [N]", "peak [kPa]", "area [mm²]", "% threshold", "compression"):
         pt.add_column(c, justify="right")
     for p in d["peaks"]:
         pt.add_row(
@@ -130,6 +137,7 @@ def _print_result(res, advice=None) -> None:
             f"{p['peak_pressure_kpa']:.0f}",
             f"{p['contact_area_mm2']:.0f}",
             f"{p['threshold_ratio']:.0%}",
+            f"{p['max_compression']:.0%}",
         )
     console.print(pt)
     colour = "green" if d["verdict"].startswith("on muscle") else "red"

@@ -72,6 +72,11 @@ def _summary_rows(res: SimulationResult) -> list[list[str]]:
         ["share on spinous processes", f"{a.spinous_share:.1%}"],
         ["highest % of pain threshold", f"{a.max_threshold_ratio:.0%}"],
         ["tissue indentation (max)", f"{res.contact.displacement_mm.max():.1f} mm"],
+        [
+            "tissue compression (max; validated to)",
+            f"{a.max_compression:.0%} ({a.validated_compression:.0%})"
+            + (f": beyond under {', '.join(a.beyond_validated)}" if a.beyond_validated else ""),
+        ],
     ]
 
 

@@ -133,6 +133,9 @@ def result_dict(res, advice=None, tool_id: str | None = None, outline: bool = Tr
         "spinous_share": num(a.spinous_share),
         "max_threshold_ratio": num(a.max_threshold_ratio),
         "threshold_margin": num(a.threshold_margin),
+        "max_compression": num(a.max_compression),
+        "validated_compression": num(a.validated_compression),
+        "beyond_validated": list(a.beyond_validated),
         "verdict": a.verdict,
         "verdict_ok": a.verdict.startswith("on "),
         "region_forces_n": {k: num(v) for k, v in a.region_forces_n.items()},
@@ -145,6 +148,7 @@ def result_dict(res, advice=None, tool_id: str | None = None, outline: bool = Tr
                 "contact_area_mm2": num(p.summary.contact_area_mm2),
                 "threshold_ratio": num(p.max_threshold_ratio),
                 "on_bone_share": num(p.on_bone_share),
+                "max_compression": num(p.max_compression),
             }
             for p in a.peaks
         ],

@@ -222,6 +222,7 @@ const SR = (() => {
       ["mean pressure", fmt(s.mean_pressure_kpa, 0, " kPa")],
       ["contact area", fmt(s.contact_area_mm2, 0, " mm²")],
       ["max. tissue indentation", fmt(s.max_indentation_mm, 1, " mm")],
+      ["max. tissue compression", pct(res.max_compression) + (res.validated_compression ? ` (validated to ${pct(res.validated_compression)})` : "")],
       ["force on spinous processes", pct(res.spinous_share, 1)],
       ["of the pain threshold", pct(res.max_threshold_ratio)],
       ["held on forearms", fmt(res.load.forearms_n, 0, " N")],
@@ -238,7 +239,8 @@ const SR = (() => {
     for (const p of res.peaks) {
       const el = document.createElement("div"); el.className = "peak";
       const title = document.createElement("div");
-      title.textContent = `${p.name}: ${fmt(p.force_n, 1, " N")}, peak ${fmt(p.peak_pressure_kpa, 0, " kPa")}, ${pct(p.threshold_ratio)} of pain threshold`;
+      const beyond = (res.beyond_validated || []).includes(p.name) ? ", tissue squeezed beyond the validated range" : "";
+      title.textContent = `${p.name}: ${fmt(p.force_n, 1, " N")}, peak ${fmt(p.peak_pressure_kpa, 0, " kPa")}, ${pct(p.threshold_ratio)} of pain threshold${beyond}`;
       el.appendChild(title);
       const t1 = document.createElement("div"); t1.className = "track"; t1.title = "force";
       const f1 = document.createElement("div"); f1.className = "fill"; f1.style.width = `${100 * Math.max(0, p.force_n || 0) / fmax}%`;

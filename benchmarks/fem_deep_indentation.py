@@ -40,6 +40,7 @@ from spinerelease import params
 from spinerelease.contact.fem import Layer
 from spinerelease.contact.fem.compare import fast_rounded_cone
 from spinerelease.contact.fem.deep import indentation_curve
+from spinerelease.contact.solver import BONE_BOUND_STRAIN
 
 TIP_MM = float(params.load("tools").value("pso_spine_tip_radius"))
 FLANK_DEG = 55.0  # spinerelease.tools.builtin.pso_spine default
@@ -154,28 +155,36 @@ def figure(out: Path) -> None:
         path = np.array(data["path"])
         axes[0].plot(path[:, 0], path[:, 1], "-", color=colour, label=f"{case} FEM")
         fl = [r["fast"] for r in data["rows"]] + [r["fast"] for r in data["fast_beyond"]]
-        axes[0].plot(
-            [x["approach_mm"] for x in fl],
-            [x["force_n"] for x in fl],
-            "o--",
-            color=colour,
-            mfc="none",
-            label=f"{case} fast",
-        )
+        thickness = sum(la["thickness_mm"] for la in data["layers"])
+        # the fast engine's points beyond the validated compression (its tip column squeezed to a thin film)
+        # are drawn with crosses
+        inside = [x for x in fl if x["approach_mm"] <= BONE_BOUND_STRAIN * thickness]
+        beyond = [x for x in fl if x["approach_mm"] > BONE_BOUND_STRAIN * thickness]
+        for sel, marker, tag in ((inside, "o--", "fast"), (beyond, "x:", "fast, beyond validated")):
+            if not sel:
+                continue
+            axes[0].plot(
+                [x["approach_mm"] for x in sel],
+                [x["force_n"] for x in sel],
+                marker,
+                color=colour,
+                mfc="none",
+                label=f"{case} {tag}",
+            )
+            axes[1].loglog(
+                [x["force_n"] for x in sel],
+                [x["peak_pressure_kpa"] for x in sel],
+                marker,
+                color=colour,
+                mfc="none",
+                label=f"{case} {tag}",
+            )
         axes[1].loglog(
             [r["load_n"] for r in data["rows"]],
             [r["fem"]["peak_pressure_kpa"] for r in data["rows"]],
             "-s",
             color=colour,
             label=f"{case} FEM",
-        )
-        axes[1].loglog(
-            [x["force_n"] for x in fl],
-            [x["peak_pressure_kpa"] for x in fl],
-            "o--",
-            color=colour,
-            mfc="none",
-            label=f"{case} fast",
         )
     axes[0].set_xlabel("approach [mm]")
     axes[0].set_ylabel("force on the peak [N]")

@@ -66,6 +66,11 @@ def test_resume_after_interruption(items, serial, tmp_path):
 def test_summary(serial):
     s = summarize(serial)
     assert s["cases"] == 4 and 0 <= s["pass_rate"] <= 1 and "peak1" in s["peak_pass_rate"]
+    assert 0 <= s["beyond_validated_rate"] <= 1
+    assert s["beyond_validated_rate"] == pytest.approx((serial["peaks_beyond_validated"] > 0).mean())
+    assert (serial["max_compression"] >= serial["peak1_compression"]).all()
+    # result files written before the compression was recorded still summarise
+    assert "beyond_validated_rate" not in summarize(serial.drop(columns=["peaks_beyond_validated"]))
 
 
 def test_design_optimisation_does_not_get_worse():

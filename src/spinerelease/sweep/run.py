@@ -96,6 +96,8 @@ def evaluate(item: WorkItem) -> dict:
         probe_peak_kpa=a.probe_peak_kpa,
         spinous_share=a.spinous_share,
         max_threshold_ratio=a.max_threshold_ratio,
+        max_compression=a.max_compression,
+        peaks_beyond_validated=len(a.beyond_validated),
         verdict=a.verdict,
         ok=a.verdict.startswith("on muscle"),
     )
@@ -103,6 +105,7 @@ def evaluate(item: WorkItem) -> dict:
         row[f"peak{i}_force_n"] = pk.summary.force_n
         row[f"peak{i}_ratio"] = pk.max_threshold_ratio
         row[f"peak{i}_on_bone"] = pk.on_bone_share
+        row[f"peak{i}_compression"] = pk.max_compression
         bone_of_total = pk.on_bone_share * pk.summary.force_n / max(a.summary.force_n, 1e-12)
         row[f"peak{i}_ok"] = bool(pk.max_threshold_ratio <= 1.0 and bone_of_total <= 0.05)
     return row
@@ -265,7 +268,9 @@ def _only(df, items: list[WorkItem]):
 
 
 def summarize(df) -> dict:
-    """Share of (person, level, step) cases where every peak is on muscle and under the pain threshold."""
+    """Share of (person, level, step) cases where every peak is on muscle and under the pain threshold, by peak,
+    level and sex, and the share where some peak squeezes the tissue beyond the compression up to which the
+    contact engine is validated (``beyond_validated_rate``; docs/assessment.md)."""
     if df is None or len(df) == 0:
         return {"cases": 0}
     out = {"cases": int(len(df)), "people": int(df["person"].nunique()), "pass_rate": float(df["ok"].mean())}
@@ -273,6 +278,9 @@ def summarize(df) -> dict:
     out["peak_pass_rate"] = {p: float(df[f"{p}_ok"].fillna(False).astype(bool).mean()) for p in peaks}
     out["by_level"] = {k: float(v) for k, v in df.groupby("level")["ok"].mean().items()}
     out["by_sex"] = {k: float(v) for k, v in df.groupby("sex")["ok"].mean().items()}
+    if "peaks_beyond_validated" in df:  # absent from result files written before it was recorded
+        beyond = df["peaks_beyond_validated"].dropna()
+        out["beyond_validated_rate"] = float((beyond > 0).mean()) if len(beyond) else 0.0
     return out
 
 

@@ -240,3 +240,21 @@ def test_analytic_inputs():
         thin_layer_sphere(1.0, 10.0, 15.0, 0.0)
     hz = hertz_sphere(1.0, 10.0, 15.0, 0.5)
     assert hz["peak_pressure_kpa"] == pytest.approx(1.5e3 / (np.pi * hz["contact_radius_mm"] ** 2))
+
+
+def test_vertical_contact_with_the_rounded_cone():
+    """``peak_flank_deg`` presses a rounded cone: the same as the sphere while the contact stays on the spherical
+    tip, more contact once it reaches the flank (which lies below the sphere's continuation)."""
+    lay = [Layer("tissue", 20.0, 15.0)]
+    kw = {"model": "linear", "fine_mm": 0.5, "fine_extent_mm": 15.0}
+    sphere = solve_axisymmetric(0.02, TIP_MM, lay, **kw)
+    cone = solve_axisymmetric(0.02, TIP_MM, lay, peak_flank_deg=55.0, **kw)
+    assert cone.approach_mm == pytest.approx(sphere.approach_mm, rel=1e-9)
+    assert cone.peak_pressure_kpa == pytest.approx(sphere.peak_pressure_kpa, rel=1e-9)
+    # a flat 30 degree flank (blend at 5 mm) under the sphere's continuation: wider contact, shallower approach
+    wide_s = solve_axisymmetric(1.0, TIP_MM, lay, **kw)
+    wide_c = solve_axisymmetric(1.0, TIP_MM, lay, peak_flank_deg=30.0, **kw)
+    assert wide_c.contact_area_mm2 > 1.15 * wide_s.contact_area_mm2
+    assert wide_c.approach_mm < wide_s.approach_mm
+    with pytest.raises(InputError):
+        solve_axisymmetric(0.02, TIP_MM, lay, peak_flank_deg=90.0, **kw)

@@ -395,6 +395,7 @@ class AxisymmetricContact:
         fine_mm: float = 0.5,
         fine_extent_mm: float = 10.0,
         growth: float = 1.25,
+        peak_flank_deg: float | None = None,
     ) -> None:
         from skfem import MeshTri
 
@@ -410,6 +411,7 @@ class AxisymmetricContact:
         citations.use("taylor1973", "simo1991")
         self.layers = list(layers)
         self.tip_radius_mm = float(tip_radius_mm)
+        self.peak_flank_deg = None if peak_flank_deg is None else check_range("flank angle", peak_flank_deg, 10, 80)
         self.model_name = model
         self.thickness_mm = float(sum(la.thickness_mm for la in layers))
         rp = graded_points(domain_radius_mm, fine_mm, fine_extent_mm, growth)
@@ -493,7 +495,6 @@ class AxisymmetricContact:
 
     def _solve_fixed_active(self, approach_mm: float, tol: float, max_newton: int) -> tuple[int, bool]:
         """Newton iterations with the current active set; returns (iterations, converged)."""
-        R_tip = self.tip_radius_mm
         act_z = self.top_z[self.active]
         act_r = self.top_r[self.active]
         D = np.concatenate([self.fixed, act_z])
@@ -502,7 +503,7 @@ class AxisymmetricContact:
         for it in range(1, max_newton + 1):
             # prescribed values: zero on bone/axis, on the sphere at the current radial position for contact
             r_cur = self.r_top[self.active] + self.U[act_r]
-            target = -approach_mm + _sphere_gap_height(r_cur, R_tip)
+            target = -approach_mm + self._tool_height(r_cur)
             x = np.concatenate([self.U, self.P])
             dx = np.zeros(self.n)
             dx[act_z] = target - x[act_z]
@@ -542,14 +543,23 @@ class AxisymmetricContact:
         """Internal nodal force vector (reactions at constrained dofs). [kPa mm^2]"""
         return self.model.assemble(self.U, self.P)[1]
 
+    def _tool_height(self, r_mm: np.ndarray) -> np.ndarray:
+        """Height of the tool's surface above its lowest point at radial distance r: a sphere, or with
+        ``peak_flank_deg`` the PSO-Spine's rounded cone (:func:`~spinerelease.contact.fem.deep.rounded_cone_profile`).
+        [mm]"""
+        if self.peak_flank_deg is None:
+            return _sphere_gap_height(r_mm, self.tip_radius_mm)
+        from .deep import rounded_cone_profile
+
+        return rounded_cone_profile(np.abs(r_mm), self.tip_radius_mm, self.peak_flank_deg)[0]
+
     def solve_at(
         self, approach_mm: float, *, tol: float = 1e-7, max_newton: int = 30, max_active: int = 60
     ) -> tuple[float, bool]:
         """Equilibrium at a prescribed approach; returns (contact force [N], converged)."""
-        R_tip = self.tip_radius_mm
         # initial guess: nodes already at or beyond the sphere (at least the node on the axis)
         r_cur = self.r_top + self.U[self.top_r]
-        self.active |= self.U[self.top_z] >= -approach_mm + _sphere_gap_height(r_cur, R_tip)
+        self.active |= self.U[self.top_z] >= -approach_mm + self._tool_height(r_cur)
         self.active[0] = True
         conv = True
         loose = max(tol, 1e-4)
@@ -562,7 +572,7 @@ class AxisymmetricContact:
             f = self.internal_force()
             react = f[self.top_z]  # downward push of the tool: negative (internal force opposes)
             r_cur = self.r_top + self.U[self.top_r]
-            pen = self.U[self.top_z] - (-approach_mm + _sphere_gap_height(r_cur, R_tip))
+            pen = self.U[self.top_z] - (-approach_mm + self._tool_height(r_cur))
             tens = self.active & (react > 1e-10 * max(1.0, np.abs(react).max()))
             new = ~self.active & (pen > 1e-9 * max(approach_mm, 1e-9))
             if not tens.any() and not new.any():
@@ -679,6 +689,7 @@ def solve_axisymmetric(
     load_tol: float = 2e-3,
     max_secant: int = 30,
     steps: int = 4,
+    peak_flank_deg: float | None = None,
 ) -> FemResult:
     """Load-controlled frictionless indentation of layered tissue on bone by a rigid sphere (axisymmetric FEM).
 
@@ -708,6 +719,10 @@ def solve_axisymmetric(
         Most secant iterations.
     steps : int
         Approach increments of the initial continuation (neo-Hookean model).
+    peak_flank_deg : float, optional
+        Press the PSO-Spine's rounded cone (the sphere blended into a cone of this flank angle) instead of a
+        sphere. The contact is vertical either way (the surface slides freely under the tool; the true-normal
+        model is :mod:`spinerelease.contact.fem.deep`). [degrees]
 
     Returns
     -------
@@ -728,7 +743,15 @@ def solve_axisymmetric(
     fine = R / 16 if fine_mm is None else fine_mm
     extent = 0.8 * R if fine_extent_mm is None else fine_extent_mm
     prob = AxisymmetricContact(
-        layers, R, domain_radius_mm, poisson=poisson, model=model, fine_mm=fine, fine_extent_mm=extent, growth=growth
+        layers,
+        R,
+        domain_radius_mm,
+        poisson=poisson,
+        model=model,
+        fine_mm=fine,
+        fine_extent_mm=extent,
+        growth=growth,
+        peak_flank_deg=peak_flank_deg,
     )
     # first guess of the approach from a linear solve at a small indentation (force ~ d^1.5 .. d^3)
     d0 = 0.01 * min(H, R)
@@ -742,6 +765,7 @@ def solve_axisymmetric(
             fine_mm=fine,
             fine_extent_mm=extent,
             growth=growth,
+            peak_flank_deg=peak_flank_deg,
         )
         if model != "linear"
         else prob

@@ -43,18 +43,24 @@ def reference_points(deepest: bool) -> list[tuple[str, list[Layer], dict]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("candidates", nargs="+", help="eps0:k or eps0:k:eps_b")
+    ap.add_argument("candidates", nargs="+", help="eps0:k, eps0:k:eps_b or eps0:k:eps_b:n")
     ap.add_argument("--points", action="store_true", help="print every point's errors")
     ap.add_argument("--deepest", action="store_true", help="add the FEM point at strain 0.97")
     args = ap.parse_args()
     pts = reference_points(args.deepest)
     print(f"{len(pts)} FEM points")
-    keep = (solver.STIFFENING_ONSET_STRAIN, solver.STIFFENING_EXPONENT, solver.BONE_BOUND_STRAIN)
+    keep = (
+        solver.STIFFENING_ONSET_STRAIN,
+        solver.STIFFENING_EXPONENT,
+        solver.BONE_BOUND_STRAIN,
+        solver.BONE_BOUND_EXPONENT,
+    )
     try:
         for cand in args.candidates:
             vals = [float(v) for v in cand.split(":")]
             solver.STIFFENING_ONSET_STRAIN, solver.STIFFENING_EXPONENT = vals[0], vals[1]
             solver.BONE_BOUND_STRAIN = vals[2] if len(vals) > 2 else solver.MAX_STRAIN  # no bound
+            solver.BONE_BOUND_EXPONENT = vals[3] if len(vals) > 3 else keep[3]
             worst_p = worst_d = 0.0
             lines = []
             for name, layers, row in pts:
@@ -73,7 +79,12 @@ def main() -> None:
             if args.points:
                 print("\n".join(lines))
     finally:
-        solver.STIFFENING_ONSET_STRAIN, solver.STIFFENING_EXPONENT, solver.BONE_BOUND_STRAIN = keep
+        (
+            solver.STIFFENING_ONSET_STRAIN,
+            solver.STIFFENING_EXPONENT,
+            solver.BONE_BOUND_STRAIN,
+            solver.BONE_BOUND_EXPONENT,
+        ) = keep
 
 
 if __name__ == "__main__":

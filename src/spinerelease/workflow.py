@@ -421,7 +421,8 @@ def compression_warning(a: Assessment) -> str:
     return (
         f"Under {names} the tissue is squeezed to {1 - a.max_compression:.0%} of its thickness, a thin layer "
         f"over the bone and beyond the {a.validated_compression:.0%} compression up to which the model is "
-        "checked against the finite-element reference: the pressures there are indicative only."
+        "checked against the finite-element reference. The pressures there are upper estimates: at the reference's "
+        "one point this deep the engine's tip pressure is several times the reference's."
     )
 
 

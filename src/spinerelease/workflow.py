@@ -250,7 +250,10 @@ def simulate(
         gap0, win.grid, force, modulus, win.tissue_thickness_mm, initial=initial, top_layer=top_layer, **roll_kwargs
     )
     thresholds = threshold_map_kpa(win.region, body.sex)
-    compression = np.where(contact.contact, contact.displacement_mm / win.tissue_thickness_mm, 0.0)
+    thick = np.asarray(win.tissue_thickness_mm, dtype=float)
+    compression = np.divide(
+        contact.displacement_mm, thick, out=np.zeros_like(thick), where=contact.contact & (thick > 0)
+    )
     a = assess(
         contact.pressure_kpa,
         win.grid.x_mm,

@@ -67,7 +67,7 @@ MAX_STRAIN = 0.9999
 #: docs/calibration.md; 0.65 with the earlier neo-Hookean-shaped law, 0.3 before that). [-]
 STIFFENING_ONSET_STRAIN = 0.55
 #: Exponent of the calibrated column stiffening in the remaining tissue thickness, ``f_cal = ((1 - eps0) /
-#: (1 - eps))^k`` (fitted with the onset: every FEM point up to a strain of 0.93 within 10 % in tip pressure,
+#: (1 - eps))^k`` (fitted with the onset: every stored FEM point up to a strain of 0.93 within 11 % in tip pressure,
 #: docs/calibration.md). [-]
 STIFFENING_EXPONENT = 0.35
 #: Column strain beyond which the calibrated law adds the stiffening of a squeezed thin film (the bone bound):

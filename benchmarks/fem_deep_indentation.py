@@ -38,7 +38,7 @@ import numpy as np
 
 from spinerelease import params
 from spinerelease.contact.fem import Layer
-from spinerelease.contact.fem.compare import fast_rounded_cone
+from spinerelease.contact.fem.compare import axisymmetric_probe_pressure_kpa, fast_rounded_cone
 from spinerelease.contact.fem.deep import indentation_curve
 from spinerelease.contact.solver import BONE_BOUND_STRAIN
 
@@ -82,9 +82,9 @@ def run(case: str, fine: float, out: Path, loads: list[float] | None = None, rez
     )
     print(
         "| load [N] | FEM d [mm] | fast d | FEM p [kPa] | fast p | FEM nodal max | FEM area [mm2] | fast area "
-        "| strain |"
+        "| strain | FEM 1 cm2 probe [kPa] | fast probe |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for res in curve.results:
         fa = fast_cone(res.force_n, layers)
         fem = {
@@ -100,6 +100,7 @@ def run(case: str, fine: float, out: Path, loads: list[float] | None = None, rez
             "converged": res.converged,
             "load_error": res.load_error,
             "peak_radius_mm": float(res.r_current_mm[int(np.argmax(res.true_pressure_kpa))]),
+            "probe_pressure_kpa": axisymmetric_probe_pressure_kpa(res.r_current_mm, res.true_pressure_kpa),
         }
         rows.append({"load_n": res.force_n, "fem": fem, "fast": fa})
 
@@ -110,7 +111,8 @@ def run(case: str, fine: float, out: Path, loads: list[float] | None = None, rez
             f"| {res.force_n:.2f} | {fem['approach_mm']:.2f} | {pct('approach_mm')} | "
             f"{fem['peak_pressure_kpa']:.2f} | {pct('peak_pressure_kpa')} | {fem['nodal_peak_pressure_kpa']:.2f} | "
             f"{fem['contact_area_mm2']:.0f} | "
-            f"{pct('contact_area_mm2')} | {fem['strain']:.2f} |",
+            f"{pct('contact_area_mm2')} | {fem['strain']:.2f} | {fem['probe_pressure_kpa']:.2f} | "
+            f"{pct('probe_pressure_kpa')} |",
             flush=True,
         )
     # the fast engine beyond the FEM's reach, for the figure

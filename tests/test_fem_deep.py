@@ -212,3 +212,35 @@ def test_rezoning_takes_the_curve_deeper():
     assert res.converged and res.force_n == pytest.approx(12.0, rel=3e-3)
     assert res.bone_force_n == pytest.approx(12.0, rel=3e-3)
     assert res.max_compressive_strain > 0.8
+
+
+def _probe_reference():
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).parent / "data" / "fem_deep_reference.json").read_text())
+    for row in data["probe"]["rows"]:
+        layers = [Layer(n, t, e) for n, t, e in row["layers"]]
+        yield pytest.param(layers, row, id=f"{layers[0].thickness_mm:.0f}mm-{row['load_n']:.1f}N")
+
+
+@pytest.mark.parametrize("layers, row", list(_probe_reference()))
+def test_probe_average_against_the_fem_into_the_film(layers, row):
+    """The 1 cm^2 probe average, which the verdicts use, follows the FEM into the film regime (strain 0.98),
+    where the single-element maximum does not (docs/calibration.md)."""
+    from spinerelease.contact.fem.compare import fast_rounded_cone
+
+    fast = fast_rounded_cone(row["load_n"], layers, tip_radius_mm=TIP_MM, flank_angle_deg=55.0)
+    assert fast.probe_pressure_kpa == pytest.approx(row["probe_kpa"], rel=0.15)
+
+
+def test_axisymmetric_probe_average():
+    from spinerelease.contact.fem.compare import axisymmetric_probe_pressure_kpa
+
+    r = np.linspace(0.0, 20.0, 201)
+    assert axisymmetric_probe_pressure_kpa(r, np.full_like(r, 7.0)) == pytest.approx(7.0, rel=1e-6)
+    rho = np.sqrt(100.0 / np.pi)  # a Hertz profile of radius rho: mean pressure 2/3 of the peak
+    p = 30.0 * np.sqrt(np.clip(1 - (r / rho) ** 2, 0, None))
+    assert axisymmetric_probe_pressure_kpa(r[::-1], p[::-1]) == pytest.approx(20.0, rel=2e-3)
+    with pytest.raises(InputError):
+        axisymmetric_probe_pressure_kpa(r, p[:-1])

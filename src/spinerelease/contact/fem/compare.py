@@ -30,12 +30,16 @@ class CaseMetrics:
         Contact area. [mm^2]
     approach_mm : float
         Indentation depth from first touch. [mm]
+    probe_pressure_kpa : float, optional
+        Largest pressure averaged over a 1 cm^2 disc (the algometer probe the pain thresholds were measured
+        with; :func:`spinerelease.assess.probe_averaged_pressure`): the quantity the verdicts use. [kPa]
     """
 
     force_n: float
     peak_pressure_kpa: float
     contact_area_mm2: float
     approach_mm: float
+    probe_pressure_kpa: float | None = None
 
     @classmethod
     def from_fem(cls, res: FemResult) -> CaseMetrics:
@@ -43,8 +47,40 @@ class CaseMetrics:
         pressure, deformed contact area), which is what the fast engine's surface model and a pressure mat on
         the tool report; for the small-strain model the two configurations coincide."""
         if res.model == "neo-hookean" and res.true_pressure_kpa is not None:
-            return cls(res.force_n, res.true_peak_pressure_kpa, res.contact_area_current_mm2, res.approach_mm)
-        return cls(res.force_n, res.peak_pressure_kpa, res.contact_area_mm2, res.approach_mm)
+            probe = axisymmetric_probe_pressure_kpa(res.r_current_mm, res.true_pressure_kpa)
+            return cls(res.force_n, res.true_peak_pressure_kpa, res.contact_area_current_mm2, res.approach_mm, probe)
+        probe = axisymmetric_probe_pressure_kpa(res.r_mm, res.pressure_kpa)
+        return cls(res.force_n, res.peak_pressure_kpa, res.contact_area_mm2, res.approach_mm, probe)
+
+
+def axisymmetric_probe_pressure_kpa(
+    r_mm: np.ndarray, pressure_kpa: np.ndarray, probe_area_mm2: float = 100.0, samples: int = 400
+) -> float:
+    """Pressure averaged over a probe disc centred on the axis of an axisymmetric contact. [kPa]
+
+    ``F(rho) / (pi rho^2)`` with ``F(rho) = int_0^rho p(r) 2 pi r dr``, ``pi rho^2`` the probe area: the force on
+    the tool inside the probe's footprint over the footprint. For the large-strain FEM ``r`` is the current
+    radius and ``p`` the Cauchy pressure: a frictionless normal traction per deformed area is the vertical force
+    per projected area. The largest probe average of a pressure that falls from the axis is the centred one.
+
+    Parameters
+    ----------
+    r_mm : array
+        Radii of the pressure samples (any order). [mm]
+    pressure_kpa : array
+        Pressure at those radii (linear in between, 0 beyond the last sample). [kPa]
+    probe_area_mm2 : float
+        Probe area (1 cm^2 algometer tip, Fischer 1987). [mm^2]
+    """
+    r = np.asarray(r_mm, dtype=float)
+    p = np.asarray(pressure_kpa, dtype=float)
+    if r.shape != p.shape or r.size < 2 or not (np.all(np.isfinite(r)) and np.all(np.isfinite(p))):
+        raise InputError("probe average: radii and pressures must be finite arrays of the same length")
+    rho = float(np.sqrt(check_positive("probe area", probe_area_mm2, "mm^2") / np.pi))
+    order = np.argsort(r)
+    rr = np.linspace(0.0, rho, samples)
+    pp = np.interp(rr, r[order], p[order], right=0.0)
+    return float(np.trapezoid(pp * 2.0 * np.pi * rr, rr) / (np.pi * rho**2))
 
 
 def sphere_gap_mm(grid: Grid, radius_mm: float) -> np.ndarray:
@@ -103,8 +139,11 @@ def _centred_grid(half_width_mm: float, spacing_mm: float) -> Grid:
 
 def _fast_metrics(res, grid: Grid) -> CaseMetrics:
     """The compared quantities of a fast-engine :class:`~spinerelease.contact.ContactResult`."""
+    from ...assess import probe_averaged_pressure
+
     area = float(res.contact.sum() * grid.cell_area_mm2)
-    return CaseMetrics(res.total_force_n, float(res.pressure_kpa.max()), area, res.approach_mm)
+    probe = float(probe_averaged_pressure(res.pressure_kpa, grid.spacing_mm, 100.0).max())
+    return CaseMetrics(res.total_force_n, float(res.pressure_kpa.max()), area, res.approach_mm, probe)
 
 
 def compare_sphere(

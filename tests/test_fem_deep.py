@@ -221,7 +221,8 @@ def _probe_reference():
     data = json.loads((Path(__file__).parent / "data" / "fem_deep_reference.json").read_text())
     for row in data["probe"]["rows"]:
         layers = [Layer(n, t, e) for n, t, e in row["layers"]]
-        yield pytest.param(layers, row, id=f"{layers[0].thickness_mm:.0f}mm-{row['load_n']:.1f}N")
+        name = "fat-over-muscle" if len(layers) == 2 else f"{layers[0].thickness_mm:.0f}mm"
+        yield pytest.param(layers, row, id=f"{name}-{row['load_n']:.1f}N")
 
 
 @pytest.mark.parametrize("layers, row", list(_probe_reference()))

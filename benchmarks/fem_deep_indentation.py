@@ -163,25 +163,17 @@ def figure(out: Path) -> None:
         inside = [x for x in fl if x["approach_mm"] <= BONE_BOUND_STRAIN * thickness]
         beyond = [x for x in fl if x["approach_mm"] > BONE_BOUND_STRAIN * thickness]
         for sel, marker, tag in ((inside, "o--", "fast"), (beyond, "x:", "fast, beyond validated")):
-            if not sel:
-                continue
-            axes[0].plot(
-                [x["approach_mm"] for x in sel],
-                [x["force_n"] for x in sel],
-                marker,
-                color=colour,
-                mfc="none",
-                label=f"{case} {tag}",
-            )
-            axes[1].loglog(
-                [x["force_n"] for x in sel],
-                [x["peak_pressure_kpa"] for x in sel],
-                marker,
-                color=colour,
-                mfc="none",
-                label=f"{case} {tag}",
-            )
-        axes[1].loglog(
+            for ax, xk, yk in ((axes[0], "approach_mm", "force_n"), (axes[1], "force_n", "peak_pressure_kpa")):
+                if sel:
+                    ax.plot(
+                        [x[xk] for x in sel],
+                        [x[yk] for x in sel],
+                        marker,
+                        color=colour,
+                        mfc="none",
+                        label=f"{case} {tag}",
+                    )
+        axes[1].plot(
             [r["load_n"] for r in data["rows"]],
             [r["fem"]["peak_pressure_kpa"] for r in data["rows"]],
             "-s",
@@ -191,6 +183,8 @@ def figure(out: Path) -> None:
     axes[0].set_xlabel("approach [mm]")
     axes[0].set_ylabel("force on the peak [N]")
     axes[0].set_yscale("log")
+    axes[1].set_xscale("log")
+    axes[1].set_yscale("log")
     axes[1].set_xlabel("force on the peak [N]")
     axes[1].set_ylabel("peak pressure [kPa]")
     for ax in axes:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 
+from fem_deep_indentation import CASES, FLANK_DEG, TIP_MM
+
 from spinerelease.contact.fem import Layer, solve_axisymmetric
 from spinerelease.contact.fem.compare import fast_rounded_cone
 from spinerelease.contact.fem.deep import indentation_curve
 from spinerelease.errors import InputError
 
-TIP_MM, FLANK_DEG = 10.0, 55.0
-FAT_MM, FAT_KPA, MUSCLE_MM, MUSCLE_KPA = 11.967, 3.25, 22.493, 15.0
 LOADS_N = [0.2, 0.4, 0.6, 0.81]
 
 
@@ -29,8 +29,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fine", type=float, default=1.0, help="FEM element size in the contact zone [mm]")
     args = ap.parse_args()
-    thickness = FAT_MM + MUSCLE_MM
-    series = thickness / (FAT_MM / FAT_KPA + MUSCLE_MM / MUSCLE_KPA)
+    outer = CASES["outer"]  # the default body's outer peak: skin and fat over muscle
+    thickness = sum(la.thickness_mm for la in outer)
+    series = thickness / sum(la.thickness_mm / la.modulus_kpa for la in outer)
     layers = [Layer("tissue", thickness, series)]
     true_normal = indentation_curve(LOADS_N, layers, tip_radius_mm=TIP_MM, flank_angle_deg=FLANK_DEG, fine_mm=args.fine)
     print(f"series column {thickness:.2f} mm at {series:.2f} kPa, FEM mesh {args.fine} mm; peak pressure [kPa]")

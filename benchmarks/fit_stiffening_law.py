@@ -19,12 +19,13 @@ import argparse
 import json
 from pathlib import Path
 
+from fem_deep_indentation import FLANK_DEG, TIP_MM
+
 from spinerelease.contact import solver
 from spinerelease.contact.fem import Layer
 from spinerelease.contact.fem.compare import fast_rounded_cone
 
 ROOT = Path(__file__).resolve().parents[1]
-TIP_MM, FLANK_DEG = 10.0, 55.0
 
 
 def reference_points(deepest: bool) -> list[tuple[str, list[Layer], dict]]:

@@ -113,12 +113,16 @@ def test_facet_mean_pressure():
         facet_mean_pressure_kpa(r[:-1], z[:-1], r[:-1])
 
 
-def _deep_reference():
+def _reference_data() -> dict:
+    """The stored FEM reference points (``tests/data/fem_deep_reference.json``)."""
     import json
     from pathlib import Path
 
-    data = json.loads((Path(__file__).parent / "data" / "fem_deep_reference.json").read_text())
-    for name, case in data["cases"].items():
+    return json.loads((Path(__file__).parent / "data" / "fem_deep_reference.json").read_text())
+
+
+def _deep_reference():
+    for name, case in _reference_data()["cases"].items():
         layers = [Layer(n, t, e) for n, t, e in case["layers"]]
         for row in case["rows"]:
             yield pytest.param(layers, row, id=f"{name}-{row['load_n']:.1f}N")
@@ -215,11 +219,7 @@ def test_rezoning_takes_the_curve_deeper():
 
 
 def _probe_reference():
-    import json
-    from pathlib import Path
-
-    data = json.loads((Path(__file__).parent / "data" / "fem_deep_reference.json").read_text())
-    for row in data["probe"]["rows"]:
+    for row in _reference_data()["probe"]["rows"]:
         layers = [Layer(n, t, e) for n, t, e in row["layers"]]
         name = "fat-over-muscle" if len(layers) == 2 else f"{layers[0].thickness_mm:.0f}mm"
         yield pytest.param(layers, row, id=f"{name}-{row['load_n']:.1f}N")

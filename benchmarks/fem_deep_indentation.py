@@ -60,8 +60,18 @@ def fast_cone(load_n: float, layers: list[Layer]) -> dict:
     return asdict(fast_rounded_cone(load_n, layers, tip_radius_mm=TIP_MM, flank_angle_deg=FLANK_DEG))
 
 
-def run(case: str, fine: float, out: Path, loads: list[float] | None = None, rezone: bool = False) -> None:
+def run(
+    case: str,
+    fine: float,
+    out: Path,
+    loads: list[float] | None = None,
+    rezone: bool = False,
+    material_rows: bool = False,
+    max_approach: float = 0.98,
+) -> None:
     layers = CASES[case]
+    rezone = rezone or material_rows
+    suffix = "_material" if material_rows else "_rezoned" if rezone else ""
     loads = LOADS_N if loads is None else loads
     t0 = time.time()
     curve = indentation_curve(
@@ -73,6 +83,8 @@ def run(case: str, fine: float, out: Path, loads: list[float] | None = None, rez
         log=lambda m: print(f"{time.time() - t0:6.0f} s  {m}", flush=True),
         rezone_distortion=REZONE_DISTORTION if rezone else None,
         tie_surface=rezone,
+        material_rows=material_rows,
+        max_approach_fraction=max_approach,
     )
     t_fem = time.time() - t0
     rows = []
@@ -118,7 +130,7 @@ def run(case: str, fine: float, out: Path, loads: list[float] | None = None, rez
     # the fast engine beyond the FEM's reach, for the figure
     beyond = [{"load_n": L, "fast": fast_cone(L, layers)} for L in LOADS_N if L > curve.reach_force_n]
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"fem_deep_{case}{'_rezoned' if rezone else ''}.json").write_text(
+    (out / f"fem_deep_{case}{suffix}.json").write_text(
         json.dumps(
             {
                 "case": case,
@@ -126,6 +138,8 @@ def run(case: str, fine: float, out: Path, loads: list[float] | None = None, rez
                 "fine_mm": fine,
                 "rezone_distortion": REZONE_DISTORTION if rezone else None,
                 "tie_surface": rezone,
+                "material_rows": material_rows,
+                "max_approach_fraction": max_approach,
                 "rezones": curve.rezones,
                 "fem_seconds": t_fem,
                 "stopped": curve.stopped,
@@ -233,13 +247,21 @@ def main() -> None:
         action="store_true",
         help="rezone onto the deformed tissue and tie the skin's midside nodes (writes fem_deep_<case>_rezoned.json)",
     )
+    ap.add_argument(
+        "--material-rows",
+        action="store_true",
+        help="rezone with every grid row on a material surface (writes fem_deep_<case>_material.json)",
+    )
+    ap.add_argument(
+        "--max-approach", type=float, default=0.98, help="deepest approach, fraction of the tissue thickness"
+    )
     args = ap.parse_args()
     if args.refresh_fast:
         refresh_fast(args.out)
     elif args.figure:
         figure(args.out)
     else:
-        run(args.case, args.fine, args.out, args.loads, args.rezone)
+        run(args.case, args.fine, args.out, args.loads, args.rezone, args.material_rows, args.max_approach)
 
 
 if __name__ == "__main__":

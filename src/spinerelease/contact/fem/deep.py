@@ -140,6 +140,10 @@ class NormalContact(AxisymmetricContact):
         Tie the radial displacement of each top edge's midside node to the mean of its two vertices' (eliminated
         from the Newton system): removes the odd-even slip of the skin nodes along the tool that shears the
         surface elements flat at depth. Default False (each node free).
+    material_rows : bool
+        When rezoning, keep every row of the grid on a material surface of constant reference height
+        (:meth:`_material_rows`): a soft layer squeezed into a film under the tip keeps all its rows. Default
+        False (rows spread in proportion to the deformed thickness).
     """
 
     def __init__(
@@ -150,6 +154,7 @@ class NormalContact(AxisymmetricContact):
         *,
         flank_angle_deg: float = 55.0,
         tie_surface: bool = False,
+        material_rows: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(layers, tip_radius_mm, domain_radius_mm, **kwargs)
@@ -163,6 +168,7 @@ class NormalContact(AxisymmetricContact):
         self._fine = 2.0 * float(np.diff(self.r_top[:2])[0])  # element size (P2: two nodes per edge) [mm]
         self._c = e_max * self._fine
         self.tie_surface = bool(tie_surface)
+        self.material_rows = bool(material_rows)
         self._set_free()
 
     def _set_free(self) -> None:
@@ -356,6 +362,8 @@ class NormalContact(AxisymmetricContact):
             - ((1 - XI) * ETA)[None] * c01[:, None, None]
             - (XI * ETA)[None] * c11[:, None, None]
         )
+        if self.material_rows:
+            pts = self._material_rows(pts, cur, sb.element_dofs.T, ref[1], zp)
         logical = MeshTri.init_tensor(rp, zp).with_defaults()  # keeps the boundary names (facet indices)
         i = np.searchsorted(rp, logical.p[0])  # grid indices of each logical vertex
         j = np.searchsorted(zp, logical.p[1])
@@ -389,6 +397,48 @@ class NormalContact(AxisymmetricContact):
         act = self.r_top <= a_old + 1e-9
         self.lam = np.where(act, self._c * (np.clip(g, 0.0, None) + 1e-6 * self._fine), 0.0)
         self.active = act
+
+    @staticmethod
+    def _material_rows(
+        pts: np.ndarray, cur: np.ndarray, elems: np.ndarray, z_ref: np.ndarray, zp: np.ndarray, per_row: int = 40
+    ) -> np.ndarray:
+        """Slide the nodes of each column of a rezoning grid ``pts`` (2, nr, nz) along the column so that row
+        ``j`` lies on the material surface of reference height ``zp[j]``.
+
+        The columns keep their (Coons-interpolated) course through the deformed tissue; along each, the
+        reference height of the old mesh (``z_ref`` at its P2 nodes ``cur``) is sampled ``per_row`` times per
+        grid row and inverted. Each layer then keeps all of its rows however thin it is squeezed, and every row
+        boundary that was a layer interface stays one, instead of a softer layer squeezed under the tip ending up
+        with a fraction of one element (as with rows spread in proportion to the local thickness).
+        """
+        nr, nz = pts.shape[1], pts.shape[2]
+        s = np.linspace(0.0, nz - 1.0, per_row * (nz - 1) + 1)  # position along a column, in grid rows
+
+        def along(s_at: np.ndarray) -> np.ndarray:  # points at ``s_at`` (nr, m) on each column's polyline
+            j0 = np.minimum(np.floor(s_at).astype(int), nz - 2)
+            w = s_at - j0
+            cols = np.arange(nr)[:, None]
+            return pts[:, cols, j0] * (1.0 - w) + pts[:, cols, j0 + 1] * w
+
+        def z_at(s_at: np.ndarray) -> np.ndarray:
+            zr = _interpolate_p2(cur, elems, z_ref[None], along(s_at).reshape(2, -1))[0].reshape(s_at.shape)
+            return np.clip(zr, zp[0], zp[-1])
+
+        zr = z_at(np.broadcast_to(s, (nr, s.size)).copy())
+        zr[:, 0], zr[:, -1] = zp[0], zp[-1]
+        zr = np.maximum.accumulate(zr, axis=1)
+        # bracket each row's height between two samples, then bisect (the reference height has a kink at a
+        # layer interface, which interpolating between the samples would round off)
+        k = np.stack([np.clip(np.searchsorted(zr[i], zp, side="right") - 1, 0, s.size - 2) for i in range(nr)])
+        lo, hi = s[k], s[k + 1]
+        target = np.broadcast_to(zp, lo.shape)
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            below = z_at(mid) < target
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        s_rows = 0.5 * (lo + hi)
+        s_rows[:, 0], s_rows[:, -1] = 0.0, nz - 1.0
+        return along(s_rows)
 
     # ------------------------------------------------------------------ post-processing
     def result(self, approach_mm: float, force_target_n: float, converged: bool) -> FemResult:
@@ -468,6 +518,8 @@ def indentation_curve(
     rezone_distortion: float | None = None,
     max_rezones: int = 60,
     tie_surface: bool = False,
+    material_rows: bool = False,
+    max_approach_fraction: float = 0.98,
 ) -> IndentationCurve:
     """Large-strain (neo-Hookean) indentation of layered tissue on bone by a rounded cone, to a list of loads.
 
@@ -509,6 +561,10 @@ def indentation_curve(
     tie_surface : bool
         Tie the radial displacement of each skin edge's midside node to the mean of its vertices'
         (:class:`NormalContact`).
+    material_rows : bool
+        Rezone with every grid row on a material surface (:class:`NormalContact`).
+    max_approach_fraction : float
+        Deepest approach tried, as a fraction of the tissue thickness ("squeezed onto the bone"). [-]
 
     Returns
     -------
@@ -543,7 +599,9 @@ def indentation_curve(
         fine_extent_mm=extent,
         growth=growth,
         tie_surface=tie_surface,
+        material_rows=material_rows,
     )
+    check_range("deepest approach", max_approach_fraction, 0.1, 0.999, "of the tissue thickness")
     results: list[FemResult] = []
     path: list[tuple[float, float]] = []
     d_lo, f_lo, s_lo = 0.0, 0.0, prob.save()
@@ -574,7 +632,7 @@ def indentation_curve(
         return f_new, prob.save()
 
     while k < len(loads):
-        d_try = min(d_lo + step, 0.98 * H)
+        d_try = min(d_lo + step, max_approach_fraction * H)
         if d_try <= d_lo:
             stopped = f"the tissue is squeezed onto the bone (approach {d_lo:.2f} mm, {f_lo:.3g} N)"
             break

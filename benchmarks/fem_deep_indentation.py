@@ -66,12 +66,12 @@ def run(
     out: Path,
     loads: list[float] | None = None,
     rezone: bool = False,
-    material_rows: bool = False,
     max_approach: float = 0.98,
+    min_step: float = 4e-3,
+    max_newton: int = 25,
 ) -> None:
     layers = CASES[case]
-    rezone = rezone or material_rows
-    suffix = "_material" if material_rows else "_rezoned" if rezone else ""
+    suffix = "_rezoned" if rezone else ""
     loads = LOADS_N if loads is None else loads
     t0 = time.time()
     curve = indentation_curve(
@@ -83,8 +83,9 @@ def run(
         log=lambda m: print(f"{time.time() - t0:6.0f} s  {m}", flush=True),
         rezone_distortion=REZONE_DISTORTION if rezone else None,
         tie_surface=rezone,
-        material_rows=material_rows,
         max_approach_fraction=max_approach,
+        min_step_fraction=min_step,
+        max_newton=max_newton,
     )
     t_fem = time.time() - t0
     rows = []
@@ -138,8 +139,9 @@ def run(
                 "fine_mm": fine,
                 "rezone_distortion": REZONE_DISTORTION if rezone else None,
                 "tie_surface": rezone,
-                "material_rows": material_rows,
                 "max_approach_fraction": max_approach,
+                "min_step_fraction": min_step,
+                "max_newton": max_newton,
                 "rezones": curve.rezones,
                 "fem_seconds": t_fem,
                 "stopped": curve.stopped,
@@ -247,11 +249,8 @@ def main() -> None:
         action="store_true",
         help="rezone onto the deformed tissue and tie the skin's midside nodes (writes fem_deep_<case>_rezoned.json)",
     )
-    ap.add_argument(
-        "--material-rows",
-        action="store_true",
-        help="rezone with every grid row on a material surface (writes fem_deep_<case>_material.json)",
-    )
+    ap.add_argument("--max-newton", type=int, default=25, help="most Newton iterations of one solve")
+    ap.add_argument("--min-step", type=float, default=4e-3, help="smallest approach step, fraction of thickness")
     ap.add_argument(
         "--max-approach", type=float, default=0.98, help="deepest approach, fraction of the tissue thickness"
     )
@@ -261,7 +260,7 @@ def main() -> None:
     elif args.figure:
         figure(args.out)
     else:
-        run(args.case, args.fine, args.out, args.loads, args.rezone, args.material_rows, args.max_approach)
+        run(args.case, args.fine, args.out, args.loads, args.rezone, args.max_approach, args.min_step, args.max_newton)
 
 
 if __name__ == "__main__":

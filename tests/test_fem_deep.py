@@ -69,7 +69,16 @@ def test_deep_curve_reaches_loads_on_the_flank():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"loads_n": []}, {"loads_n": [-1.0]}, {"loads_n": [float("nan")]}, {"loads_n": [1.0], "layers": []}]
+    "kwargs",
+    [
+        {"loads_n": []},
+        {"loads_n": [-1.0]},
+        {"loads_n": [float("nan")]},
+        {"loads_n": [1.0], "layers": []},
+        {"max_approach_fraction": 1.0},
+        {"max_approach_fraction": float("nan")},
+        {"max_newton": 0},
+    ],
 )
 def test_bad_input(kwargs):
     args = {"loads_n": [1.0], "layers": [Layer("m", 10.0, 15.0)], "tip_radius_mm": TIP_MM} | kwargs
@@ -203,36 +212,6 @@ def test_tied_surface_keeps_midside_nodes_between_their_vertices(rezoned):
     np.testing.assert_allclose(x_r[1::2], 0.5 * (x_r[:-1:2] + x_r[2::2]), atol=1e-10)
 
 
-def _rows_after_squeezing_the_top_layer(material_rows: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Squeeze the top (fat) layer of fat over muscle to a tenth of its thickness (no lateral motion), rezone,
-    and return the new mesh's vertex heights, their reference heights and the reference grid rows."""
-    layers = [Layer("fat", 4.0, 3.25), Layer("muscle", 6.0, 15.0)]
-    prob = NormalContact(layers, TIP_MM, 30.0, material_rows=material_rows, **MESH)
-    ub = prob.model.ub
-    z_dofs = np.concatenate([ub.nodal_dofs[1], ub.facet_dofs[1]])
-    z = ub.doflocs[1, z_dofs]
-    prob.U[z_dofs] = -0.9 * np.clip(z - 6.0, 0.0, None)
-    prob.rezone()
-    ub = prob.model.ub
-    v = ub.nodal_dofs[1]
-    return ub.doflocs[1, v], ub.doflocs[1, v] + prob.model.W[v], prob._grid[1]
-
-
-def test_material_rows_keep_every_row_of_a_squeezed_layer():
-    z_cur, z_ref, rows = _rows_after_squeezing_the_top_layer(material_rows=True)
-    # every vertex lies on one of the reference grid's rows, and the fat (reference z > 6 mm), squeezed into
-    # the top 0.4 mm, keeps all of its rows
-    np.testing.assert_allclose(z_ref, rows[np.argmin(np.abs(z_ref[:, None] - rows[None]), axis=1)], atol=1e-6)
-    fat_rows = rows[rows > 6.0 + 1e-9]
-    assert len(np.unique(np.round(z_cur[z_cur > 6.0 + 1e-6], 6))) == len(fat_rows)
-    np.testing.assert_allclose(
-        np.sort(np.unique(np.round(z_cur, 6)))[-len(fat_rows) :], 6.0 + 0.1 * (fat_rows - 6.0), atol=1e-6
-    )
-    # rows spread in proportion to the deformed thickness leave the 0.4 mm of fat without a row of its own
-    z_cur, _, _ = _rows_after_squeezing_the_top_layer(material_rows=False)
-    assert len(np.unique(np.round(z_cur[z_cur > 6.0 + 1e-6], 6))) < 2
-
-
 def test_rezoning_takes_the_curve_deeper():
     # 10 mm of muscle on bone, coarse mesh: one mesh stops near 4 N (elements under the tip invert); rezoning
     # onto the deformed tissue carries the same model to 12 N (strain about 0.9)
@@ -275,3 +254,13 @@ def test_axisymmetric_probe_average():
     assert axisymmetric_probe_pressure_kpa(r[::-1], p[::-1]) == pytest.approx(20.0, rel=2e-3)
     with pytest.raises(InputError):
         axisymmetric_probe_pressure_kpa(r, p[:-1])
+
+
+def test_newton_trace_records_the_iterations_of_a_solve():
+    prob = NormalContact([Layer("muscle", 20.0, 15.0)], TIP_MM, 80.0, **MESH)
+    prob.newton_trace = []
+    f, ok = prob.solve_at(0.5)
+    assert ok and f > 0
+    approach, its, damping, step, residual, active = np.array(prob.newton_trace).T
+    assert np.all(approach == 0.5) and list(its) == list(range(1, len(its) + 1))
+    assert np.all((damping > 0) & (damping <= 1)) and step[-1] < 1e-8 and residual[-1] < 1e-5 and active[-1] > 0

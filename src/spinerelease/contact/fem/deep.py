@@ -140,10 +140,6 @@ class NormalContact(AxisymmetricContact):
         Tie the radial displacement of each top edge's midside node to the mean of its two vertices' (eliminated
         from the Newton system): removes the odd-even slip of the skin nodes along the tool that shears the
         surface elements flat at depth. Default False (each node free).
-    material_rows : bool
-        When rezoning, keep every row of the grid on a material surface of constant reference height
-        (:meth:`_material_rows`): a soft layer squeezed into a film under the tip keeps all its rows. Default
-        False (rows spread in proportion to the deformed thickness).
     """
 
     def __init__(
@@ -154,7 +150,6 @@ class NormalContact(AxisymmetricContact):
         *,
         flank_angle_deg: float = 55.0,
         tie_surface: bool = False,
-        material_rows: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(layers, tip_radius_mm, domain_radius_mm, **kwargs)
@@ -162,13 +157,17 @@ class NormalContact(AxisymmetricContact):
         citations.use("alart1991", "hintermuller2002", "wriggers2006")
         self.lam = np.zeros(len(self.top_z))  # contact multipliers (nodal normal-force measure) [kPa mm^2]
         self.rezones = 0  # meshes laid out over a deformed configuration so far
+        #: a list to record every Newton iteration in, as (approach, iteration, damping, step, residual, active
+        #: nodes); None (default): not recorded
+        self.newton_trace: list[tuple] | None = None
+        #: most Newton iterations of a solve (:meth:`solve_at`)
+        self.max_newton = 25
         self._approach = 0.0  # approach of the last solve [mm]
         # complementarity scale: force per mm of gap of one surface element (order of E h)
         e_max = max(la.modulus_kpa for la in self.layers)
         self._fine = 2.0 * float(np.diff(self.r_top[:2])[0])  # element size (P2: two nodes per edge) [mm]
         self._c = e_max * self._fine
         self.tie_surface = bool(tie_surface)
-        self.material_rows = bool(material_rows)
         self._set_free()
 
     def _set_free(self) -> None:
@@ -213,7 +212,7 @@ class NormalContact(AxisymmetricContact):
 
     # ------------------------------------------------------------------ solve
     def solve_at(
-        self, approach_mm: float, *, tol: float = 1e-8, max_newton: int = 25, **_: object
+        self, approach_mm: float, *, tol: float = 1e-8, max_newton: int | None = None, **_: object
     ) -> tuple[float, bool]:
         """Equilibrium at a prescribed approach (semi-smooth Newton); returns (contact force [N], converged).
 
@@ -221,11 +220,13 @@ class NormalContact(AxisymmetricContact):
         the state is then undefined and the caller restores a saved one.
         """
         n, free, tr, tz = self.n, self._free, self.top_r, self.top_z
+        max_newton = self.max_newton if max_newton is None else int(max_newton)
         self._approach = float(approach_mm)
         fscale = None
         K, R_int = self.model.assemble(self.U, self.P)
         if not np.all(np.isfinite(R_int)):
             raise _Diverged("non-finite residual (element inverted)")
+        damp, history = 1.0, []  # step length of the oscillation damping; the last displacement step
         for it in range(1, max_newton + 1):
             g, dh, _ = self.gap(approach_mm)
             act = (self.lam - self._c * g) > 0
@@ -264,8 +265,9 @@ class NormalContact(AxisymmetricContact):
             du = np.zeros(n)
             du[free] = sol[:nred] if T is None else T @ sol[:nred]
             sol = np.concatenate([du[free], sol[nred:]])
-            # damped step: halve it while it would invert an element (the full step is taken when it can be)
-            t = 1.0
+            # damped step: halve it while it would invert an element (the full step is taken when it can be);
+            # start from the stagnation damping (below)
+            t = damp
             for _ in range(_MAX_HALVINGS + 1):
                 U_new, P_new = self.U + t * du[: self.nu], self.P + t * du[self.nu :]
                 K, R_int = self.model.assemble(U_new, P_new)
@@ -282,6 +284,17 @@ class NormalContact(AxisymmetricContact):
             self.active = act
             step = np.abs(du[: self.nu]).max() / self.thickness_mm
             r_norm = np.abs(res[free] if T is None else T.T @ res[free]).max() / fscale
+            if self.newton_trace is not None:
+                self.newton_trace.append((self._approach, it, t, step, r_norm, na))
+            # a skin node sliding across the blend of the tip into the flank (where the tool's curvature jumps)
+            # can make full Newton steps jump back and forth across it for ever with the same active set; while
+            # a step points back against the one before, the next steps are halved
+            d_now = du[: self.nu]
+            if history and float(d_now @ history[-1]) < -0.5 * float(d_now @ d_now):
+                damp = max(0.5 * damp, 1.0 / 64.0)
+            else:
+                damp = min(2.0 * damp, 1.0)
+            history = [d_now]
             if it > 1 and step < tol and r_norm < 1e3 * tol:
                 g_new = self.gap(approach_mm)[0]
                 if np.array_equal((self.lam - self._c * g_new) > 0, act):
@@ -362,8 +375,6 @@ class NormalContact(AxisymmetricContact):
             - ((1 - XI) * ETA)[None] * c01[:, None, None]
             - (XI * ETA)[None] * c11[:, None, None]
         )
-        if self.material_rows:
-            pts = self._material_rows(pts, cur, sb.element_dofs.T, ref[1], zp)
         logical = MeshTri.init_tensor(rp, zp).with_defaults()  # keeps the boundary names (facet indices)
         i = np.searchsorted(rp, logical.p[0])  # grid indices of each logical vertex
         j = np.searchsorted(zp, logical.p[1])
@@ -397,48 +408,6 @@ class NormalContact(AxisymmetricContact):
         act = self.r_top <= a_old + 1e-9
         self.lam = np.where(act, self._c * (np.clip(g, 0.0, None) + 1e-6 * self._fine), 0.0)
         self.active = act
-
-    @staticmethod
-    def _material_rows(
-        pts: np.ndarray, cur: np.ndarray, elems: np.ndarray, z_ref: np.ndarray, zp: np.ndarray, per_row: int = 40
-    ) -> np.ndarray:
-        """Slide the nodes of each column of a rezoning grid ``pts`` (2, nr, nz) along the column so that row
-        ``j`` lies on the material surface of reference height ``zp[j]``.
-
-        The columns keep their (Coons-interpolated) course through the deformed tissue; along each, the
-        reference height of the old mesh (``z_ref`` at its P2 nodes ``cur``) is sampled ``per_row`` times per
-        grid row and inverted. Each layer then keeps all of its rows however thin it is squeezed, and every row
-        boundary that was a layer interface stays one, instead of a softer layer squeezed under the tip ending up
-        with a fraction of one element (as with rows spread in proportion to the local thickness).
-        """
-        nr, nz = pts.shape[1], pts.shape[2]
-        s = np.linspace(0.0, nz - 1.0, per_row * (nz - 1) + 1)  # position along a column, in grid rows
-
-        def along(s_at: np.ndarray) -> np.ndarray:  # points at ``s_at`` (nr, m) on each column's polyline
-            j0 = np.minimum(np.floor(s_at).astype(int), nz - 2)
-            w = s_at - j0
-            cols = np.arange(nr)[:, None]
-            return pts[:, cols, j0] * (1.0 - w) + pts[:, cols, j0 + 1] * w
-
-        def z_at(s_at: np.ndarray) -> np.ndarray:
-            zr = _interpolate_p2(cur, elems, z_ref[None], along(s_at).reshape(2, -1))[0].reshape(s_at.shape)
-            return np.clip(zr, zp[0], zp[-1])
-
-        zr = z_at(np.broadcast_to(s, (nr, s.size)).copy())
-        zr[:, 0], zr[:, -1] = zp[0], zp[-1]
-        zr = np.maximum.accumulate(zr, axis=1)
-        # bracket each row's height between two samples, then bisect (the reference height has a kink at a
-        # layer interface, which interpolating between the samples would round off)
-        k = np.stack([np.clip(np.searchsorted(zr[i], zp, side="right") - 1, 0, s.size - 2) for i in range(nr)])
-        lo, hi = s[k], s[k + 1]
-        target = np.broadcast_to(zp, lo.shape)
-        for _ in range(40):
-            mid = 0.5 * (lo + hi)
-            below = z_at(mid) < target
-            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-        s_rows = 0.5 * (lo + hi)
-        s_rows[:, 0], s_rows[:, -1] = 0.0, nz - 1.0
-        return along(s_rows)
 
     # ------------------------------------------------------------------ post-processing
     def result(self, approach_mm: float, force_target_n: float, converged: bool) -> FemResult:
@@ -518,8 +487,8 @@ def indentation_curve(
     rezone_distortion: float | None = None,
     max_rezones: int = 60,
     tie_surface: bool = False,
-    material_rows: bool = False,
     max_approach_fraction: float = 0.98,
+    max_newton: int = 25,
 ) -> IndentationCurve:
     """Large-strain (neo-Hookean) indentation of layered tissue on bone by a rounded cone, to a list of loads.
 
@@ -561,10 +530,11 @@ def indentation_curve(
     tie_surface : bool
         Tie the radial displacement of each skin edge's midside node to the mean of its vertices'
         (:class:`NormalContact`).
-    material_rows : bool
-        Rezone with every grid row on a material surface (:class:`NormalContact`).
     max_approach_fraction : float
         Deepest approach tried, as a fraction of the tissue thickness ("squeezed onto the bone"). [-]
+    max_newton : int
+        Most Newton iterations of one solve before the step counts as failed (the semi-smooth iteration
+        converges slowly where skin nodes slide over the blend of the tip into the flank).
 
     Returns
     -------
@@ -586,6 +556,8 @@ def indentation_curve(
         raise InputError("give at least one load")
     H = float(sum(la.thickness_mm for la in layers))
     check_positive("element size", fine_mm, "mm")
+    check_range("deepest approach", max_approach_fraction, 0.1, 0.999, "of the tissue thickness")
+    check_range("Newton iterations", max_newton, 2, 1000)
     radius = domain_radius_mm if domain_radius_mm is not None else max(5.0 * H, 120.0)
     extent = fine_extent_mm if fine_extent_mm is not None else max(1.2 * H, 20.0)
     prob = NormalContact(
@@ -599,9 +571,8 @@ def indentation_curve(
         fine_extent_mm=extent,
         growth=growth,
         tie_surface=tie_surface,
-        material_rows=material_rows,
     )
-    check_range("deepest approach", max_approach_fraction, 0.1, 0.999, "of the tissue thickness")
+    prob.max_newton = int(max_newton)
     results: list[FemResult] = []
     path: list[tuple[float, float]] = []
     d_lo, f_lo, s_lo = 0.0, 0.0, prob.save()

@@ -231,7 +231,10 @@ def _probe_reference():
     for row in _reference_data()["probe"]["rows"]:
         layers = [Layer(n, t, e) for n, t, e in row["layers"]]
         name = "fat-over-muscle" if len(layers) == 2 else f"{layers[0].thickness_mm:.0f}mm"
-        yield pytest.param(layers, row, id=f"{name}-{row['load_n']:.1f}N")
+        # a point the fast engine is known to miss stays in the data as a strict expected failure: the test
+        # suite says so as soon as a change to the fast engine brings it within the target
+        marks = [pytest.mark.xfail(strict=True, reason=row["outside"])] if "outside" in row else []
+        yield pytest.param(layers, row, id=f"{name}-{row['load_n']:.1f}N", marks=marks)
 
 
 @pytest.mark.parametrize("layers, row", list(_probe_reference()))

@@ -16,6 +16,11 @@ Newton method (primal-dual active set: node i is active where ``lambda_i - c g_i
 Hintermueller, Ito & Kunisch 2002), with the consistent tangent including the tool's curvature term
 ``-lambda_i h''(x_r)`` (a node-to-rigid-surface constraint; Wriggers 2006, ch. 4).
 
+Where a skin node slides across the blend of the tip into the cone (the tool's curvature jumps from ``1/R`` to
+0), full Newton steps can jump back and forth across it for ever with the same active set; a step that points
+back against the one before therefore halves the steps that follow, down to 1/64, and the step length doubles
+again while they do not (``oscillation_damping``).
+
 The approach is the control variable (displacement control): :func:`indentation_curve` steps it up with an
 adaptive increment, warm-starting each step from the last converged state, and hits each requested load by a
 secant (Illinois) iteration between the two converged states that bracket it. It reports how deep the mesh
@@ -228,7 +233,7 @@ class NormalContact(AxisymmetricContact):
         K, R_int = self.model.assemble(self.U, self.P)
         if not np.all(np.isfinite(R_int)):
             raise _Diverged("non-finite residual (element inverted)")
-        damp, history = 1.0, []  # step length of the oscillation damping; the last displacement step
+        damp, prev = 1.0, None  # step length of the oscillation damping; the last displacement step
         for it in range(1, max_newton + 1):
             g, dh, _ = self.gap(approach_mm)
             act = (self.lam - self._c * g) > 0
@@ -268,7 +273,7 @@ class NormalContact(AxisymmetricContact):
             du[free] = sol[:nred] if T is None else T @ sol[:nred]
             sol = np.concatenate([du[free], sol[nred:]])
             # damped step: halve it while it would invert an element (the full step is taken when it can be);
-            # start from the stagnation damping (below)
+            # start from the oscillation damping (below)
             t = damp
             for _ in range(_MAX_HALVINGS + 1):
                 U_new, P_new = self.U + t * du[: self.nu], self.P + t * du[self.nu :]
@@ -292,13 +297,10 @@ class NormalContact(AxisymmetricContact):
             # can make full Newton steps jump back and forth across it for ever with the same active set; while
             # a step points back against the one before, the next steps are halved
             d_now = du[: self.nu]
-            if not self.oscillation_damping:
-                pass
-            elif history and float(d_now @ history[-1]) < -0.5 * float(d_now @ d_now):
-                damp = max(0.5 * damp, 1.0 / 64.0)
-            else:
-                damp = min(2.0 * damp, 1.0)
-            history = [d_now]
+            if self.oscillation_damping:
+                turned = prev is not None and float(d_now @ prev) < -0.5 * float(d_now @ d_now)
+                damp = max(0.5 * damp, 1.0 / 64.0) if turned else min(2.0 * damp, 1.0)
+            prev = d_now
             if it > 1 and step < tol and r_norm < 1e3 * tol:
                 g_new = self.gap(approach_mm)[0]
                 if np.array_equal((self.lam - self._c * g_new) > 0, act):
@@ -542,7 +544,7 @@ def indentation_curve(
         converges slowly where skin nodes slide over the blend of the tip into the flank).
     oscillation_damping : bool
         Halve Newton steps that point back against the one before (default True; False: the full step
-        whenever it inverts no element, as before stop 17, for comparison).
+        whenever it inverts no element, for comparison).
 
     Returns
     -------

@@ -426,7 +426,7 @@ def compression_warning(a: Assessment) -> str:
         f"over the bone and beyond the {a.validated_compression:.0%} compression up to which the model is "
         "checked against the finite-element reference. The single-cell pressure maximum there is not reliable (up "
         "to several times the reference's). The 1 cm² probe average that the verdict uses stayed within 6 % of the "
-        "reference in this range on muscle 10-20 mm thick, but was 39 % high on 33 mm of muscle at 97 % "
+        "reference in this range on muscle 10-20 mm thick, but was 39-53 % high on 33 mm of muscle at 97-99 % "
         "compression: here the verdict may overstate the pressure."
     )
 

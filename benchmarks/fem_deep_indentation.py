@@ -65,6 +65,7 @@ def run(
     fine: float,
     out: Path,
     loads: list[float] | None = None,
+    *,
     rezone: bool = False,
     max_approach: float = 0.98,
     min_step: float = 4e-3,
@@ -260,7 +261,16 @@ def main() -> None:
     elif args.figure:
         figure(args.out)
     else:
-        run(args.case, args.fine, args.out, args.loads, args.rezone, args.max_approach, args.min_step, args.max_newton)
+        run(
+            args.case,
+            args.fine,
+            args.out,
+            args.loads,
+            rezone=args.rezone,
+            max_approach=args.max_approach,
+            min_step=args.min_step,
+            max_newton=args.max_newton,
+        )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...assess import ALGOMETER_PROBE_AREA_MM2, probe_averaged_pressure
 from ...errors import InputError, check_positive
 from ...grid import Grid
 from .axisym import FemResult, Layer, solve_axisymmetric
@@ -54,7 +55,10 @@ class CaseMetrics:
 
 
 def axisymmetric_probe_pressure_kpa(
-    r_mm: np.ndarray, pressure_kpa: np.ndarray, probe_area_mm2: float = 100.0, samples: int = 400
+    r_mm: np.ndarray,
+    pressure_kpa: np.ndarray,
+    probe_area_mm2: float = ALGOMETER_PROBE_AREA_MM2,
+    samples: int = 400,
 ) -> float:
     """Pressure averaged over a probe disc centred on the axis of an axisymmetric contact. [kPa]
 
@@ -139,10 +143,8 @@ def _centred_grid(half_width_mm: float, spacing_mm: float) -> Grid:
 
 def _fast_metrics(res, grid: Grid) -> CaseMetrics:
     """The compared quantities of a fast-engine :class:`~spinerelease.contact.ContactResult`."""
-    from ...assess import probe_averaged_pressure
-
     area = float(res.contact.sum() * grid.cell_area_mm2)
-    probe = float(probe_averaged_pressure(res.pressure_kpa, grid.spacing_mm, 100.0).max())
+    probe = float(probe_averaged_pressure(res.pressure_kpa, grid.spacing_mm).max())
     return CaseMetrics(res.total_force_n, float(res.pressure_kpa.max()), area, res.approach_mm, probe)
 
 

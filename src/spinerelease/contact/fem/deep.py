@@ -145,6 +145,10 @@ class NormalContact(AxisymmetricContact):
         Tie the radial displacement of each top edge's midside node to the mean of its two vertices' (eliminated
         from the Newton system): removes the odd-even slip of the skin nodes along the tool that shears the
         surface elements flat at depth. Default False (each node free).
+    max_newton : int
+        Most Newton iterations of a solve (:meth:`solve_at`).
+    oscillation_damping : bool
+        Halve Newton steps that point back against the one before (:meth:`solve_at`; default True).
     """
 
     def __init__(
@@ -155,6 +159,8 @@ class NormalContact(AxisymmetricContact):
         *,
         flank_angle_deg: float = 55.0,
         tie_surface: bool = False,
+        max_newton: int = 25,
+        oscillation_damping: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(layers, tip_radius_mm, domain_radius_mm, **kwargs)
@@ -165,10 +171,8 @@ class NormalContact(AxisymmetricContact):
         #: a list to record every Newton iteration in, as (approach, iteration, damping, step, residual, active
         #: nodes); None (default): not recorded
         self.newton_trace: list[tuple] | None = None
-        #: most Newton iterations of a solve (:meth:`solve_at`)
-        self.max_newton = 25
-        #: halve Newton steps that point back against the one before (:meth:`solve_at`)
-        self.oscillation_damping = True
+        self.max_newton = int(check_range("Newton iterations", max_newton, 2, 1000))
+        self.oscillation_damping = bool(oscillation_damping)
         self._approach = 0.0  # approach of the last solve [mm]
         # complementarity scale: force per mm of gap of one surface element (order of E h)
         e_max = max(la.modulus_kpa for la in self.layers)
@@ -567,7 +571,6 @@ def indentation_curve(
     H = float(sum(la.thickness_mm for la in layers))
     check_positive("element size", fine_mm, "mm")
     check_range("deepest approach", max_approach_fraction, 0.1, 0.999, "of the tissue thickness")
-    check_range("Newton iterations", max_newton, 2, 1000)
     radius = domain_radius_mm if domain_radius_mm is not None else max(5.0 * H, 120.0)
     extent = fine_extent_mm if fine_extent_mm is not None else max(1.2 * H, 20.0)
     prob = NormalContact(
@@ -581,9 +584,9 @@ def indentation_curve(
         fine_extent_mm=extent,
         growth=growth,
         tie_surface=tie_surface,
+        max_newton=max_newton,
+        oscillation_damping=oscillation_damping,
     )
-    prob.max_newton = int(max_newton)
-    prob.oscillation_damping = bool(oscillation_damping)
     results: list[FemResult] = []
     path: list[tuple[float, float]] = []
     d_lo, f_lo, s_lo = 0.0, 0.0, prob.save()

@@ -298,9 +298,10 @@ def bottoming_case():
 
 def test_stiffening_by_approach_satisfies_the_nonlinear_contact_conditions(bottoming_case):
     """The approach solver's answer: load balanced, p >= 0, gap >= 0, zero gap under pressure, and the scaling
-    consistent with the strain, s = 1 / f_cal(u / t) (the fixed point the outer iterations aim at)."""
+    consistent with the strain: s = 1 / f_nl, the laterally averaged calibrated law at the tool's indentation
+    (which is the indentation wherever there is contact)."""
     from spinerelease.contact import solver
-    from spinerelease.contact.solver import calibrated_stiffening
+    from spinerelease.contact.solver import calibrated_stiffening, nonlocal_stiffening
 
     g, gap, thick, load = bottoming_case
     r = solve_contact(gap, g, load, E, thick, poisson=NU, tol=1e-8)
@@ -309,7 +310,12 @@ def test_stiffening_by_approach_satisfies_the_nonlinear_contact_conditions(botto
     s = r.compliance_scale
     strain = r.displacement_mm / thick
     assert strain.max() > solver.STIFFENING_ONSET_STRAIN + 0.1  # the ridge really bottoms out
-    np.testing.assert_allclose(s, np.clip(1.0 / calibrated_stiffening(strain), 1e-6, 1.0), rtol=1e-6)
+    imposed = np.clip(r.approach_mm - (gap - gap.min()), 0.0, None) / thick
+    c = r.contact
+    np.testing.assert_allclose(strain[c], imposed[c], atol=1e-6)
+    f_nl = nonlocal_stiffening(calibrated_stiffening(imposed), thick, g.spacing_mm)
+    np.testing.assert_allclose(s, np.clip(1.0 / f_nl, 1e-6, 1.0), rtol=1e-6)
+    assert np.abs(f_nl - calibrated_stiffening(imposed)).max() > 0.01  # the averaging matters here
     op = solver._Operator(g.shape, g.spacing_mm, np.full(g.shape, E), thick, NU, "float64")
     op.set_scaling(s)
     u = op(r.pressure_kpa)
@@ -320,8 +326,10 @@ def test_stiffening_by_approach_satisfies_the_nonlinear_contact_conditions(botto
 
 
 def test_stiffening_by_approach_matches_tightly_converged_fixed_point(monkeypatch, bottoming_case):
+    """Both solvers of the local law (the fixed-point iteration, kept for comparison, has no lateral averaging)."""
     from spinerelease.contact import solver
 
+    monkeypatch.setattr(solver, "STIFFENING_SPREAD_THICKNESSES", 0.0)
     g, gap, thick, load = bottoming_case
     new = solve_contact(gap, g, load, E, thick, poisson=NU, tol=1e-8)
     monkeypatch.setattr(solver, "STIFFENING_SOLVER", "fixed-point")

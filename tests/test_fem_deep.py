@@ -134,14 +134,16 @@ def _deep_reference():
     for name, case in _reference_data()["cases"].items():
         layers = [Layer(n, t, e) for n, t, e in case["layers"]]
         for row in case["rows"]:
-            yield pytest.param(layers, row, id=f"{name}-{row['load_n']:.1f}N")
+            # a point the fast engine is known to miss is a strict expected failure (see _probe_reference)
+            marks = [pytest.mark.xfail(strict=True, reason=row["outside"])] if "outside" in row else []
+            yield pytest.param(layers, row, id=f"{name}-{row['load_n']:.1f}N", marks=marks)
 
 
 @pytest.mark.parametrize("layers, row", list(_deep_reference()))
 def test_fast_engine_against_the_true_normal_fem(layers, row):
     """The fast engine's calibrated stiffening against the stored true-normal large-strain FEM (one PSO-Spine
-    peak, up to strain 0.85; fat over muscle rezoned to 6 N; ``benchmarks/fem_deep_indentation.py``,
-    docs/calibration.md)."""
+    peak on 10, 20 and 33 mm of muscle and on fat over muscle; into the film, FEM strain up to 0.99, in the
+    ``*_film`` cases; ``benchmarks/fem_deep_indentation.py``, docs/calibration.md)."""
     from spinerelease.contact.fem.compare import fast_rounded_cone
 
     fast = fast_rounded_cone(row["load_n"], layers, tip_radius_mm=TIP_MM, flank_angle_deg=55.0)
@@ -245,8 +247,8 @@ def _probe_reference():
 
 @pytest.mark.parametrize("layers, row", list(_probe_reference()))
 def test_probe_average_against_the_fem_into_the_film(layers, row):
-    """The 1 cm^2 probe average, which the verdicts use, follows the FEM into the film regime (strain 0.98),
-    where the single-element maximum does not (docs/calibration.md)."""
+    """The 1 cm^2 probe average, which the verdicts use, follows the FEM into the film regime (strain 0.99 on 33 mm
+    of muscle, 0.98 on 10 mm), where the single-element maximum does not everywhere (docs/calibration.md)."""
     from spinerelease.contact.fem.compare import fast_rounded_cone
 
     fast = fast_rounded_cone(row["load_n"], layers, tip_radius_mm=TIP_MM, flank_angle_deg=55.0)

@@ -64,19 +64,30 @@ DEFAULT_POISSON = 0.49
 MAX_STRAIN = 0.9999
 #: Onset strain of the calibrated column stiffening, fitted to the rezoned large-strain neo-Hookean FEM with
 #: contact on the true normal under the PSO-Spine's peak shape (``spinerelease.contact.fem.deep``,
-#: docs/calibration.md; 0.65 with the earlier neo-Hookean-shaped law, 0.3 before that). [-]
+#: docs/calibration.md), together with the exponent, the film exponent and the lateral averaging
+#: (:data:`STIFFENING_SPREAD_THICKNESSES`) (stop 17; 0.55 with the local law of stops 12-16, 0.65 with the
+#: earlier neo-Hookean-shaped law, 0.3 before that). [-]
 STIFFENING_ONSET_STRAIN = 0.55
 #: Exponent of the calibrated column stiffening in the remaining tissue thickness, ``f_cal = ((1 - eps0) /
-#: (1 - eps))^k`` (fitted with the onset: every stored FEM point up to a strain of 0.93 within 11 % in tip pressure,
-#: docs/calibration.md). [-]
-STIFFENING_EXPONENT = 0.35
-#: Column strain beyond which the calibrated law adds the stiffening of a squeezed thin film (the bone bound):
-#: the largest column strain the fast engine reaches on the FEM points it is validated against (FEM strain
-#: 0.93, fast engine 0.96; docs/calibration.md). Results beyond it are outside the validated range. [-]
+#: (1 - eps))^k`` (fitted with the onset: every stored FEM point within 10 % in tip pressure and in the 1 cm^2
+#: probe average, up to a FEM strain of 0.99 on 10 and 33 mm of muscle, docs/calibration.md; 0.35 with the
+#: local law). [-]
+STIFFENING_EXPONENT = 0.5
+#: Column strain beyond which the calibrated law adds the stiffening of a squeezed thin film (the bone bound). [-]
 BONE_BOUND_STRAIN = 0.96
-#: Exponent of the bone bound: the compliance of a thin incompressible layer bonded to a rigid base scales with
-#: the cube of its thickness (``u = -(h^3 / 3 mu) lap p``; Jaffar 1989, Chadwick 2002). [-]
-BONE_BOUND_EXPONENT = 3.0
+#: Exponent of the bone bound: a thin incompressible film bonded to the bone under a frictionless rounded tip
+#: (gap ``h0 + r^2 / 2R``) carries ``p0 = 3 mu R / (4 h0)`` at its centre when the thin-layer equation
+#: ``u = -(h^3 / 3 mu) lap p`` (Jaffar 1989) is integrated over the approach: the secant stiffening grows as the
+#: inverse of the remaining thickness (docs/calibration.md; 3, the flat layer's incremental compliance, with the
+#: local law). [-]
+BONE_BOUND_EXPONENT = 1.0
+#: Local column strain beyond which a steep guard multiplies the (laterally averaged) stiffening, ``((1 -
+#: eps_g) / (1 - eps))^3``: the averaging lets a single column whose neighbours are less squeezed be pressed
+#: through to the bone at a finite force (a peak over a spinous ridge took the load of the whole tool at
+#: compressions above 1); the guard keeps every column off the bone. It is a numerical safeguard, set beyond the
+#: deepest FEM strain the engine is checked against (0.99, docs/calibration.md); exponent 3 as the compliance of a
+#: thin flat layer (Jaffar 1989). [-]
+GUARD_STRAIN = 0.998
 #: Greatest number of thickness bins of the layered operator.
 MAX_BINS = 6
 #: Target ratio of neighbouring thickness bins of the layered operator (geometric spacing, at most MAX_BINS);
@@ -210,6 +221,78 @@ def calibrated_stiffening(strain: np.ndarray, onset_strain: float | None = None)
 #: Stiffen each layer of a two-layer column at its own strain (the soft top layer bottoms out first), from the
 #: series split of the column's displacement; False: the whole column at its mean strain. (docs/calibration.md)
 PER_LAYER_STIFFENING = True
+#: Width of the lateral averaging of the column stiffening, in tissue thicknesses (Gaussian standard deviation):
+#: each element's stiffening factor is the geometric mean of its neighbours' local factors
+#: (:func:`nonlocal_stiffening`). Fitted, with the law's constants, to the rezoned FEM into the film on 10 and
+#: 33 mm of muscle (docs/calibration.md, stop 17); 0 = the local law of stops 12-16. [-]
+STIFFENING_SPREAD_THICKNESSES = 0.14
+
+
+def _thickness_ladder_filter(field_: np.ndarray, thickness_mm: np.ndarray, width_mm_per_mm: float, spacing_mm: float) -> np.ndarray:
+    """Gaussian average of ``field_`` whose standard deviation at each element is ``width_mm_per_mm`` times that
+    element's thickness: the field is averaged for a geometric ladder of widths (ratio 1.2) spanning the
+    thicknesses, and each element reads the average of its own thickness (linear in log-thickness between
+    rungs)."""
+    from scipy.ndimage import gaussian_filter
+
+    t = np.asarray(thickness_mm, dtype=float)
+    tmin, tmax = float(t.min()), float(t.max())
+    if tmax / tmin < 1.05:
+        return gaussian_filter(field_, width_mm_per_mm * float(np.median(t)) / spacing_mm, mode="nearest")
+    lt = np.log(t)
+    taus = np.geomspace(tmin, tmax, max(2, int(np.ceil(np.log(tmax / tmin) / np.log(1.2))) + 1))
+    smooth = np.stack([gaussian_filter(field_, width_mm_per_mm * tau / spacing_mm, mode="nearest") for tau in taus])
+    pos = np.interp(lt, np.log(taus), np.arange(len(taus)))
+    i0 = np.clip(np.floor(pos).astype(int), 0, len(taus) - 2)
+    f = pos - i0
+    iy, ix = np.indices(t.shape)
+    return (1 - f) * smooth[i0, iy, ix] + f * smooth[i0 + 1, iy, ix]
+
+
+def nonlocal_stiffening(
+    factor: np.ndarray, thickness_mm: np.ndarray | float, spacing_mm: float, spread: float | None = None
+) -> np.ndarray:
+    """Column stiffening averaged laterally: the geometric mean of the local factors around each element. [-]
+
+    ``f_nl(x) = exp((G_sigma * ln f)(x))`` with ``G_sigma`` a Gaussian of standard deviation ``sigma = spread *
+    t(x)`` (:data:`STIFFENING_SPREAD_THICKNESSES`). A column of nearly incompressible tissue stiffens under large
+    compression because its tissue can only escape sideways, through the columns around it; how stiff it gets
+    therefore depends on how squeezed its neighbourhood is, not on its own strain alone (the non-local averaging
+    of an internal variable, Pijaudier-Cabot & Bazant 1987). With the local factor, a narrow stiff spot under a
+    rounded tip had to be produced through the smooth layer operator, which concentrated the load on a few
+    elements and unloaded a ring around them, unlike the FEM (docs/calibration.md). A uniform factor is unchanged,
+    and so is an unstiffened field (all factors 1).
+
+    Parameters
+    ----------
+    factor : array (ny, nx)
+        Local stiffening factors (>= 1). [-]
+    thickness_mm : array or float
+        Tissue thickness of each element. [mm]
+    spacing_mm : float
+        Grid spacing. [mm]
+    spread : float, optional
+        Gaussian width in tissue thicknesses (default :data:`STIFFENING_SPREAD_THICKNESSES`; 0 = local). [-]
+
+    References
+    ----------
+    Pijaudier-Cabot G, Bazant ZP (1987). Nonlocal damage theory. J Eng Mech 113, 1512-1533.
+    """
+    c = STIFFENING_SPREAD_THICKNESSES if spread is None else float(spread)
+    f = np.asarray(factor, dtype=float)
+    lf = np.log(np.maximum(f, 1.0))
+    stiff = lf > 0
+    if c <= 0 or f.ndim != 2 or not stiff.any():
+        return f
+    citations.use("pijaudiercabot1987")
+    t = np.broadcast_to(np.asarray(thickness_mm, dtype=float), f.shape)
+    # the average only reaches a few widths beyond the stiffened elements: filter that box alone
+    m = int(np.ceil(4.0 * c * float(t[stiff].max()) / spacing_mm)) + 1
+    rows, cols = np.flatnonzero(stiff.any(axis=1)), np.flatnonzero(stiff.any(axis=0))
+    box = (slice(max(0, rows[0] - m), rows[-1] + 1 + m), slice(max(0, cols[0] - m), cols[-1] + 1 + m))
+    out = np.ones_like(f)
+    out[box] = np.exp(_thickness_ladder_filter(lf[box], t[box], c, spacing_mm))
+    return out
 
 
 class _Columns:
@@ -221,21 +304,54 @@ class _Columns:
     series, ``u1 f(u1 / t1) / a1 = u2 f(u2 / t2) / a2`` with ``u1 + u2 = u`` (``f``: :func:`calibrated_stiffening`,
     ``a_i = t_i / E_i``; solved by bisection on ``u1``), and the column factor is ``sigma (a1 + a2) / u``: the
     soft fat is squeezed to its own bottoming-out long before the column's mean strain says so.
+
+    :meth:`field_stiffening` is the factor of a whole grid of columns (``spacing_mm`` given): the local factors
+    averaged laterally (:func:`nonlocal_stiffening`).
     """
 
     def __init__(
-        self, t: np.ndarray, t1: np.ndarray | None = None, a1: np.ndarray | None = None, a2: np.ndarray | None = None
+        self,
+        t: np.ndarray,
+        t1: np.ndarray | None = None,
+        a1: np.ndarray | None = None,
+        a2: np.ndarray | None = None,
+        spacing_mm: float | None = None,
     ) -> None:
         self.t, self.t1, self.a1, self.a2 = t, t1, a1, a2
+        self.spacing_mm = spacing_mm
 
     @classmethod
-    def build(cls, thickness: np.ndarray, modulus: np.ndarray, top_layer: tuple[float, float] | None) -> _Columns:
+    def build(
+        cls,
+        thickness: np.ndarray,
+        modulus: np.ndarray,
+        top_layer: tuple[float, float] | None,
+        spacing_mm: float | None = None,
+    ) -> _Columns:
         t = np.asarray(thickness, dtype=float)
         if top_layer is None or not PER_LAYER_STIFFENING:
-            return cls(t)
+            return cls(t, spacing_mm=spacing_mm)
         t1 = np.minimum(float(top_layer[0]), 0.999 * t)  # thin tissue: mostly the top layer
         t2 = t - t1
-        return cls(t, t1, t1 / float(top_layer[1]), t2 / np.asarray(modulus, dtype=float))
+        return cls(t, t1, t1 / float(top_layer[1]), t2 / np.asarray(modulus, dtype=float), spacing_mm)
+
+    @property
+    def is_nonlocal(self) -> bool:
+        """Whether :meth:`field_stiffening` averages the factors laterally."""
+        return self.spacing_mm is not None and STIFFENING_SPREAD_THICKNESSES > 0
+
+    def field_stiffening(self, strain: np.ndarray) -> np.ndarray:
+        """Stiffening factor of every column of the grid at the strain field ``strain``: the local factors
+        (:meth:`stiffening`) averaged laterally by :func:`nonlocal_stiffening` over a width proportional to the
+        tissue thickness, or for two-layer tissue to the top layer's thickness (fitted so, docs/calibration.md);
+        local without a grid spacing. [-]"""
+        f = self.stiffening(strain)
+        if not self.is_nonlocal:
+            return f
+        # two layers: the width scales with the soft top layer, whose squeeze governs the column's stiffening
+        f_nl = nonlocal_stiffening(f, self.t if self.t1 is None else self.t1, self.spacing_mm)
+        rest = 1.0 - np.clip(np.asarray(strain, dtype=float), 0.0, MAX_STRAIN)
+        return f_nl * np.maximum((1.0 - GUARD_STRAIN) / rest, 1.0) ** 3
 
     def subset(self, mask: np.ndarray) -> _Columns:
         if self.t1 is None:
@@ -447,24 +563,12 @@ def effective_layer_thickness_mm(
     Jaffar MJ (1989). Asymptotic behaviour of thin elastic layers bonded and unbonded to a rigid foundation.
     Int J Mech Sci 31, 229-235.
     """
-    from scipy.ndimage import gaussian_filter
-
     c = RIDGE_SPREAD_THICKNESSES if spread is None else float(spread)
     t = np.asarray(thickness_mm, dtype=float)
-    tmin, tmax = float(t.min()), float(t.max())
-    if c <= 0 or tmax / tmin < 1.05:
+    if c <= 0 or float(t.max()) / float(t.min()) < 1.05:
         return t
-    lt = np.log(t)
     q = RIDGE_MEAN_EXPONENT
-    field_ = lt if q == 0 else t**q
-    # averaged field for a ladder of widths; each element reads the one of its own thickness
-    taus = np.geomspace(tmin, tmax, max(2, int(np.ceil(np.log(tmax / tmin) / np.log(1.2))) + 1))
-    smooth = np.stack([gaussian_filter(field_, c * tau / spacing_mm, mode="nearest") for tau in taus])
-    pos = np.interp(lt, np.log(taus), np.arange(len(taus)))
-    i0 = np.clip(np.floor(pos).astype(int), 0, len(taus) - 2)
-    f = pos - i0
-    iy, ix = np.indices(t.shape)
-    ls = (1 - f) * smooth[i0, iy, ix] + f * smooth[i0 + 1, iy, ix]
+    ls = _thickness_ladder_filter(np.log(t) if q == 0 else t**q, t, c, spacing_mm)
     return np.maximum(t, np.exp(ls) if q == 0 else ls ** (1.0 / q))
 
 
@@ -999,7 +1103,7 @@ def _solve_stiffening_by_approach(
     def force(appr: float, tol_: float) -> float:
         nonlocal q, iters
         r = appr - h
-        fs = np.sqrt(columns.stiffening(np.clip(r, 0.0, None) / columns.t))
+        fs = np.sqrt(columns.field_stiffening(np.clip(r, 0.0, None) / columns.t))
         b = r * fs
         op.set_precision("float32" if MIXED_PRECISION else dtype)
         q_new, v, it, conv = _pk_cg_displacement(
@@ -1008,7 +1112,7 @@ def _solve_stiffening_by_approach(
         if np.any(q_new > 0):  # keep the last contact as the warm start when this approach has none
             q = q_new
         iters += it
-        state["v"], state["conv"] = v, conv
+        state["v"], state["conv"], state["fs"] = v, conv, fs
         return float((q_new * fs).sum() * cell)
 
     state: dict = {}
@@ -1081,8 +1185,14 @@ def _solve_stiffening_by_approach(
     # element from v; the load balance made exact by a rescaling of the order of force_tol
     if last["tol"] > tol:
         force(appr, tol)
-    u = _indentation_from_unscaled(state["v"], columns)
-    fs = np.sqrt(columns.stiffening(u / columns.t))
+    if columns.is_nonlocal:
+        # the averaged factors of the tool's indentation at this approach (exact in contact, where u is that
+        # indentation; outside the contact u = v / sqrt(f), as the program's gap condition has it)
+        fs = state["fs"]
+        u = state["v"] / fs
+    else:
+        u = _indentation_from_unscaled(state["v"], columns)
+        fs = np.sqrt(columns.stiffening(u / columns.t))
     p = q * fs
     p *= load_kpa_mm2 / max(p.sum() * cell, 1e-300)
     # d ln(force) / d approach from the two evaluations nearest the root (for the next, warm-started solve)
@@ -1130,7 +1240,7 @@ def _coarse_stiffened_start(
         return None
     hc, tc, op_c = _coarse_problem(c, h, thickness, modulus, spacing_mm, poisson, top_layer)
     offset = float(hc.min())
-    cols = _Columns.build(tc, np.broadcast_to(modulus, h.shape)[::c, ::c], top_layer)
+    cols = _Columns.build(tc, np.broadcast_to(modulus, h.shape)[::c, ::c], top_layer, spacing_mm * c)
     try:
         _, _, appr, it, _, _, _ = _solve_stiffening_by_approach(
             op_c, hc - offset, cols, load_kpa_mm2, cell * c * c, None, None, 1e-3, max_iter, "float32", 1e-3
@@ -1285,7 +1395,7 @@ def solve_contact(
     Ec = E[sl]
     Tc = None if T is None else T[sl]
     op = _Operator(h0.shape, grid.spacing_mm, Ec, Tc, poisson, dtype, top_layer)
-    columns = None if Tc is None else _Columns.build(Tc, Ec, top_layer)
+    columns = None if Tc is None else _Columns.build(Tc, Ec, top_layer, grid.spacing_mm)
     W = load * 1e3  # N -> kPa mm^2
 
     p_init = s_init = None

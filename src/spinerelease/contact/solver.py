@@ -228,20 +228,21 @@ PER_LAYER_STIFFENING = True
 STIFFENING_SPREAD_THICKNESSES = 0.14
 
 
-def _thickness_ladder_filter(field_: np.ndarray, thickness_mm: np.ndarray, width_mm_per_mm: float, spacing_mm: float) -> np.ndarray:
-    """Gaussian average of ``field_`` whose standard deviation at each element is ``width_mm_per_mm`` times that
-    element's thickness: the field is averaged for a geometric ladder of widths (ratio 1.2) spanning the
-    thicknesses, and each element reads the average of its own thickness (linear in log-thickness between
-    rungs)."""
+def _thickness_ladder_filter(
+    field_: np.ndarray, thickness_mm: np.ndarray, width: float, spacing_mm: float
+) -> np.ndarray:
+    """Gaussian average of ``field_`` whose standard deviation at each element is ``width`` times that element's
+    thickness: the field is averaged for a geometric ladder of widths (ratio 1.2) spanning the thicknesses, and
+    each element reads the average of its own thickness (linear in log-thickness between rungs)."""
     from scipy.ndimage import gaussian_filter
 
     t = np.asarray(thickness_mm, dtype=float)
     tmin, tmax = float(t.min()), float(t.max())
     if tmax / tmin < 1.05:
-        return gaussian_filter(field_, width_mm_per_mm * float(np.median(t)) / spacing_mm, mode="nearest")
+        return gaussian_filter(field_, width * float(np.median(t)) / spacing_mm, mode="nearest")
     lt = np.log(t)
     taus = np.geomspace(tmin, tmax, max(2, int(np.ceil(np.log(tmax / tmin) / np.log(1.2))) + 1))
-    smooth = np.stack([gaussian_filter(field_, width_mm_per_mm * tau / spacing_mm, mode="nearest") for tau in taus])
+    smooth = np.stack([gaussian_filter(field_, width * tau / spacing_mm, mode="nearest") for tau in taus])
     pos = np.interp(lt, np.log(taus), np.arange(len(taus)))
     i0 = np.clip(np.floor(pos).astype(int), 0, len(taus) - 2)
     f = pos - i0
@@ -1186,19 +1187,32 @@ def _solve_stiffening_by_approach(
     if last["tol"] > tol:
         force(appr, tol)
     if columns.is_nonlocal:
-        # the averaged factors of the tool's indentation at this approach (exact in contact, where u is that
-        # indentation; outside the contact u = v / sqrt(f), as the program's gap condition has it)
-        fs = state["fs"]
-        u = state["v"] / fs
+        # the averaged factors of the tool's indentation at this approach: exact in contact, where u is that
+        # indentation. A column outside the contact that its neighbours drag down stiffens by its own strain where
+        # that is stiffer (the local law, as without the averaging): next to a column squeezed onto a narrow ridge
+        # u = v / sqrt(f) alone could exceed the tissue's thickness. Its factor v / u keeps u = S^1/2 A q exact.
+        v = state["v"]
+        fs = state["fs"].copy()
+        u = v / fs
+        free = (q <= 0) & (v > 0)
+        if free.any():
+            u_loc = _indentation_from_unscaled(np.where(free, v, 0.0), columns)
+            own = free & (u_loc < u)
+            u[own] = np.maximum(u_loc[own], appr - h[own])
+            fs[own] = v[own] / u[own]
     else:
         u = _indentation_from_unscaled(state["v"], columns)
         fs = np.sqrt(columns.stiffening(u / columns.t))
     p = q * fs
     p *= load_kpa_mm2 / max(p.sum() * cell, 1e-300)
-    # d ln(force) / d approach from the two evaluations nearest the root (for the next, warm-started solve)
-    pts = sorted(seen.items(), key=lambda kv: abs(kv[1]))[:2]
+    # d ln(force) / d approach from the evaluation nearest the root and the next nearest at least 1e-5 of the
+    # approach away (Brent's last steps are ~1e-8 apart, where the programs' own tolerance is the difference)
+    pts = sorted(seen.items(), key=lambda kv: abs(kv[1]))
+    if pts:
+        sep = 1e-5 * max(abs(pts[0][0]), 1.0)
+        pts = pts[:1] + [kv for kv in pts[1:] if abs(kv[0] - pts[0][0]) > sep][:1]
     slope = None
-    if len(pts) == 2 and pts[0][0] != pts[1][0]:
+    if len(pts) == 2:
         lf = [f if LOG_RESIDUAL else np.log(max(1.0 + f, 1e-12)) for _, f in pts]
         slope = float((lf[0] - lf[1]) / (pts[0][0] - pts[1][0]))
         slope = slope if np.isfinite(slope) and slope > 0 else None

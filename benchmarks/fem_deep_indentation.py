@@ -40,7 +40,7 @@ from spinerelease import params
 from spinerelease.contact.fem import Layer
 from spinerelease.contact.fem.compare import axisymmetric_probe_pressure_kpa, fast_rounded_cone
 from spinerelease.contact.fem.deep import indentation_curve
-from spinerelease.contact.solver import BONE_BOUND_STRAIN
+from spinerelease.workflow import VALIDATED_COMPRESSION
 
 TIP_MM = float(params.load("tools").value("pso_spine_tip_radius"))
 FLANK_DEG = 55.0  # spinerelease.tools.builtin.pso_spine default
@@ -177,8 +177,8 @@ def figure(out: Path) -> None:
         thickness = sum(la["thickness_mm"] for la in data["layers"])
         # the fast engine's points beyond the validated compression (its tip column squeezed to a thin film)
         # are drawn with crosses
-        inside = [x for x in fl if x["approach_mm"] <= BONE_BOUND_STRAIN * thickness]
-        beyond = [x for x in fl if x["approach_mm"] > BONE_BOUND_STRAIN * thickness]
+        inside = [x for x in fl if x["approach_mm"] <= VALIDATED_COMPRESSION * thickness]
+        beyond = [x for x in fl if x["approach_mm"] > VALIDATED_COMPRESSION * thickness]
         for sel, marker, tag in ((inside, "o--", "fast"), (beyond, "x:", "fast, beyond validated")):
             for ax, xk, yk in ((axes[0], "approach_mm", "force_n"), (axes[1], "force_n", "peak_pressure_kpa")):
                 if sel:
@@ -216,7 +216,7 @@ def figure(out: Path) -> None:
 def refresh_fast(out: Path) -> None:
     """Recompute the fast engine's side of every stored case (after a change to the fast engine) and print the
     comparison; the FEM side is kept."""
-    for case, suffix in ((c, s) for c in CASES for s in ("", "_rezoned")):
+    for case, suffix in ((c, s) for c in CASES for s in ("", "_rezoned", "_film", "_real_load")):
         f = out / f"fem_deep_{case}{suffix}.json"
         if not f.exists():
             continue

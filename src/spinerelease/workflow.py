@@ -422,8 +422,10 @@ def compression_warning(a: Assessment) -> str:
     if not a.beyond_validated:
         return ""
     names = ", ".join(a.beyond_validated)
+    left = 1 - a.max_compression
+    left_txt = f"{left:.0%}" if left >= 0.005 else "less than 1 %"
     return (
-        f"Under {names} the tissue is squeezed to {1 - a.max_compression:.0%} of its thickness, a thin layer "
+        f"Under {names} the tissue is squeezed to {left_txt} of its thickness, a thin layer "
         f"over the bone and beyond the {a.validated_compression:.0%} compression up to which the model's "
         "single-cell pressure is checked against the finite-element reference; there the single-cell maximum was "
         "off by up to 60 %. The 1 cm² probe average that the verdict uses stayed within 5 % of the reference up to "

@@ -21,13 +21,15 @@ symmetric positive semi-definite by construction (so CG applies) and exact for a
 thickness equals a bin. The layer thickness it uses is the tissue thickness with narrow thin zones (over a
 spinous ridge) widened to the compliance of their surroundings (:func:`effective_layer_thickness_mm`).
 
-Large compression stiffens the tissue: each element's compliance is divided by a column stiffening factor
-(:func:`calibrated_stiffening`): 1 up to an onset strain, then a mild power of the remaining tissue thickness
-fitted to the rezoned large-strain FEM, and beyond the validated range the cubic stiffening of a squeezed thin
-film, so that the stress diverges as the tissue is squeezed onto the bone ("bottoming out"). In contact the
-indentation is fixed by the body's approach, so for a given approach the stiffened problem is a convex
-displacement-controlled program; the approach that carries the load is found by Brent's method
-(:func:`_solve_stiffening_by_approach`).
+Large compression stiffens the tissue: each element's compliance is divided by a column stiffening factor. The
+local law (:func:`calibrated_stiffening`) is 1 up to an onset strain, then a power of the remaining tissue
+thickness, and beyond a film strain the stiffening of a squeezed thin film under a rounded tip, so that the stress
+diverges as the tissue is squeezed onto the bone ("bottoming out"). The factor an element uses is the geometric
+mean of the local factors around it (:func:`nonlocal_stiffening`: squeezed tissue escapes through its
+neighbours), times a steep guard near the bone (:data:`GUARD_STRAIN`); the law is fitted to the rezoned
+large-strain FEM into the film. In contact the indentation is fixed by the body's approach, so for a given
+approach the stiffened problem is a convex displacement-controlled program; the approach that carries the load is
+found by Brent's method (:func:`_solve_stiffening_by_approach`).
 See ``docs/contact.md`` for assumptions and limits.
 """
 

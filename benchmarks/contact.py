@@ -140,10 +140,22 @@ def main() -> None:
             "no coarse-grid start, Brent on force / load - 1",
             {"STIFFENING_COARSE_ELEMENTS": 10**12, "LOG_RESIDUAL": False},
         ),
-        ("fixed-point iteration", {"STIFFENING_SOLVER": "fixed-point"}),
+        (
+            "local column law of stop 16 (no lateral averaging, k 0.35, film exponent 3)",
+            {"STIFFENING_SPREAD_THICKNESSES": 0.0, "STIFFENING_EXPONENT": 0.35, "BONE_BOUND_EXPONENT": 3.0},
+        ),
+        (
+            "fixed-point iteration (local law)",
+            {"STIFFENING_SOLVER": "fixed-point", "STIFFENING_SPREAD_THICKNESSES": 0.0},
+        ),
         (
             "fixed-point, no preconditioning or secant exponent",
-            {"STIFFENING_SOLVER": "fixed-point", "PRECONDITION": False, "SECANT_EXPONENT": False},
+            {
+                "STIFFENING_SOLVER": "fixed-point",
+                "PRECONDITION": False,
+                "SECANT_EXPONENT": False,
+                "STIFFENING_SPREAD_THICKNESSES": 0.0,
+            },
         ),
     )
     for label, settings in variants:

@@ -43,7 +43,11 @@ def reference_points() -> tuple[list[tuple[str, list[Layer], dict]], list[tuple[
     peaks = []
     for name, case in data["cases"].items():
         layers = [Layer(n, t, e) for n, t, e in case["layers"]]
-        peaks += [(name, layers, row) for row in case["rows"]]
+        shape = {
+            "tip_radius_mm": case.get("tip_radius_mm", TIP_MM),
+            "flank_angle_deg": case.get("flank_angle_deg", FLANK_DEG),
+        }
+        peaks += [(name, layers, {**shape, **row}) for row in case["rows"]]
     probes = []
     for row in data["probe"]["rows"]:
         layers = [Layer(n, t, e) for n, t, e in row["layers"]]
@@ -58,7 +62,9 @@ def evaluate(peaks: list, probes: list) -> tuple[dict[str, float], list[str]]:
     worst = {"peak to 0.93": 0.0, "peak in the film": 0.0, "probe": 0.0, "approach": 0.0}
     lines = []
     for name, layers, row in peaks:
-        fast = fast_rounded_cone(row["load_n"], layers, tip_radius_mm=TIP_MM, flank_angle_deg=FLANK_DEG)
+        fast = fast_rounded_cone(
+            row["load_n"], layers, tip_radius_mm=row["tip_radius_mm"], flank_angle_deg=row["flank_angle_deg"]
+        )
         ep = fast.peak_pressure_kpa / row["peak_pressure_kpa"] - 1
         ed = fast.approach_mm / row["approach_mm"] - 1
         key = "peak to 0.93" if row["strain"] <= 0.935 else "peak in the film"
@@ -69,7 +75,12 @@ def evaluate(peaks: list, probes: list) -> tuple[dict[str, float], list[str]]:
             f"approach {100 * ed:+.1f} %"
         )
     for name, layers, row in probes:
-        fast = fast_rounded_cone(row["load_n"], layers, tip_radius_mm=TIP_MM, flank_angle_deg=FLANK_DEG)
+        fast = fast_rounded_cone(
+            row["load_n"],
+            layers,
+            tip_radius_mm=row.get("tip_radius_mm", TIP_MM),
+            flank_angle_deg=row.get("flank_angle_deg", FLANK_DEG),
+        )
         e = fast.probe_pressure_kpa / row["probe_kpa"] - 1
         worst["probe"] = max(worst["probe"], abs(e))
         lines.append(f"    {name:22s} {row['load_n']:6.2f} N strain {row['strain']:.2f}: probe {100 * e:+.1f} %")

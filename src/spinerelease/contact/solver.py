@@ -242,14 +242,16 @@ def _thickness_ladder_filter(
     tmin, tmax = float(t.min()), float(t.max())
     if tmax / tmin < 1.05:
         return gaussian_filter(field_, width * float(np.median(t)) / spacing_mm, mode="nearest")
-    lt = np.log(t)
     taus = np.geomspace(tmin, tmax, max(2, int(np.ceil(np.log(tmax / tmin) / np.log(1.2))) + 1))
-    smooth = np.stack([gaussian_filter(field_, width * tau / spacing_mm, mode="nearest") for tau in taus])
-    pos = np.interp(lt, np.log(taus), np.arange(len(taus)))
-    i0 = np.clip(np.floor(pos).astype(int), 0, len(taus) - 2)
-    f = pos - i0
-    iy, ix = np.indices(t.shape)
-    return (1 - f) * smooth[i0, iy, ix] + f * smooth[i0 + 1, iy, ix]
+    pos = np.interp(np.log(t), np.log(taus), np.arange(len(taus)))
+    # each rung's average weighted by the hat function of the elements' position on the ladder, accumulated
+    # (one array in memory, not one per rung)
+    out = np.zeros(t.shape)
+    for k, tau in enumerate(taus):
+        w = np.clip(1.0 - np.abs(pos - k), 0.0, None)
+        if w.any():
+            out += w * gaussian_filter(field_, width * tau / spacing_mm, mode="nearest")
+    return out
 
 
 def nonlocal_stiffening(

@@ -551,6 +551,16 @@ def test_nonlocal_stiffening_is_a_lateral_geometric_mean():
     assert nonlocal_stiffening(f, 20.0, dx, spread=0.2)[40, 40] < out[40, 40]
     # 0 = the local law
     np.testing.assert_array_equal(nonlocal_stiffening(f, 10.0, dx, spread=0.0), f)
+    for bad in (
+        dict(factor=np.full((4, 4), np.nan)),
+        dict(factor=np.full((4, 4), 0.5)),
+        dict(thickness_mm=-1.0),
+        dict(spacing_mm=0.0),
+        dict(spread=-0.1),
+    ):
+        kw = dict(factor=f, thickness_mm=10.0, spacing_mm=dx) | bad
+        with pytest.raises(InputError):
+            nonlocal_stiffening(**kw)
 
 
 def test_guard_keeps_a_column_over_a_ridge_off_the_bone():

@@ -283,14 +283,20 @@ def nonlocal_stiffening(
     ----------
     Pijaudier-Cabot G, Bazant ZP (1987). Nonlocal damage theory. J Eng Mech 113, 1512-1533.
     """
-    c = STIFFENING_SPREAD_THICKNESSES if spread is None else float(spread)
+    c = STIFFENING_SPREAD_THICKNESSES if spread is None else check_range("averaging width", spread, 0.0, None)
+    check_positive("grid spacing", spacing_mm, "mm")
     f = np.asarray(factor, dtype=float)
-    lf = np.log(np.maximum(f, 1.0))
+    t_in = np.asarray(thickness_mm, dtype=float)
+    if not (np.all(np.isfinite(f)) and np.all(f >= 1.0)):
+        raise InputError("stiffening factors must be finite and at least 1")
+    if not (np.all(np.isfinite(t_in)) and np.all(t_in > 0)):
+        raise InputError("tissue thickness must be finite and positive")
+    lf = np.log(f)
     stiff = lf > 0
     if c <= 0 or f.ndim != 2 or not stiff.any():
         return f
     citations.use("pijaudiercabot1987")
-    t = np.broadcast_to(np.asarray(thickness_mm, dtype=float), f.shape)
+    t = np.broadcast_to(t_in, f.shape)
     # the average only reaches a few widths beyond the stiffened elements: filter that box alone
     m = int(np.ceil(4.0 * c * float(t[stiff].max()) / spacing_mm)) + 1
     rows, cols = np.flatnonzero(stiff.any(axis=1)), np.flatnonzero(stiff.any(axis=0))

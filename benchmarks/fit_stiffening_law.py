@@ -102,7 +102,6 @@ def main() -> None:
                 setattr(solver, k, v)
             if len(vals) == 2:
                 solver.BONE_BOUND_STRAIN = solver.MAX_STRAIN  # no film term
-            solver._stress_table.cache_clear()
             worst, lines = evaluate(peaks, probes)
             print(f"{cand}: worst " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in worst.items()))
             if args.points:
@@ -112,7 +111,6 @@ def main() -> None:
     finally:
         for k, v in keep.items():
             setattr(solver, k, v)
-        solver._stress_table.cache_clear()
 
 
 if __name__ == "__main__":

@@ -154,3 +154,30 @@ def test_bad_names_and_sizes():
         get_tool("foam-roller", spacing_mm=float("nan"))
     with pytest.raises(InputError, match="too large|allowed"):
         get_tool("foam-roller", spacing_mm=0.01, length_mm=1500)
+
+
+def test_rounded_peak_derivatives_match_finite_differences():
+    from spinerelease.tools import rounded_peak_derivatives, rounded_peak_mm
+
+    rng = np.random.default_rng(3)
+    X, Y = rng.uniform(-15, 15, 400), rng.uniform(-15, 15, 400)
+    args = (1.0, -2.0, 50.0, 10.0, 55.0)
+    d = rounded_peak_derivatives(X, Y, *args)
+    np.testing.assert_allclose(d[0], rounded_peak_mm(X, Y, *args), atol=1e-12)
+    h = 1e-5
+
+    def fd(i, axis):
+        dx, dy = (h, 0.0) if axis == 0 else (0.0, h)
+
+        def f(a, b):
+            return rounded_peak_derivatives(a, b, *args)[i]
+
+        return (f(X + dx, Y + dy) - f(X - dx, Y - dy)) / (2 * h)
+
+    # value, slopes from the height; curvatures from the slopes
+    for got, want in ((d[1], fd(0, 0)), (d[2], fd(0, 1)), (d[3], fd(1, 0)), (d[4], fd(1, 1)), (d[5], fd(2, 1))):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    # the apex: slope 0, curvature -1/R in every direction
+    apex = rounded_peak_derivatives(np.array([1.0]), np.array([-2.0]), *args)
+    assert apex[1][0] == 0.0 and apex[4][0] == 0.0
+    assert apex[3][0] == pytest.approx(-0.1) and apex[5][0] == pytest.approx(-0.1)

@@ -1,6 +1,6 @@
 """Tools: rigid height fields of built-in massage tools and of user tools (JSON/YAML/STL)."""
 
-from .base import Peak, Tool, ellipsoid_cap_mm, rounded_peak_mm
+from .base import Peak, Tool, ellipsoid_cap_mm, rounded_peak_derivatives, rounded_peak_mm
 from .builtin import (
     BUILTIN,
     foam_roller,
@@ -28,6 +28,7 @@ __all__ = [
     "peanut_ball",
     "pso_rite",
     "pso_spine",
+    "rounded_peak_derivatives",
     "rounded_peak_mm",
     "therapist_hands",
     "tool_from_description",

@@ -153,6 +153,41 @@ def rounded_peak_mm(
     return np.where(r <= r_t, cap, cone)
 
 
+def rounded_peak_derivatives(
+    X: np.ndarray, Y: np.ndarray, x0: float, y0: float, apex_mm: float, tip_radius_mm: float, flank_angle_deg: float
+) -> tuple[np.ndarray, ...]:
+    """Height of a rounded conical peak (:func:`rounded_peak_mm`) with its first and second derivatives.
+
+    For contact on the true surface normal (:mod:`spinerelease.contact.fem.solid3d`): the sphere
+    ``h = apex - R + s``, ``s = sqrt(R^2 - r^2)``, has ``grad h = -(x - x0)/s`` and Hessian
+    ``-(I/s + (x - x0)(x - x0)^T / s^3)``; the cone ``h = h_t - (r - r_t) tan(a)`` has
+    ``grad h = -tan(a) (x - x0)/r`` and Hessian ``-tan(a) (I/r - (x - x0)(x - x0)^T / r^3)``. The slope is
+    continuous where they meet, the curvature jumps (from ``1/R`` to the cone's).
+
+    Returns
+    -------
+    tuple of ndarray
+        ``h, h_x, h_y, h_xx, h_xy, h_yy``. [mm, -, -, 1/mm, 1/mm, 1/mm]
+    """
+    R = tip_radius_mm
+    a = np.radians(flank_angle_deg)
+    dx = np.asarray(X, dtype=float) - x0
+    dy = np.asarray(Y, dtype=float) - y0
+    r = np.hypot(dx, dy)
+    r_t = R * np.sin(a)
+    on_cap = r <= r_t
+    s = np.sqrt(np.clip(R * R - r * r, (R * np.cos(a)) ** 2, None))  # >= R cos(a) on the cap
+    rc = np.maximum(r, r_t)  # the cone branch is used for r > r_t only
+    t = np.tan(a)
+    h = rounded_peak_mm(X, Y, x0, y0, apex_mm, R, flank_angle_deg)
+    hx = np.where(on_cap, -dx / s, -t * dx / rc)
+    hy = np.where(on_cap, -dy / s, -t * dy / rc)
+    hxx = np.where(on_cap, -(1 / s + dx * dx / s**3), -t * (1 / rc - dx * dx / rc**3))
+    hxy = np.where(on_cap, -dx * dy / s**3, t * dx * dy / rc**3)
+    hyy = np.where(on_cap, -(1 / s + dy * dy / s**3), -t * (1 / rc - dy * dy / rc**3))
+    return h, hx, hy, hxx, hxy, hyy
+
+
 def ellipsoid_cap_mm(
     X: np.ndarray,
     Y: np.ndarray,

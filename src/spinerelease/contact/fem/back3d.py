@@ -13,7 +13,8 @@ Units: mm, kPa, N.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.interpolate import RegularGridInterpolator
@@ -21,6 +22,9 @@ from scipy.interpolate import RegularGridInterpolator
 from ...errors import InputError, check_choice, check_positive
 from ...grid import Grid
 from .solid3d import Slab3DResult, SlabContact, depth_fractions, graded_axis
+
+#: Smooth gap with derivatives: ``(x_mm, y_mm) -> (g, g_x, g_y, g_xx, g_xy, g_yy)``. [mm, -, 1/mm]
+GapDerivatives = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,9 @@ class BackSlabCase:
     top_layer : (float, float)
         Thickness and modulus of the top layer (skin and fat) in the two-layer tissue model
         (:meth:`spinerelease.anatomy.Back.tissue_layers`). [mm, kPa]
+    gap_derivatives : callable, optional
+        The same initial gap as a smooth function of position with its derivatives,
+        ``(x, y) -> (g, g_x, g_y, g_xx, g_xy, g_yy)`` (:func:`smooth_gap`), for contact on the true normal.
     """
 
     grid: Grid
@@ -70,6 +77,7 @@ class BackSlabCase:
     skin_thickness_mm: float
     layers_modulus_kpa: np.ndarray
     top_layer: tuple[float, float]
+    gap_derivatives: GapDerivatives | None = field(default=None, repr=False)
 
 
 def back_slab_case(config=None, **kwargs) -> BackSlabCase:
@@ -107,7 +115,68 @@ def back_slab_case(config=None, **kwargs) -> BackSlabCase:
         skin_thickness_mm=win.skin_thickness_mm,
         layers_modulus_kpa=layers_modulus,
         top_layer=top,
+        gap_derivatives=smooth_gap(win.grid, surface, gap0, tool, cx, cy),
     )
+
+
+def tool_surface_derivatives(tool, x_mm: np.ndarray, y_mm: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Height of a built-in peaked tool (flat base with rounded conical peaks) and its derivatives, in the tool
+    frame, from its construction (``max(base, peaks)``; :func:`spinerelease.tools.rounded_peak_derivatives`).
+
+    Returns ``h, h_x, h_y, h_xx, h_xy, h_yy`` [mm, -, 1/mm]; only tools built from a base and rounded peaks
+    (PSO-Spine, PSO-Rite) have this form.
+    """
+    from ...tools import rounded_peak_derivatives
+
+    par = tool.parameters
+    if not tool.peaks or "flank_angle_deg" not in par or "base_height_mm" not in par:
+        raise InputError(f"tool {tool.name!r} is not a base with rounded conical peaks; no smooth surface")
+    x = np.asarray(x_mm, dtype=float)
+    y = np.asarray(y_mm, dtype=float)
+    out = [np.full(x.shape, float(par["base_height_mm"]))] + [np.zeros(x.shape) for _ in range(5)]
+    for pk in tool.peaks:
+        d = rounded_peak_derivatives(x, y, pk.x_mm, pk.y_mm, pk.height_mm, pk.tip_radius_mm, par["flank_angle_deg"])
+        higher = d[0] > out[0]
+        out = [np.where(higher, new, old) for new, old in zip(d, out, strict=True)]
+    return tuple(out)
+
+
+def smooth_gap(grid: Grid, surface_mm: np.ndarray, gap0_mm: np.ndarray, tool, cx_mm: float, cy_mm: float):
+    """The initial gap ``g0 = c - surface - tool`` as a smooth function with derivatives (for the FEM's contact on
+    the true normal): the back surface by a bicubic interpolating spline of the window grid, the tool from its
+    construction (:func:`tool_surface_derivatives`), ``c`` from the sampled gap (they agree on the grid cells).
+
+    Returns ``None`` for tools without that construction. ``inf`` beyond the tool's footprint.
+    """
+    from scipy.interpolate import RectBivariateSpline
+
+    try:
+        tool_surface_derivatives(tool, np.zeros(1), np.zeros(1))
+    except InputError:
+        return None
+    spl = RectBivariateSpline(grid.y_mm, grid.x_mm, np.asarray(surface_mm, dtype=float), kx=3, ky=3, s=0)
+    X, Y = grid.mesh()
+    fin = np.isfinite(gap0_mm)
+    h_cells = tool_surface_derivatives(tool, X[fin] - cx_mm, Y[fin] - cy_mm)[0]
+    c_cells = gap0_mm[fin] + surface_mm[fin] + h_cells
+    c = float(np.median(c_cells))
+    (rows,) = np.nonzero(tool.footprint.any(axis=1))
+    (cols,) = np.nonzero(tool.footprint.any(axis=0))
+    half = 0.5 * tool.grid.spacing_mm
+    xlo, xhi = tool.grid.x_mm[cols[0]] - half + cx_mm, tool.grid.x_mm[cols[-1]] + half + cx_mm
+    ylo, yhi = tool.grid.y_mm[rows[0]] - half + cy_mm, tool.grid.y_mm[rows[-1]] + half + cy_mm
+
+    def gap(x_mm: np.ndarray, y_mm: np.ndarray) -> tuple[np.ndarray, ...]:
+        x = np.asarray(x_mm, dtype=float)
+        y = np.asarray(y_mm, dtype=float)
+        h, hx, hy, hxx, hxy, hyy = tool_surface_derivatives(tool, x - cx_mm, y - cy_mm)
+        s = [spl.ev(y, x, dx=j, dy=i) for i, j in ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2))]
+        inside = (x >= xlo) & (x <= xhi) & (y >= ylo) & (y <= yhi)
+        g = np.where(inside, c - s[0] - h, np.inf)
+        return g, -s[1] - hx, -s[2] - hy, -s[3] - hxx, -s[4] - hxy, -s[5] - hyy
+
+    gap.max_cell_mismatch_mm = float(np.abs(c_cells - c).max())  # type: ignore[attr-defined]
+    return gap
 
 
 def grid_field(grid: Grid, values: np.ndarray, mirror: bool = True):
@@ -163,20 +232,35 @@ def layered_modulus(case: BackSlabCase, fat_kpa: float | None = None, muscle_kpa
 
 
 def fem_mesh_lines(
-    case: BackSlabCase, contact: np.ndarray, fine_mm: float, growth: float = 1.5, margin_mm: float = 6.0
+    case: BackSlabCase,
+    contact: np.ndarray,
+    fine_mm: float,
+    growth: float = 1.5,
+    margin_mm: float = 6.0,
+    peak_window_mm: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mesh lines of the half slab (x >= 0): ``fine_mm`` over the expected contact zone plus a margin, growing
-    outside it. ``contact`` is a guess of the contact zone on the case grid (e.g. the fast engine's)."""
+    outside it. ``contact`` is a guess of the contact zone on the case grid (e.g. the fast engine's).
+
+    With ``peak_window_mm`` the fine zones are instead the bands ``+-peak_window_mm`` about each peak's x and y
+    (for deep indentation under the tips, where the space between the peaks carries no load). [mm]
+    """
     g = case.grid
     if not np.any(contact):
         raise InputError("the contact guess is empty")
     X, Y = g.mesh()
-    xs, ys = np.abs(X[contact]), Y[contact]
-    x_zone = (0.0, float(xs.max()) + margin_mm)
-    y_zone = (float(ys.min()) - margin_mm, float(ys.max()) + margin_mm)
+    if peak_window_mm is not None:
+        w = check_positive("peak window", peak_window_mm, "mm")
+        px, py = np.abs(case.peak_xy_mm[:, 0]), case.peak_xy_mm[:, 1]
+        x_zones = [(float(v) - w, float(v) + w) for v in np.unique(px)]
+        y_zones = [(float(v) - w, float(v) + w) for v in np.unique(py)]
+    else:
+        xs, ys = np.abs(X[contact]), Y[contact]
+        x_zones = [(0.0, float(xs.max()) + margin_mm)]
+        y_zones = [(float(ys.min()) - margin_mm, float(ys.max()) + margin_mm)]
     x_hi = min(-g.x_mm[0], g.x_mm[-1])
-    x = graded_axis(0.0, x_hi, fine_mm, [x_zone], growth)
-    y = graded_axis(float(g.y_mm[0]), float(g.y_mm[-1]), fine_mm, [y_zone], growth)
+    x = graded_axis(0.0, x_hi, fine_mm, x_zones, growth)
+    y = graded_axis(float(g.y_mm[0]), float(g.y_mm[-1]), fine_mm, y_zones, growth)
     return x, y
 
 
@@ -192,6 +276,7 @@ def build_fem_back(
     material: str = "column",
     poisson: float = 0.49,
     contact_point: str = "current",
+    peak_window_mm: float | None = None,
 ) -> SlabContact:
     """The half back slab (x >= 0) meshed for the FEM, with the fast engine's inputs.
 
@@ -215,12 +300,15 @@ def build_fem_back(
     poisson : float
         Poisson's ratio. [-]
     contact_point : str
-        Where the large-strain model reads the tool gap (``solid3d.CONTACT_POINTS``).
+        How the large-strain model holds the skin on the tool (``solid3d.CONTACT_POINTS``; ``"normal"`` needs the
+        case's smooth gap, :attr:`BackSlabCase.gap_derivatives`).
+    peak_window_mm : float, optional
+        Refine bands about the peaks instead of the whole contact zone (:func:`fem_mesh_lines`). [mm]
     """
     if material not in ("column", "layered"):
         raise InputError(f"material must be 'column' or 'layered', got {material!r}")
     guess = contact_guess if contact_guess is not None else np.isfinite(case.gap0_mm) & (case.gap0_mm < 40.0)
-    x, y = fem_mesh_lines(case, guess, fine_mm, growth)
+    x, y = fem_mesh_lines(case, guess, fine_mm, growth, peak_window_mm=peak_window_mm)
     thick = grid_field(case.grid, case.thickness_mm)
     if material == "column":
         col = grid_field(case.grid, case.modulus_kpa)
@@ -240,6 +328,7 @@ def build_fem_back(
         model=model,
         symmetric=True,
         contact_point=contact_point,
+        gap_derivatives=case.gap_derivatives,
     )
 
 
@@ -280,6 +369,50 @@ def solve_fast_back(
     )
 
 
+def _probe_points(x0: float, y0: float, spacing_mm: float = 0.1) -> np.ndarray:
+    """Sample points (2, n) filling the algometer probe's disc (1 cm^2) centred on (x0, y0). [mm]"""
+    from ...assess import ALGOMETER_PROBE_AREA_MM2
+
+    rad = np.sqrt(ALGOMETER_PROBE_AREA_MM2 / np.pi)
+    v = np.arange(-rad, rad + spacing_mm, spacing_mm)
+    X, Y = np.meshgrid(v, v)
+    inside = X**2 + Y**2 <= rad * rad
+    return np.stack([X[inside] + x0, Y[inside] + y0])
+
+
+def peak_probe_fast(case: BackSlabCase, pressure_kpa: np.ndarray) -> dict[str, float]:
+    """Mean pressure over a 1 cm^2 algometer disc centred on each peak's apex, from a pressure map on the case
+    grid (each sample point reads its cell). [kPa]"""
+    g = case.grid
+    out = {}
+    for name, (px, py) in zip(case.peak_names, case.peak_xy_mm, strict=True):
+        pts = _probe_points(px, py)
+        ix = np.clip(np.round((pts[0] - g.x0_mm) / g.spacing_mm).astype(int), 0, g.nx - 1)
+        iy = np.clip(np.round((pts[1] - g.y0_mm) / g.spacing_mm).astype(int), 0, g.ny - 1)
+        out[name] = float(np.asarray(pressure_kpa)[iy, ix].mean())
+    return out
+
+
+def peak_probe_fem(case: BackSlabCase, res: Slab3DResult, cauchy: bool = True) -> dict[str, float]:
+    """The same from a FEM result: its contact pressure (Cauchy unless ``cauchy=False``), interpolated linearly
+    between the skin nodes at their current positions (mirrored about x = 0), averaged over the disc. [kPa]"""
+    from scipy.interpolate import LinearNDInterpolator
+
+    p = (res.true_pressure_kpa if cauchy else res.pressure_kpa).ravel()
+    xy = res.extras.get("skin_xy_current_mm")
+    if xy is None:  # linear model: the nodes do not move
+        X, Y = np.meshgrid(res.x_mm, res.y_mm)
+        xy = np.stack([X, Y])
+    x, y = xy[0].ravel(), xy[1].ravel()
+    off = x > 1e-9
+    pts = np.concatenate([np.stack([x, y]), np.stack([-x[off], y[off]])], axis=1).T
+    f = LinearNDInterpolator(pts, np.concatenate([p, p[off]]), fill_value=0.0)
+    return {
+        name: float(f(_probe_points(px, py).T).mean())
+        for name, (px, py) in zip(case.peak_names, case.peak_xy_mm, strict=True)
+    }
+
+
 def _nearest_peak(x: np.ndarray, y: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     d2 = (x[None] - peaks[:, 0, None]) ** 2 + (y[None] - peaks[:, 1, None]) ** 2
     return d2.argmin(axis=0) + 1
@@ -301,6 +434,7 @@ def case_metrics_fast(case: BackSlabCase, res) -> dict:
         "contact_area_mm2": float(res.contact.sum() * cell),
         "spinous_share": reg.get(REGIONS["SPINOUS"], 0.0) / total,
         "approach_mm": float(res.approach_mm),
+        "probe_pressure_kpa": peak_probe_fast(case, res.pressure_kpa),
     }
 
 
@@ -348,6 +482,7 @@ def case_metrics_fem(case: BackSlabCase, res: Slab3DResult, *, cauchy: bool | No
         "spinous_share": spin_n / total,
         "approach_mm": float(res.approach_mm),
         "bone_ridge_share": bone_spin / float(res.bone_force_n),
+        "probe_pressure_kpa": peak_probe_fem(case, res, cauchy=use_cauchy),
     }
 
 

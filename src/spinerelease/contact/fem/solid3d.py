@@ -21,10 +21,14 @@ tissue. Two material models, as in :mod:`.axisym`:
 The modulus may vary from point to point (a callable of x, y and depth below the skin): the per-column modulus
 the fast engine uses, or skin/fat/muscle layers.
 
-Contact is frictionless and enforced exactly by an active set on the top-surface nodes, with a vertical contact
-direction (as in :mod:`.axisym` and the fast engine): an active node's vertical displacement is prescribed to
-lie on the rigid tool, ``u_z = g0(x, y) - d``, where ``g0`` is the tool's initial gap (evaluated at the node's
-current horizontal position for the large-strain model) and ``d`` the rigid approach. Load control is exact:
+Contact is frictionless and enforced exactly by an active set on the top-surface nodes: an active node lies on
+the rigid tool, ``u_z = g0(x + u_x, y + u_y) - d``, where ``g0`` is the tool's initial gap and ``d`` the rigid
+approach. With ``contact_point="normal"`` this constraint is eliminated exactly (node on a rigid surface,
+Wriggers 2006, ch. 4): the active node's horizontal displacements stay unknowns, its vertical one follows them,
+and the chain rule (the gap's slope, and its curvature in the tangent) makes the tool's reaction normal to its
+surface, as on a frictionless tool. The other choices push vertically only (as in :mod:`.axisym` and the fast
+engine): the gap is read at the node's current (``"current"``) or undeformed (``"reference"``) horizontal
+position. Load control is exact:
 ``d`` is one extra unknown whose conjugate force is the total contact force, so every active-set iteration
 solves directly for the approach that carries the load. A node leaves the set when its reaction pulls on the
 tool, and joins when it penetrates it.
@@ -50,10 +54,12 @@ Field2D = Callable[[np.ndarray, np.ndarray], np.ndarray]
 #: Modulus field ``E(x_mm, y_mm, depth_mm) -> kPa``, depth measured from the skin downwards (>= 0).
 Field3D = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
-#: Where the tool gap below a skin node is read in the large-strain model: at the node's current horizontal
-#: position (``"current"``: the skin slides along the tool) or at its undeformed one (``"reference"``: the same
-#: small-slip assumption as the fast engine, whose pressure cells stay fixed under the tool).
-CONTACT_POINTS = ("current", "reference")
+#: How the large-strain model holds a skin node on the tool. ``"normal"``: on the tool surface, pushed along the
+#: surface's normal (frictionless contact on the true normal; needs the gap's derivatives). ``"current"``: the
+#: gap is read at the node's current horizontal position but the tool pushes vertically only (a frictionless
+#: *horizontal* contact plane through the node). ``"reference"``: the gap at the node's undeformed position (the
+#: same small-slip assumption as the fast engine, whose pressure cells stay fixed under the tool).
+CONTACT_POINTS = ("normal", "current", "reference")
 #: Gap value that stands for "no tool here" inside the solver (never reached). [mm]
 NO_TOOL_GAP_MM = 1.0e6
 
@@ -107,7 +113,8 @@ class Slab3DResult:
     pressure_kpa : ndarray
         Nominal contact pressure (per undeformed area; 0 outside contact). [kPa]
     true_pressure_kpa : ndarray
-        Cauchy contact pressure (per deformed area: what a sensor on the tool reads). [kPa]
+        Cauchy contact pressure (per deformed area: what a sensor on the tool reads); with contact on the true
+        normal, the normal push of the tool per deformed area. [kPa]
     reaction_n : ndarray
         Nodal contact reactions (downward push of the tool on each node). [N]
     active : ndarray of bool
@@ -506,7 +513,10 @@ class SlabContact:
     symmetric : bool
         The slab, tool and loads are symmetric about x = 0 and only ``x >= 0`` is meshed.
     contact_point : str
-        ``"current"`` or ``"reference"`` (see :data:`CONTACT_POINTS`; large-strain model only).
+        ``"normal"``, ``"current"`` or ``"reference"`` (see :data:`CONTACT_POINTS`; large-strain model only).
+    gap_derivatives : callable, optional
+        The gap as a smooth function with its derivatives, ``(x, y) -> (g, g_x, g_y, g_xx, g_xy, g_yy)``;
+        required for ``contact_point="normal"``, where it replaces ``gap`` for the large-strain model. [mm, -, 1/mm]
     """
 
     def __init__(
@@ -522,9 +532,13 @@ class SlabContact:
         model: str = "linear",
         symmetric: bool = True,
         contact_point: str = "current",
+        gap_derivatives: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]] | None = None,
     ) -> None:
         if contact_point not in CONTACT_POINTS:
             raise InputError(f"contact point must be one of {CONTACT_POINTS}, got {contact_point!r}")
+        if contact_point == "normal" and gap_derivatives is None:
+            raise InputError("contact on the true normal needs the gap's derivatives (gap_derivatives)")
+        self.gap_derivatives = gap_derivatives
         self.contact_point = contact_point
         if model not in MODELS:
             raise InputError(f"unknown material model {model!r}; choose one of {MODELS}")
@@ -615,7 +629,54 @@ class SlabContact:
         """Tool gap below each skin node (at its current horizontal position for the large-strain model)."""
         if self.model_name == "linear" or self.contact_point == "reference":
             return np.where(np.isfinite(self.g0_top), self.g0_top, NO_TOOL_GAP_MM)
+        if self.contact_point == "normal":
+            return self._gap_derivatives()[0]
         return self._gap_at(self.xy_top + self.x[self.top_xy_dofs])
+
+    def _gap_derivatives(self, nodes: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """Smooth gap and its derivatives at the current horizontal positions of skin nodes (default: all)."""
+        idx = slice(None) if nodes is None else nodes
+        xy = self.xy_top[:, idx] + self.x[self.top_xy_dofs[:, idx]]
+        out = [np.asarray(v, dtype=float) for v in self.gap_derivatives(xy[0], xy[1])]
+        if not np.all(np.isfinite(out[0]) | (out[0] > 0)):
+            raise _Diverged("non-finite tool gap")
+        out[0] = np.where(np.isfinite(out[0]), out[0], NO_TOOL_GAP_MM)
+        return tuple(out)
+
+    def _normal_map(self, free: np.ndarray, act_nodes: np.ndarray):
+        """Jacobian ``T`` of the state w.r.t. the unknowns (free dofs, approach) with the active nodes on the tool
+        surface, and the curvature term of the reduced tangent (the active nodes' ``R_z`` times the gap's
+        Hessian in their horizontal displacements; add ``R_z``-weighted via :meth:`_curvature`)."""
+        nf = free.size
+        pos = np.full(self.n, -1)
+        pos[free] = np.arange(nf)
+        _, gx, gy, gxx, gxy, gyy = self._gap_derivatives(act_nodes)
+        act = self.top_z[act_nodes]
+        cx, cy = pos[3 * self.top[act_nodes]], pos[3 * self.top[act_nodes] + 1]
+        rows = [free, act]
+        cols = [np.arange(nf), np.full(act.size, nf)]
+        vals = [np.ones(nf), -np.ones(act.size)]
+        for c, slope in ((cx, gx), (cy, gy)):
+            ok = c >= 0  # a horizontal displacement fixed by symmetry or a roller does not move the node
+            rows.append(act[ok])
+            cols.append(c[ok])
+            vals.append(slope[ok])
+        T = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(self.n, nf + 1))
+        return T, (cx, cy, gxx, gxy, gyy)
+
+    @staticmethod
+    def _curvature(Rz: np.ndarray, hess, size: int) -> sp.csr_matrix:
+        """``sum_k R_z,k d^2 u_z,k / dv^2``: the active nodes' vertical internal force times the gap's Hessian."""
+        cx, cy, gxx, gxy, gyy = hess
+        rows, cols, vals = [], [], []
+        for a, ca in ((0, cx), (1, cy)):
+            for b, cb in ((0, cx), (1, cy)):
+                h = (gxx, gxy, gyy)[a + b]
+                ok = (ca >= 0) & (cb >= 0)
+                rows.append(ca[ok])
+                cols.append(cb[ok])
+                vals.append(Rz[ok] * h[ok])
+        return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(size, size))
 
     # -- solution ------------------------------------------------------------------------------------------------
     def _newton(self, load_kpa_mm2: float, tol: float, max_newton: int) -> int:
@@ -630,8 +691,12 @@ class SlabContact:
         vals = np.concatenate([np.ones(nf), -np.ones(act.size)])
         T = sp.csr_matrix((vals, (rows, cols)), shape=(self.n, nf + 1))
         linear = self.model_name == "linear"
+        normal = not linear and self.contact_point == "normal"
+        act_nodes = np.flatnonzero(self.active)
         ref = max(load_kpa_mm2, 1e-30)
         for it in range(1, max_newton + 1):
+            if normal:
+                T, hess = self._normal_map(free, act_nodes)
             g = self._current_gap()[self.active]
             x = self.x
             # enforce the constraints exactly at the current approach, then Newton on (free, d)
@@ -647,6 +712,8 @@ class SlabContact:
             r = T.T @ R
             r[nf] -= load_kpa_mm2  # conjugate force of the approach: the contact force
             Kr = (T.T @ K @ T).tocsr()
+            if normal:
+                Kr = (Kr + self._curvature(R[act], hess, nf + 1)).tocsr()
             if it == 1:
                 order = np.concatenate([nested_dissection(self.lattice[:, free]), [nf]])
             try:
@@ -774,15 +841,27 @@ class SlabContact:
         react = np.where(self.active, self.reactions(), 0.0)
         M = self._top_mass().tocsc()
         p_nom = np.where(self.active, np.clip(splu(M).solve(react), 0.0, None), 0.0)
+        normal = self.model_name != "linear" and self.contact_point == "normal"
+        R = self.asm.linear() @ self.x if self.model_name == "linear" else self.asm.assemble(self.x, tangent=False)[1]
+        if normal:
+            # the tool pushes along its normal: the force's size is the vertical push times |(-g_x, -g_y, 1)|,
+            # and each active node's horizontal internal force balances the horizontal part of that push
+            _, gx, gy = self._gap_derivatives()[:3]
+            push = react * np.sqrt(1.0 + gx**2 + gy**2)
+            Rr = R.copy()
+            nodes = self.top[self.active]
+            Rr[3 * nodes] += R[3 * nodes + 2] * gx[self.active]
+            Rr[3 * nodes + 1] += R[3 * nodes + 2] * gy[self.active]
+        else:
+            push, Rr = react, R
         if self.model_name == "linear":
             p_true = p_nom
         else:
-            p_true = np.where(self.active, np.clip(splu(self._top_mass(moved=True).tocsc()).solve(react), 0, None), 0)
-        R = self.asm.linear() @ self.x if self.model_name == "linear" else self.asm.assemble(self.x, tangent=False)[1]
+            p_true = np.where(self.active, np.clip(splu(self._top_mass(moved=True).tocsc()).solve(push), 0, None), 0)
         free = np.ones(self.n, dtype=bool)
         free[self.fixed] = False
         free[self.top_z[self.active]] = False
-        self.residual = float(np.abs(R[free]).max()) / max(float(np.abs(react).max()), 1e-30)
+        self.residual = float(np.abs(Rr[free]).max()) / max(float(np.abs(react).max()), 1e-30)
         bone = float(R[self.bottom_z].sum()) * 1e-3  # internal force on the bonded base = upward bone reaction
         force = float(react.sum()) * 1e-3
         # mirrored totals: nodes on the symmetry plane are shared by both halves (tributary areas already halved)
@@ -814,5 +893,6 @@ class SlabContact:
                 "bone_reaction_n": R[self.bottom_z] * 1e-3,
                 "bone_xy_mm": self.asm.sb.doflocs[:2, self.bottom_z // 3],
                 "max_compressive_strain": strain,
+                "skin_xy_current_mm": (self.xy_top + self.x[self.top_xy_dofs]).reshape(2, *shp),
             },
         )

@@ -281,3 +281,18 @@ def test_smooth_gap_of_the_back_case():
     np.testing.assert_allclose(v[1], (gd(x + h, y)[0] - gd(x - h, y)[0]) / (2 * h), atol=1e-5)
     np.testing.assert_allclose(v[5], (gd(x, y + h)[2] - gd(x, y - h)[2]) / (2 * h), atol=1e-5)
     assert np.isinf(gd(np.array([500.0]), np.array([py]))[0][0])  # beyond the tool
+
+
+def test_pardiso_backend_matches_superlu():
+    """The optional MKL PARDISO backend (``pip install .[fem-mkl]``) solves the mixed u-p system as SuperLU does."""
+    pytest.importorskip("pypardiso")
+    from spinerelease.contact.fem.solid3d import _solve
+
+    prob = _block(fine=2.0, zone=4.0, layers=3)
+    K = prob.asm.linear()
+    free = np.setdiff1d(np.arange(prob.n), prob.fixed)
+    A = K[free][:, free].tocsr()
+    b = np.random.default_rng(0).standard_normal(free.size)
+    order = nested_dissection(prob.lattice[:, free])
+    x1, x2 = _solve(A, b, order, "superlu"), _solve(A, b, order, "pardiso")
+    np.testing.assert_allclose(x2, x1, rtol=1e-8, atol=1e-10 * np.abs(x1).max())

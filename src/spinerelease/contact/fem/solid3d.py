@@ -353,12 +353,42 @@ def _lattice(x: np.ndarray, y: np.ndarray, fractions: np.ndarray) -> np.ndarray:
     return np.concatenate([np.repeat(ijk, 3, axis=1), ijk[:, : box.nvertices]], axis=1)
 
 
-def _solve(A: sp.csr_matrix, b: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Solve ``A x = b`` by sparse LU in the given (nested-dissection) order, with one refinement step.
+#: Systems at least this large go to MKL PARDISO when the optional ``pypardiso`` package is installed
+#: (``pip install .[fem-mkl]``; about 2.5x faster than SuperLU on the 118k-unknown back slab). [unknowns]
+PARDISO_MIN_SIZE = 20000
 
-    The mixed u-p matrix is symmetric quasi-definite (SPD displacement block, negative definite pressure block),
-    so it factorises stably with diagonal pivots in any symmetric order (Vanderbei 1995).
+
+def _pardiso():
+    """The optional ``pypardiso`` module, or None."""
+    try:
+        import pypardiso
+    except ImportError:
+        return None
+    return pypardiso
+
+
+def _solve(A: sp.csr_matrix, b: np.ndarray, order: np.ndarray, backend: str | None = None) -> np.ndarray:
+    """Solve ``A x = b`` by a sparse direct method, with one refinement step.
+
+    SuperLU (``backend="superlu"``, the default) factorises in the given (nested-dissection) order: the mixed u-p
+    matrix is symmetric quasi-definite (SPD displacement block, negative definite pressure block), so it
+    factorises stably with diagonal pivots in any symmetric order (Vanderbei 1995). ``"pardiso"``: MKL PARDISO
+    for real symmetric indefinite matrices (its own ordering and Bunch-Kaufman pivoting; Schenk & Gaertner 2004),
+    chosen by default for systems of :data:`PARDISO_MIN_SIZE` unknowns or more when ``pypardiso`` is installed.
     """
+    pardiso = _pardiso()
+    if backend is None:
+        backend = "pardiso" if pardiso is not None and A.shape[0] >= PARDISO_MIN_SIZE else "superlu"
+    if backend == "pardiso":
+        if pardiso is None:
+            raise InputError("the PARDISO backend needs the optional package pypardiso (pip install .[fem-mkl])")
+        citations.use("schenk2004")
+        solver = pardiso.PyPardisoSolver(mtype=-2)  # real symmetric indefinite, upper triangle
+        upper = sp.triu(A, format="csr")
+        x = solver.solve(upper, b)
+        x += solver.solve(upper, b - A @ x)
+        solver.free_memory(everything=True)
+        return x
     Ap = A[order][:, order].tocsc()
     lu = splu(Ap, permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
     bp = b[order]

@@ -10,6 +10,11 @@ correction; writes ``tests/data/fem_back_linear_reference.json`` (the numbers ``
 against the fast engine with one series modulus per column and with two layers (its default); at T7 also the
 FEM with the series modulus; writes ``tests/data/fem_back_layered_reference.json``. ``large-strain-layers``: the
 neo-Hookean FEM with fat over muscle at the highest load it converges at, against the two-layer fast engine.
+``true-normal`` / ``true-normal-layers``: the neo-Hookean FEM with the skin held on the tool surface and pushed
+along its normal (``contact_point="normal"``), mesh refined in 16 mm bands about the peaks, load-stepped as far
+as it converges, against the fast engine at every load (series modulus / fat over muscle); writes
+``docs/figures/fem_case4_true_normal_{column,layered}.json`` after every load (``pip install .[fem-mkl]`` halves
+the run time).
 Meshes are given as ``<element size mm>x<layers>``.
 
 Usage::
@@ -20,6 +25,8 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py tissue-layers 3.5x4          # about 7 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py large-strain-layers 3.5x3    # about 10 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py tissue-layers-figure         # seconds (reads the FEM data)
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal 2.5x4           # about 1-2 hours
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal-layers 2.5x4    # about 1-2 hours
 """
 
 from __future__ import annotations
@@ -110,6 +117,57 @@ def large_strain_layers(specs: list[str]) -> None:
         m = case_metrics_fast(case, solve_fast_back(case, nonlinear=nl, load_n=f, tissue="layers"))
         print(f"fast nonlinear={nl!s:5s}  ", _row(m, m_nh), f"area {m['contact_area_mm2']:.0f} mm2")
     print(f"FEM areas: neo-Hookean {m_nh['contact_area_mm2']:.0f}, linear {m_lin['contact_area_mm2']:.0f} mm2")
+
+
+TRUE_NORMAL_LOADS = {
+    "column": [1, 2, 3.25, 4.75, 6, 8, 10, 12, 14, 16, 18, 20, 24, 28, 32, 36, 40, 44, 48, 56, 64],
+    "layered": [0.5, 1, 1.625, 2.5, 3.25, 4.75, 6, 8, 10, 12, 14, 16, 18, 20, 24, 28, 32, 36, 40, 48],
+}
+
+
+def true_normal(specs: list[str], material: str = "column") -> None:
+    """The neo-Hookean FEM on the true normal, load-stepped, against the fast engine at every converged load."""
+    ((fine, layers),) = _meshes(specs[:1])
+    case = back_slab_case()
+    tissue = "column" if material == "column" else "layers"
+    loads = TRUE_NORMAL_LOADS[material]
+    guess = solve_fast_back(case, nonlinear=True, load_n=loads[0], tissue=tissue).contact
+    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"fem_case4_true_normal_{material}.json"
+    rows: list[dict] = []
+    t0 = time.perf_counter()
+
+    def save(f: float, r) -> None:
+        m = case_metrics_fem(case, r)
+        mf = case_metrics_fast(case, solve_fast_back(case, nonlinear=True, load_n=f, tissue=tissue))
+        rows.append(
+            {
+                "load_n": f,
+                "seconds": time.perf_counter() - t0,
+                "strain": r.extras["max_compressive_strain"],
+                "dofs": r.n_dofs,
+                "fem": m,
+                "fast": mf,
+            }
+        )
+        out.write_text(json.dumps({"mesh": f"{fine}x{layers}", "material": material, "rows": rows}, indent=1))
+        print(f"{f:6.2f} N {rows[-1]['seconds']:5.0f} s", _row(m), "|", _row(mf, m), flush=True)
+
+    steps = solve_fem_back(
+        case,
+        model="neo-hookean",
+        loads_n=loads,
+        max_cuts=3,
+        material=material,
+        fine_mm=fine,
+        n_layers=layers,
+        contact_guess=guess,
+        contact_point="normal",
+        peak_window_mm=16.0,
+        tie_surface=True,
+        on_load=save,
+    )
+    if steps[-1][1] is None:
+        print(f"stopped: no convergence at {steps[-1][0]} N (highest load {rows[-1]['load_n'] if rows else 0} N)")
 
 
 HOLDOUT = {
@@ -250,6 +308,8 @@ def _row(m: dict, ref: dict | None = None) -> str:
     txt = " ".join(f"{v:6.2f}" for v in forces)
     txt += f" spinous {100 * m['spinous_share']:.1f} % peak p {m['peak_pressure_kpa']:.1f}"
     txt += f" approach {m['approach_mm']:.1f}"
+    if "probe_pressure_kpa" in m:
+        txt += f" probe {max(m['probe_pressure_kpa'].values()):.1f}"
     if ref is not None:
         err = [
             100 * (b / a - 1) if a > 0 else float("nan")
@@ -265,7 +325,16 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "study",
-        choices=("linear", "large-strain", "large-strain-layers", "holdout", "tissue-layers", "tissue-layers-figure"),
+        choices=(
+            "linear",
+            "large-strain",
+            "large-strain-layers",
+            "holdout",
+            "tissue-layers",
+            "tissue-layers-figure",
+            "true-normal",
+            "true-normal-layers",
+        ),
     )
     ap.add_argument("meshes", nargs="*", default=["3.5x4"], help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
     a = ap.parse_args()
@@ -276,5 +345,7 @@ if __name__ == "__main__":
         "holdout": holdout,
         "tissue-layers": tissue_layers,
         "tissue-layers-figure": tissue_layers_figure,
+        "true-normal": true_normal,
+        "true-normal-layers": lambda specs: true_normal(specs, "layered"),
     }
     studies[a.study](a.meshes)

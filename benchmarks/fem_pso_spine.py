@@ -128,6 +128,7 @@ def case4(
         "contact_guess": guess,
         "contact_point": "normal",
         "peak_window_mm": nh_window_mm,
+        "tie_surface": True,
     }
     steps = solve_fem_back(case, model="neo-hookean", loads_n=list(nh_loads), max_cuts=2, **mesh_kw)
     print(f"  neo-Hookean load stepping: {time.perf_counter() - t0:.0f} s")

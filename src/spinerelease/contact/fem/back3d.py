@@ -277,6 +277,7 @@ def build_fem_back(
     poisson: float = 0.49,
     contact_point: str = "current",
     peak_window_mm: float | None = None,
+    tie_surface: bool = False,
 ) -> SlabContact:
     """The half back slab (x >= 0) meshed for the FEM, with the fast engine's inputs.
 
@@ -304,6 +305,8 @@ def build_fem_back(
         case's smooth gap, :attr:`BackSlabCase.gap_derivatives`).
     peak_window_mm : float, optional
         Refine bands about the peaks instead of the whole contact zone (:func:`fem_mesh_lines`). [mm]
+    tie_surface : bool
+        Bilinear horizontal displacement on every skin face (``solid3d.SlabContact``; for the true normal).
     """
     if material not in ("column", "layered"):
         raise InputError(f"material must be 'column' or 'layered', got {material!r}")
@@ -329,6 +332,7 @@ def build_fem_back(
         symmetric=True,
         contact_point=contact_point,
         gap_derivatives=case.gap_derivatives,
+        tie_surface=tie_surface,
     )
 
 
@@ -502,6 +506,7 @@ def solve_fem_back(
     contact_guess: np.ndarray | None = None,
     verbose: bool = False,
     max_cuts: int = 3,
+    on_load: Callable[[float, Slab3DResult], None] | None = None,
     **mesh_kwargs,
 ) -> list[tuple[float, Slab3DResult | None]]:
     """Solve the half back slab under increasing loads (warm-started); stops at the first load that fails.
@@ -519,6 +524,9 @@ def solve_fem_back(
         Print the active-set iterations.
     max_cuts : int
         Most halvings of a failing load increment (the last converged intermediate load is reported).
+    on_load : callable, optional
+        Called as ``on_load(load_n, result)`` after each requested load converges (for long runs that save as
+        they go).
     **mesh_kwargs
         Passed to :func:`build_fem_back`.
 
@@ -563,4 +571,6 @@ def solve_fem_back(
                 out.insert(-1, (last, prob.result(True)))
             break
         out.append((f, prob.result(True)))
+        if on_load is not None:
+            on_load(f, out[-1][1])
     return out

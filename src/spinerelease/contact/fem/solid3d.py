@@ -547,6 +547,11 @@ class SlabContact:
     gap_derivatives : callable, optional
         The gap as a smooth function with its derivatives, ``(x, y) -> (g, g_x, g_y, g_xx, g_xy, g_yy)``;
         required for ``contact_point="normal"``, where it replaces ``gap`` for the large-strain model. [mm, -, 1/mm]
+    tie_surface : bool
+        Tie the horizontal displacement of the skin's midside and face-centre nodes to the mean of their
+        vertices' (eliminated from the Newton system): a bilinear horizontal displacement on every skin face.
+        Removes the odd-even slip of collocated contact nodes on quadratic elements, which under the true normal
+        makes the tangent nearly singular at depth (as ``tie_surface`` of :class:`.deep.NormalContact`).
     """
 
     def __init__(
@@ -563,6 +568,7 @@ class SlabContact:
         symmetric: bool = True,
         contact_point: str = "current",
         gap_derivatives: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]] | None = None,
+        tie_surface: bool = False,
     ) -> None:
         if contact_point not in CONTACT_POINTS:
             raise InputError(f"contact point must be one of {CONTACT_POINTS}, got {contact_point!r}")
@@ -570,6 +576,8 @@ class SlabContact:
             raise InputError("contact on the true normal needs the gap's derivatives (gap_derivatives)")
         self.gap_derivatives = gap_derivatives
         self.contact_point = contact_point
+        #: Width over which the tangent averages the tool's curvature (the finest element). [mm]
+        self.curvature_window_mm = float(np.diff(np.asarray(x_mm, dtype=float)).min())
         if model not in MODELS:
             raise InputError(f"unknown material model {model!r}; choose one of {MODELS}")
         check_range("Poisson's ratio", poisson, 0.0, 0.49999)
@@ -626,6 +634,11 @@ class SlabContact:
         self.log: list[tuple[int, int, int, float]] = []
         self.verbose = False
         self.residual = np.inf
+        self.tie_surface = bool(tie_surface)
+        self._ties = self._tie_rows() if self.tie_surface else None
+        #: set to a list to record every Newton iteration in, as (approach, iteration, step length taken,
+        #: relative Newton step, relative residual, active nodes)
+        self.newton_trace: list[tuple] | None = None
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def _top_mass(self, moved: bool = False) -> sp.csr_matrix:
@@ -673,65 +686,117 @@ class SlabContact:
         out[0] = np.where(np.isfinite(out[0]), out[0], NO_TOOL_GAP_MM)
         return tuple(out)
 
-    def _normal_map(self, free: np.ndarray, act_nodes: np.ndarray):
-        """Jacobian ``T`` of the state w.r.t. the unknowns (free dofs, approach) with the active nodes on the tool
-        surface, and the curvature term of the reduced tangent (the active nodes' ``R_z`` times the gap's
-        Hessian in their horizontal displacements; add ``R_z``-weighted via :meth:`_curvature`)."""
-        nf = free.size
-        pos = np.full(self.n, -1)
-        pos[free] = np.arange(nf)
-        _, gx, gy, gxx, gxy, gyy = self._gap_derivatives(act_nodes)
-        act = self.top_z[act_nodes]
-        cx, cy = pos[3 * self.top[act_nodes]], pos[3 * self.top[act_nodes] + 1]
-        rows = [free, act]
-        cols = [np.arange(nf), np.full(act.size, nf)]
-        vals = [np.ones(nf), -np.ones(act.size)]
-        for c, slope in ((cx, gx), (cy, gy)):
-            ok = c >= 0  # a horizontal displacement fixed by symmetry or a roller does not move the node
-            rows.append(act[ok])
-            cols.append(c[ok])
-            vals.append(slope[ok])
-        T = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(self.n, nf + 1))
-        return T, (cx, cy, gxx, gxy, gyy)
+    def _tie_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The tied skin surface as (tied dof, master dof, weight) triplets: the horizontal displacement of each
+        top edge's midside node is the mean of its two vertices', of each top face's centre node the mean of its
+        four (a bilinear horizontal displacement on every skin face; fixed dofs stay fixed)."""
+        ny, nx = self.top_shape
+        grid = self.top.reshape(ny, nx)
+        iy, ix = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+        tied, master, weight = [], [], []
+        for oy, ox in ((0, 1), (1, 0), (1, 1)):  # x-edge midsides, y-edge midsides, face centres
+            sel = (iy % 2 == oy) & (ix % 2 == ox)
+            corners = [(dy, dx) for dy in ((-1, 1) if oy else (0,)) for dx in ((-1, 1) if ox else (0,))]
+            for dy, dx in corners:
+                for c in (0, 1):
+                    tied.append(3 * grid[sel] + c)
+                    master.append(3 * grid[iy[sel] + dy, ix[sel] + dx] + c)
+                    weight.append(np.full(int(sel.sum()), 1.0 / len(corners)))
+        tied, master, weight = (np.concatenate(v) for v in (tied, master, weight))
+        fixed = np.zeros(self.n, dtype=bool)
+        fixed[self.fixed] = True
+        keep = ~fixed[tied] & ~fixed[master]
+        return tied[keep], master[keep], weight[keep]
 
-    @staticmethod
-    def _curvature(Rz: np.ndarray, hess, size: int) -> sp.csr_matrix:
-        """``sum_k R_z,k d^2 u_z,k / dv^2``: the active nodes' vertical internal force times the gap's Hessian."""
-        cx, cy, gxx, gxy, gyy = hess
-        rows, cols, vals = [], [], []
-        for a, ca in ((0, cx), (1, cy)):
-            for b, cb in ((0, cx), (1, cy)):
-                h = (gxx, gxy, gyy)[a + b]
-                ok = (ca >= 0) & (cb >= 0)
-                rows.append(ca[ok])
-                cols.append(cb[ok])
-                vals.append(Rz[ok] * h[ok])
-        return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(size, size))
+    def _map(self, act_nodes: np.ndarray, normal: bool):
+        """Unknowns of a Newton step and their map to the state.
+
+        Returns ``free`` (the dofs that are unknowns: not fixed, not an active node's vertical displacement, not
+        tied), ``T`` (the Jacobian of the state w.r.t. the unknowns and the approach, ``n x (free.size + 1)``)
+        and ``curvature`` (``None``, or for contact on the true normal a function of the active nodes' vertical
+        internal forces ``R_z`` giving ``sum_k R_z,k d^2 u_z,k / dv^2``, the gap's Hessian term of the tangent).
+        """
+        n = self.n
+        act = self.top_z[act_nodes]
+        dep = np.zeros(n, dtype=bool)
+        dep[self.fixed] = True
+        dep[act] = True
+        tied = np.zeros(0, dtype=int)
+        if self.tie_surface:
+            tied, master, weight = self._ties
+            dep[tied] = True
+        free = np.flatnonzero(~dep)
+        nf = free.size
+        pos = np.full(n, -1)
+        pos[free] = np.arange(nf)
+        # horizontal-dof rows of the map (identity for unknowns, vertex means for tied dofs, 0 when fixed)
+        rows = [free]
+        cols = [np.arange(nf)]
+        vals = [np.ones(nf)]
+        if tied.size:
+            rows.append(tied)
+            cols.append(pos[master])
+            vals.append(weight)
+        H = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, nf + 1))
+        d_col = sp.csr_matrix((-np.ones(act.size), (act, np.full(act.size, nf))), shape=(n, nf + 1))
+        if not normal:
+            return free, (H + d_col).tocsr(), None
+        _, gx, gy = self._gap_derivatives(act_nodes)[:3]
+        # the tool's curvature jumps where a rounded tip meets its flank; a node sitting there would make the
+        # tangent jump between iterations and Newton's method chatter, so the tangent takes the curvature
+        # averaged over an element's width about the node (the residual and the gap stay exact; as in .deep)
+        h = 0.5 * self.curvature_window_mm
+        xy = self.xy_top[:, act_nodes] + self.x[self.top_xy_dofs[:, act_nodes]]
+        curv = [self.gap_derivatives(xy[0] + sx, xy[1] + sy)[3:] for sx in (-h, h) for sy in (-h, h)]
+        gxx, gxy, gyy = (0.25 * sum(np.asarray(c[i], dtype=float) for c in curv) for i in range(3))
+        # u_z,k = g(X_k + u_x,k, Y_k + u_y,k) - d: the active rows are the slopes times the horizontal rows
+        Sh = H[np.stack([3 * self.top[act_nodes], 3 * self.top[act_nodes] + 1], axis=1).ravel()]  # (2 na, nf+1)
+        slopes = sp.csr_matrix(
+            (np.stack([gx, gy], axis=1).ravel(), (np.repeat(act, 2), np.arange(2 * act.size))),
+            shape=(n, 2 * act.size),
+        )
+        T = (H + d_col + slopes @ Sh).tocsr()
+        na = act.size
+        blk_r = np.repeat(np.arange(2 * na).reshape(na, 2), 2, axis=1).ravel()
+        blk_c = np.tile(np.arange(2 * na).reshape(na, 2), (1, 2)).ravel()
+        hess = np.stack([gxx, gxy, gxy, gyy], axis=1)  # (na, 4): row-major 2x2 blocks
+
+        def curvature(Rz: np.ndarray) -> sp.csr_matrix:
+            B = sp.csr_matrix(((Rz[:, None] * hess).ravel(), (blk_r, blk_c)), shape=(2 * na, 2 * na))
+            return (Sh.T @ B @ Sh).tocsr()
+
+        return free, T, curvature
+
+    def _enforce_ties(self) -> None:
+        """Set the tied skin dofs to their vertices' mean (no-op without ``tie_surface``)."""
+        if not self.tie_surface:
+            return
+        tied, master, weight = self._ties
+        vals = np.zeros(self.n)
+        np.add.at(vals, tied, weight * self.x[master])
+        self.x[np.unique(tied)] = vals[np.unique(tied)]
 
     # -- solution ------------------------------------------------------------------------------------------------
     def _newton(self, load_kpa_mm2: float, tol: float, max_newton: int) -> int:
         """Newton iterations at fixed active set with the approach as unknown; returns iterations."""
         act = self.top_z[self.active]
-        D = np.union1d(self.fixed, act)
-        free = np.setdiff1d(np.arange(self.n), D)
-        nf = free.size
-        # x = T v + c: free dofs map to themselves, every active z-dof to -d (+ its gap)
-        rows = np.concatenate([free, act])
-        cols = np.concatenate([np.arange(nf), np.full(act.size, nf)])
-        vals = np.concatenate([np.ones(nf), -np.ones(act.size)])
-        T = sp.csr_matrix((vals, (rows, cols)), shape=(self.n, nf + 1))
         linear = self.model_name == "linear"
         normal = not linear and self.contact_point == "normal"
         act_nodes = np.flatnonzero(self.active)
+        # x = T v + c: unknown dofs map to themselves, tied dofs to their vertices' mean, every active z-dof to
+        # -d (+ its gap, + for the true normal its slope times the node's horizontal displacement)
+        free, T, curvature = self._map(act_nodes, normal)
+        nf = free.size
         ref = max(load_kpa_mm2, 1e-30)
+        damp, prev = 1.0, None  # step length of the oscillation damping; the last displacement step
         for it in range(1, max_newton + 1):
-            if normal:
-                T, hess = self._normal_map(free, act_nodes)
-            g = self._current_gap()[self.active]
+            if normal and it > 1:
+                free, T, curvature = self._map(act_nodes, normal)
             x = self.x
             # enforce the constraints exactly at the current approach, then Newton on (free, d)
             x[self.fixed] = 0.0
-            x[act] = g - self.approach
+            self._enforce_ties()
+            x[act] = self._current_gap()[self.active] - self.approach
             if linear:
                 K = self.asm.linear()
                 R = K @ x
@@ -742,8 +807,8 @@ class SlabContact:
             r = T.T @ R
             r[nf] -= load_kpa_mm2  # conjugate force of the approach: the contact force
             Kr = (T.T @ K @ T).tocsr()
-            if normal:
-                Kr = (Kr + self._curvature(R[act], hess, nf + 1)).tocsr()
+            if curvature is not None:
+                Kr = (Kr + curvature(R[act])).tocsr()
             if it == 1:
                 order = np.concatenate([nested_dissection(self.lattice[:, free]), [nf]])
             try:
@@ -754,9 +819,10 @@ class SlabContact:
                 raise _Diverged("non-finite Newton step")
             # backtracking: shorten the step while it would invert an element (large strain)
             x0, d0 = self.x.copy(), self.approach
-            for alpha in 0.5 ** np.arange(11):
-                self.x = x0.copy()
-                self.x[free] += alpha * dv[:nf]
+            step = float(np.abs(dv[:nf][free < self.nu]).max(initial=0.0)) / max(abs(d0 + float(dv[nf])), 1e-9)
+            dx = T @ dv
+            for alpha in damp * 0.5 ** np.arange(11):
+                self.x = x0 + alpha * dx
                 self.approach = d0 + alpha * float(dv[nf])
                 self.x[act] = self._current_gap()[self.active] - self.approach
                 if linear or self._admissible():
@@ -766,8 +832,17 @@ class SlabContact:
                 raise _Diverged("every Newton step length inverts an element")
             dv = alpha * dv
             res = float(np.abs(r[:nf]).max(initial=0.0)) / (ref / max(1.0, float(self.active.sum())))
-            step = float(np.abs(dv[:nf][free < self.nu]).max(initial=0.0)) / max(abs(self.approach), 1e-9)
             self.residual = res
+            # a skin node sliding across the blend of a tip into its flank can make full Newton steps jump back
+            # and forth across it with the same active set; while a step points back against the one before,
+            # the next steps are halved (doubled again, up to the full step, when it does not; as in .deep)
+            if normal:
+                d_now = dv[:nf]
+                turned = prev is not None and float(d_now @ prev) < -0.5 * float(d_now @ d_now)
+                damp = max(0.5 * damp, 1.0 / 64.0) if turned else min(2.0 * damp, 1.0)
+                prev = d_now
+            if self.newton_trace is not None:
+                self.newton_trace.append((self.approach, it, float(alpha), step, res, int(act.size)))
             if linear:
                 return it
             if it > 1 and step < tol:
@@ -878,20 +953,16 @@ class SlabContact:
             # and each active node's horizontal internal force balances the horizontal part of that push
             _, gx, gy = self._gap_derivatives()[:3]
             push = react * np.sqrt(1.0 + gx**2 + gy**2)
-            Rr = R.copy()
-            nodes = self.top[self.active]
-            Rr[3 * nodes] += R[3 * nodes + 2] * gx[self.active]
-            Rr[3 * nodes + 1] += R[3 * nodes + 2] * gy[self.active]
         else:
-            push, Rr = react, R
+            push = react
         if self.model_name == "linear":
             p_true = p_nom
         else:
             p_true = np.where(self.active, np.clip(splu(self._top_mass(moved=True).tocsc()).solve(push), 0, None), 0)
-        free = np.ones(self.n, dtype=bool)
-        free[self.fixed] = False
-        free[self.top_z[self.active]] = False
-        self.residual = float(np.abs(Rr[free]).max()) / max(float(np.abs(react).max()), 1e-30)
+        # equilibrium of the unknowns (with the true normal, an active node's horizontal internal force balances
+        # the horizontal part of the tool's push; a tied node's force is carried by its vertices)
+        _, T, _ = self._map(np.flatnonzero(self.active), normal)
+        self.residual = float(np.abs((T.T @ R)[:-1]).max(initial=0.0)) / max(float(np.abs(react).max()), 1e-30)
         bone = float(R[self.bottom_z].sum()) * 1e-3  # internal force on the bonded base = upward bone reaction
         force = float(react.sum()) * 1e-3
         # mirrored totals: nodes on the symmetry plane are shared by both halves (tributary areas already halved)

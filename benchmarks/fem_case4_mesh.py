@@ -13,8 +13,9 @@ neo-Hookean FEM with fat over muscle at the highest load it converges at, agains
 ``true-normal`` / ``true-normal-layers``: the neo-Hookean FEM with the skin held on the tool surface and pushed
 along its normal (``contact_point="normal"``), mesh refined in 16 mm bands about the peaks, load-stepped as far
 as it converges, against the fast engine at every load (series modulus / fat over muscle); writes
-``docs/figures/fem_case4_true_normal_{column,layered}.json`` after every load (``pip install .[fem-mkl]`` halves
-the run time).
+``docs/figures/fem_case4_true_normal_{column,layered}.json`` after every load (``pip install .[fem-mkl]`` for
+faster solves). ``block-check``: the 3D slab on the true normal, with and without the tied skin, against the
+axisymmetric true-normal FEM on one peak.
 Meshes are given as ``<element size mm>x<layers>``.
 
 Usage::
@@ -25,6 +26,7 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py tissue-layers 3.5x4          # about 7 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py large-strain-layers 3.5x3    # about 10 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py tissue-layers-figure         # seconds (reads the FEM data)
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py block-check 2.5x3           # about 3 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal 2.5x4           # about 1-2 hours
     /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal-layers 2.5x4    # about 1-2 hours
 """
@@ -119,6 +121,56 @@ def large_strain_layers(specs: list[str]) -> None:
     print(f"FEM areas: neo-Hookean {m_nh['contact_area_mm2']:.0f}, linear {m_lin['contact_area_mm2']:.0f} mm2")
 
 
+def block_check(specs: list[str]) -> None:
+    """The 3D slab's contact on the true normal against the axisymmetric true-normal FEM (``contact.fem.deep``,
+    1 mm mesh, ``tests/data/fem_deep_reference.json``): the PSO-Spine's rounded cone into 20 mm of muscle, a
+    60 x 30 mm half block, with and without the tied skin surface."""
+    import numpy as np
+
+    from spinerelease.contact.fem.solid3d import SlabContact, _Diverged, depth_fractions, graded_axis
+    from spinerelease.tools import rounded_peak_derivatives
+
+    ((fine, layers),) = _meshes(specs[:1])
+    ref = json.loads((Path(__file__).resolve().parents[1] / "tests/data/fem_deep_reference.json").read_text())
+    rows = {round(r["load_n"], 1): r for r in ref["cases"]["muscle20"]["rows"]}
+
+    def gap(x, y):
+        return tuple(-v for v in rounded_peak_derivatives(x, y, 0.0, 0.0, 0.0, 10.0, 55.0))
+
+    x = graded_axis(0.0, 30.0, fine, [(-10.0, 10.0)], 1.5)
+    y = graded_axis(-30.0, 30.0, fine, [(-10.0, 10.0)], 1.5)
+    for tie in (True, False):
+        prob = SlabContact(
+            x,
+            y,
+            depth_fractions(layers, 0.4),
+            lambda X, Y: np.full_like(X, 20.0),
+            lambda X, Y, D: np.full_like(X, 15.0),
+            lambda X, Y: gap(X, Y)[0],
+            model="neo-hookean",
+            contact_point="normal",
+            gap_derivatives=gap,
+            tie_surface=tie,
+        )
+        for f in (0.3, 0.6, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0):
+            try:
+                r = prob.result(prob.solve(0.5 * f))
+            except _Diverged as exc:
+                print(f"tie_surface={tie}: no convergence at {f} N ({exc})")
+                break
+            line = f"tie_surface={tie} {f:4.1f} N: d {r.approach_mm:.3f} mm, p {r.true_peak_pressure_kpa:.2f} kPa, "
+            line += f"area {r.contact_area_mm2:.0f} mm2"
+            if f in rows:
+                a = rows[f]
+                line += (
+                    f" | axisymmetric {a['approach_mm']:.3f} / {a['peak_pressure_kpa']:.2f} / "
+                    f"{a['contact_area_mm2']:.0f}: {100 * (r.approach_mm / a['approach_mm'] - 1):+.1f} / "
+                    f"{100 * (r.true_peak_pressure_kpa / a['peak_pressure_kpa'] - 1):+.1f} / "
+                    f"{100 * (r.contact_area_mm2 / a['contact_area_mm2'] - 1):+.1f} %"
+                )
+            print(line, flush=True)
+
+
 TRUE_NORMAL_LOADS = {
     "column": [1, 2, 3.25, 4.75, 6, 8, 10, 12, 14, 16, 18, 20, 24, 28, 32, 36, 40, 44, 48, 56, 64],
     "layered": [0.5, 1, 1.625, 2.5, 3.25, 4.75, 6, 8, 10, 12, 14, 16, 18, 20, 24, 28, 32, 36, 40, 48],
@@ -149,7 +201,9 @@ def true_normal(specs: list[str], material: str = "column") -> None:
                 "fast": mf,
             }
         )
-        out.write_text(json.dumps({"mesh": f"{fine}x{layers}", "material": material, "rows": rows}, indent=1))
+        out.write_text(
+            json.dumps({"mesh": f"{fine}x{layers}", "material": material, "rows": rows}, indent=1, default=float)
+        )
         print(f"{f:6.2f} N {rows[-1]['seconds']:5.0f} s", _row(m), "|", _row(mf, m), flush=True)
 
     steps = solve_fem_back(
@@ -334,6 +388,7 @@ if __name__ == "__main__":
             "tissue-layers-figure",
             "true-normal",
             "true-normal-layers",
+            "block-check",
         ),
     )
     ap.add_argument("meshes", nargs="*", default=["3.5x4"], help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
@@ -347,5 +402,6 @@ if __name__ == "__main__":
         "tissue-layers-figure": tissue_layers_figure,
         "true-normal": true_normal,
         "true-normal-layers": lambda specs: true_normal(specs, "layered"),
+        "block-check": block_check,
     }
     studies[a.study](a.meshes)

@@ -47,9 +47,8 @@ def _row(case: str, fem_f, fem_p, fem_a, fast_f, fast_p, fast_a, ref_p=None, ref
 def case4(
     out: Path,
     meshes=((5.0, 3), (3.5, 4)),
-    nh_mesh=(2.5, 4),
-    nh_window_mm=16.0,
-    nh_loads=(1.0, 2.0, 3.25, 4.75, 6.0, 8.0, 10.0, 12.0, 16.0, 20.0),
+    nh_mesh=(3.5, 3),
+    nh_loads=(1.0, 2.0, 3.0, 4.0, 6.0),
 ) -> None:
     """Case 4: the PSO-Spine on the default back at T7, FEM (half slab) against the fast engine."""
     from spinerelease.contact.fem.back3d import (
@@ -66,8 +65,8 @@ def case4(
     print(f"\ncase 4: PSO-Spine at T7, default body, load {case.load_n:.1f} N on the tool")
     rows = [
         "| material, load, mesh | model | " + " | ".join(f"{n} [N]" for n in names) + " | peak p [kPa] | "
-        "probe, upper left [kPa] | area [mm2] | spinous share | approach [mm] |",
-        "|---" * (len(names) + 7) + "|",
+        "area [mm2] | spinous share | approach [mm] |",
+        "|---" * (len(names) + 6) + "|",
     ]
 
     def row(label: str, who: str, m: dict, ref: dict | None = None) -> str:
@@ -86,12 +85,10 @@ def case4(
         share = f"{100 * m['spinous_share']:.1f} %" + (
             f" ({100 * (m['spinous_share'] - ref['spinous_share']):+.1f} pp)" if ref else ""
         )
-        probe = m["probe_pressure_kpa"][names[0]]
-        rp = f" ({100 * (probe / ref['probe_pressure_kpa'][names[0]] - 1):+.1f} %)" if ref else ""
         return (
             f"| {label} | {who} | {pk} | {m['peak_pressure_kpa']:.1f}{rel('peak_pressure_kpa', m['peak_pressure_kpa'])}"
-            f" | {probe:.1f}{rp} | {m['contact_area_mm2']:.0f}{rel('contact_area_mm2', m['contact_area_mm2'])} | "
-            f"{share} | {m['approach_mm']:.2f} |"
+            f" | {m['contact_area_mm2']:.0f}{rel('contact_area_mm2', m['contact_area_mm2'])} | {share} | "
+            f"{m['approach_mm']:.1f} |"
         )
 
     maps = {}
@@ -115,33 +112,17 @@ def case4(
         )
         maps["linear"] = (fem_pressure_on_grid(case, res), fast_lin.pressure_kpa, m, mf_lin, case.load_n)
         results["linear"][f"{fine:g}mm_x{layers}"] = {"dofs": res.n_dofs, "seconds": dt, "fem": m, "fast": mf_lin}
-    # neo-Hookean: load stepping with warm starts up to the highest load that converges, on a mesh refined in
-    # bands about the peaks; the skin is held on the tool surface and pushed along its normal (the analytic
-    # tool, `BackSlabCase.gap_derivatives`). The small-strain FEM on the same mesh at the same load separates
-    # mesh error from large strain.
+    # neo-Hookean: load stepping with warm starts up to the highest load that converges, on a mesh refined
+    # around the small-load contact patches; the gap is read at the skin's undeformed position, as in the
+    # fast engine. The small-strain FEM on the same mesh at the same load separates mesh error from large strain.
+    # (The skin held on the tool and pushed along its normal, which goes much deeper, is
+    # `benchmarks/fem_case4_mesh.py true-normal`, docs/validation.md.)
     fine, layers = nh_mesh
     t0 = time.perf_counter()
     guess = solve_fast_back(case, nonlinear=True, load_n=nh_loads[0]).contact
-    mesh_kw = {
-        "fine_mm": fine,
-        "n_layers": layers,
-        "contact_guess": guess,
-        "contact_point": "normal",
-        "peak_window_mm": nh_window_mm,
-        "tie_surface": True,
-    }
+    mesh_kw = {"fine_mm": fine, "n_layers": layers, "contact_guess": guess, "contact_point": "reference"}
     steps = solve_fem_back(case, model="neo-hookean", loads_n=list(nh_loads), max_cuts=2, **mesh_kw)
     print(f"  neo-Hookean load stepping: {time.perf_counter() - t0:.0f} s")
-    results["neo_hookean_steps"] = [
-        {
-            "load_n": f,
-            "fem": case_metrics_fem(case, r),
-            "fast": case_metrics_fast(case, solve_fast_back(case, nonlinear=True, load_n=f)),
-            "strain": r.extras["max_compressive_strain"],
-        }
-        for f, r in steps
-        if r is not None
-    ]
     done = [(f, r) for f, r in steps if r is not None]
     failed = [f for f, r in steps if r is None]
     if failed:

@@ -125,33 +125,13 @@ def block_check(specs: list[str]) -> None:
     """The 3D slab's contact on the true normal against the axisymmetric true-normal FEM (``contact.fem.deep``,
     1 mm mesh, ``tests/data/fem_deep_reference.json``): the PSO-Spine's rounded cone into 20 mm of muscle, a
     60 x 30 mm half block, with and without the tied skin surface."""
-    import numpy as np
-
-    from spinerelease.contact.fem.solid3d import SlabContact, _Diverged, depth_fractions, graded_axis
-    from spinerelease.tools import rounded_peak_derivatives
+    from spinerelease.contact.fem.solid3d import _Diverged, rounded_peak_block
 
     ((fine, layers),) = _meshes(specs[:1])
     ref = json.loads((Path(__file__).resolve().parents[1] / "tests/data/fem_deep_reference.json").read_text())
     rows = {round(r["load_n"], 1): r for r in ref["cases"]["muscle20"]["rows"]}
-
-    def gap(x, y):
-        return tuple(-v for v in rounded_peak_derivatives(x, y, 0.0, 0.0, 0.0, 10.0, 55.0))
-
-    x = graded_axis(0.0, 30.0, fine, [(-10.0, 10.0)], 1.5)
-    y = graded_axis(-30.0, 30.0, fine, [(-10.0, 10.0)], 1.5)
     for tie in (True, False):
-        prob = SlabContact(
-            x,
-            y,
-            depth_fractions(layers, 0.4),
-            lambda X, Y: np.full_like(X, 20.0),
-            lambda X, Y, D: np.full_like(X, 15.0),
-            lambda X, Y: gap(X, Y)[0],
-            model="neo-hookean",
-            contact_point="normal",
-            gap_derivatives=gap,
-            tie_surface=tie,
-        )
+        prob = rounded_peak_block(fine_mm=fine, n_layers=layers, tie_surface=tie)
         for f in (0.3, 0.6, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0):
             try:
                 r = prob.result(prob.solve(0.5 * f))

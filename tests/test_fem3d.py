@@ -22,6 +22,7 @@ from spinerelease.contact.fem.solid3d import (  # noqa: E402
     depth_fractions,
     graded_axis,
     nested_dissection,
+    rounded_peak_block,
 )
 from spinerelease.errors import InputError  # noqa: E402
 
@@ -205,32 +206,11 @@ def test_case4_spinous_share_within_target(back_case_linear):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _peak_gap(x, y):
-    """Gap below the PSO-Spine's rounded cone (10 mm tip, 55 degree flank) touching at the origin, and its
-    derivatives."""
-    from spinerelease.tools import rounded_peak_derivatives
-
-    return tuple(-v for v in rounded_peak_derivatives(x, y, 0.0, 0.0, 0.0, R_TIP, 55.0))
-
-
 @pytest.fixture(scope="module")
 def normal_block():
     """The rounded cone into 20 mm of muscle (15 kPa), neo-Hookean, 2.5 mm Q2 elements, 3 layers (~10 k dofs),
     tied skin surface."""
-    x = graded_axis(0.0, 30.0, 2.5, [(-10.0, 10.0)], 1.5)
-    y = graded_axis(-30.0, 30.0, 2.5, [(-10.0, 10.0)], 1.5)
-    prob = SlabContact(
-        x,
-        y,
-        depth_fractions(3, 0.4),
-        lambda X, Y: np.full_like(X, 20.0),
-        lambda X, Y, D: np.full_like(X, 15.0),
-        lambda X, Y: _peak_gap(X, Y)[0],
-        model="neo-hookean",
-        contact_point="normal",
-        gap_derivatives=_peak_gap,
-        tie_surface=True,
-    )
+    prob = rounded_peak_block(fine_mm=2.5, n_layers=3)
     steps = {f: prob.result(prob.solve(0.5 * f)) for f in (0.3, 0.6, 1.0)}
     return [steps[0.3], steps[1.0]]
 

@@ -119,6 +119,11 @@ def back_slab_case(config=None, **kwargs) -> BackSlabCase:
     )
 
 
+def _has_smooth_surface(tool) -> bool:
+    """Whether the tool was built as a flat base with rounded conical peaks (its construction parameters)."""
+    return bool(tool.peaks) and {"flank_angle_deg", "base_height_mm"} <= set(tool.parameters)
+
+
 def tool_surface_derivatives(tool, x_mm: np.ndarray, y_mm: np.ndarray) -> tuple[np.ndarray, ...]:
     """Height of a built-in peaked tool (flat base with rounded conical peaks) and its derivatives, in the tool
     frame, from its construction (``max(base, peaks)``; :func:`spinerelease.tools.rounded_peak_derivatives`).
@@ -128,9 +133,9 @@ def tool_surface_derivatives(tool, x_mm: np.ndarray, y_mm: np.ndarray) -> tuple[
     """
     from ...tools import rounded_peak_derivatives
 
-    par = tool.parameters
-    if not tool.peaks or "flank_angle_deg" not in par or "base_height_mm" not in par:
+    if not _has_smooth_surface(tool):
         raise InputError(f"tool {tool.name!r} is not a base with rounded conical peaks; no smooth surface")
+    par = tool.parameters
     x = np.asarray(x_mm, dtype=float)
     y = np.asarray(y_mm, dtype=float)
     out = [np.full(x.shape, float(par["base_height_mm"]))] + [np.zeros(x.shape) for _ in range(5)]
@@ -150,9 +155,7 @@ def smooth_gap(grid: Grid, surface_mm: np.ndarray, gap0_mm: np.ndarray, tool, cx
     """
     from scipy.interpolate import RectBivariateSpline
 
-    try:
-        tool_surface_derivatives(tool, np.zeros(1), np.zeros(1))
-    except InputError:
+    if not _has_smooth_surface(tool):
         return None
     spl = RectBivariateSpline(grid.y_mm, grid.x_mm, np.asarray(surface_mm, dtype=float), kx=3, ky=3, s=0)
     X, Y = grid.mesh()
@@ -175,7 +178,6 @@ def smooth_gap(grid: Grid, surface_mm: np.ndarray, gap0_mm: np.ndarray, tool, cx
         g = np.where(inside, c - s[0] - h, np.inf)
         return g, -s[1] - hx, -s[2] - hy, -s[3] - hxx, -s[4] - hxy, -s[5] - hyy
 
-    gap.max_cell_mismatch_mm = float(np.abs(c_cells - c).max())  # type: ignore[attr-defined]
     return gap
 
 

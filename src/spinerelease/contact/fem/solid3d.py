@@ -774,7 +774,8 @@ class SlabContact:
         tied, master, weight = self._ties
         vals = np.zeros(self.n)
         np.add.at(vals, tied, weight * self.x[master])
-        self.x[np.unique(tied)] = vals[np.unique(tied)]
+        dofs = np.unique(tied)
+        self.x[dofs] = vals[dofs]
 
     # -- solution ------------------------------------------------------------------------------------------------
     def _newton(self, load_kpa_mm2: float, tol: float, max_newton: int) -> int:
@@ -997,3 +998,56 @@ class SlabContact:
                 "skin_xy_current_mm": (self.xy_top + self.x[self.top_xy_dofs]).reshape(2, *shp),
             },
         )
+
+
+def rounded_peak_block(
+    *,
+    fine_mm: float,
+    n_layers: int,
+    thickness_mm: float = 20.0,
+    modulus_kpa: float = 15.0,
+    tip_radius_mm: float = 10.0,
+    flank_angle_deg: float = 55.0,
+    half_width_mm: float = 30.0,
+    fine_zone_mm: float = 10.0,
+    tie_surface: bool = True,
+) -> SlabContact:
+    """One rounded conical peak (:func:`spinerelease.tools.rounded_peak_derivatives`) on a uniform neo-Hookean
+    block, half model, contact on the true normal: the 3D counterpart of the axisymmetric case of
+    :mod:`.deep` (defaults: the PSO-Spine's peak into 20 mm of muscle).
+
+    Parameters
+    ----------
+    fine_mm : float
+        Element size within ``+-fine_zone_mm`` of the peak, growing 1.5x outside. [mm]
+    n_layers : int
+        Element layers through the thickness (:func:`depth_fractions`, top fraction 0.4).
+    thickness_mm, modulus_kpa : float
+        Block thickness [mm] and small-strain Young's modulus [kPa].
+    tip_radius_mm, flank_angle_deg : float
+        The peak's tip radius [mm] and flank slope [degrees].
+    half_width_mm : float
+        Half width of the block (it spans ``[0, w] x [-w, w]``). [mm]
+    fine_zone_mm : float
+        Half width of the finely meshed zone about the peak. [mm]
+    tie_surface : bool
+        See :class:`SlabContact`.
+    """
+    from ...tools import rounded_peak_derivatives
+
+    def gap(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        return tuple(-v for v in rounded_peak_derivatives(x, y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg))
+
+    zone = [(-fine_zone_mm, fine_zone_mm)]
+    return SlabContact(
+        graded_axis(0.0, half_width_mm, fine_mm, zone, 1.5),
+        graded_axis(-half_width_mm, half_width_mm, fine_mm, zone, 1.5),
+        depth_fractions(n_layers, 0.4),
+        lambda X, Y: np.full_like(X, thickness_mm),
+        lambda X, Y, D: np.full_like(X, modulus_kpa),
+        lambda X, Y: gap(X, Y)[0],
+        model="neo-hookean",
+        contact_point="normal",
+        gap_derivatives=gap,
+        tie_surface=tie_surface,
+    )

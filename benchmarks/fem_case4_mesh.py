@@ -157,34 +157,44 @@ TRUE_NORMAL_LOADS = {
 }
 
 
-def true_normal(specs: list[str], material: str = "column") -> None:
-    """The neo-Hookean FEM on the true normal, load-stepped, against the fast engine at every converged load."""
+def true_normal(
+    specs: list[str], material: str = "column", loads: list[float] | None = None, checkpoint: str | None = None
+) -> None:
+    """The neo-Hookean FEM on the true normal, load-stepped, against the fast engine at every converged load.
+
+    Rows already in the JSON for the same mesh are kept (a row at a load solved again is replaced), so a run
+    resumed from ``checkpoint`` (the solver state after its last load) or one on other loads adds to the table.
+    """
     ((fine, layers),) = _meshes(specs[:1])
     case = back_slab_case()
     tissue = "column" if material == "column" else "layers"
-    loads = TRUE_NORMAL_LOADS[material]
+    loads = TRUE_NORMAL_LOADS[material] if not loads else sorted(loads)
     guess = solve_fast_back(case, nonlinear=True, load_n=loads[0], tissue=tissue).contact
     out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"fem_case4_true_normal_{material}.json"
     rows: list[dict] = []
+    if out.exists():
+        old = json.loads(out.read_text())
+        if old.get("mesh") == f"{fine}x{layers}" and old.get("material") == material:
+            rows = old["rows"]
     t0 = time.perf_counter()
 
     def save(f: float, r) -> None:
         m = case_metrics_fem(case, r)
         mf = case_metrics_fast(case, solve_fast_back(case, nonlinear=True, load_n=f, tissue=tissue))
-        rows.append(
-            {
-                "load_n": f,
-                "seconds": time.perf_counter() - t0,
-                "strain": r.extras["max_compressive_strain"],
-                "dofs": r.n_dofs,
-                "fem": m,
-                "fast": mf,
-            }
-        )
+        row = {
+            "load_n": f,
+            "seconds": time.perf_counter() - t0,
+            "strain": r.extras["max_compressive_strain"],
+            "dofs": r.n_dofs,
+            "loads_run": loads,
+            "fem": m,
+            "fast": mf,
+        }
+        rows[:] = sorted([x for x in rows if x["load_n"] != f] + [row], key=lambda x: x["load_n"])
         out.write_text(
             json.dumps({"mesh": f"{fine}x{layers}", "material": material, "rows": rows}, indent=1, default=float)
         )
-        print(f"{f:6.2f} N {rows[-1]['seconds']:5.0f} s", _row(m), "|", _row(mf, m), flush=True)
+        print(f"{f:6.2f} N {row['seconds']:5.0f} s", _row(m), "|", _row(mf, m), flush=True)
 
     steps = solve_fem_back(
         case,
@@ -199,8 +209,10 @@ def true_normal(specs: list[str], material: str = "column") -> None:
         peak_window_mm=16.0,
         tie_surface=True,
         on_load=save,
+        checkpoint=checkpoint,
+        verbose=bool(checkpoint),
     )
-    if steps[-1][1] is None:
+    if steps and steps[-1][1] is None:
         print(f"stopped: no convergence at {steps[-1][0]} N (highest load {rows[-1]['load_n'] if rows else 0} N)")
 
 
@@ -372,6 +384,10 @@ if __name__ == "__main__":
         ),
     )
     ap.add_argument("meshes", nargs="*", default=["3.5x4"], help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
+    ap.add_argument("--loads", type=float, nargs="+", help="true-normal*: loads to step through [N]")
+    ap.add_argument(
+        "--checkpoint", help="true-normal*: .npz solver state, written after each load and resumed from if present"
+    )
     a = ap.parse_args()
     studies = {
         "linear": linear,
@@ -380,8 +396,8 @@ if __name__ == "__main__":
         "holdout": holdout,
         "tissue-layers": tissue_layers,
         "tissue-layers-figure": tissue_layers_figure,
-        "true-normal": true_normal,
-        "true-normal-layers": lambda specs: true_normal(specs, "layered"),
+        "true-normal": lambda specs: true_normal(specs, "column", a.loads, a.checkpoint),
+        "true-normal-layers": lambda specs: true_normal(specs, "layered", a.loads, a.checkpoint),
         "block-check": block_check,
     }
     studies[a.study](a.meshes)

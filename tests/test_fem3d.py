@@ -293,3 +293,28 @@ def test_tied_surface_is_bilinear_on_each_skin_face(normal_block):
     np.testing.assert_allclose(u[:, 1:-1:2, ::2], 0.5 * (u[:, :-2:2, ::2] + u[:, 2::2, ::2]), atol=1e-8)
     corners = u[:, :-2:2, :-2:2] + u[:, :-2:2, 2::2] + u[:, 2::2, :-2:2] + u[:, 2::2, 2::2]
     np.testing.assert_allclose(u[:, 1:-1:2, 1:-1:2], 0.25 * corners, atol=1e-8)
+
+
+def test_checkpoint_round_trip_and_bad_files(tmp_path):
+    """A long load-stepped run can resume from its saved state; a file for another mesh, or a broken one, is refused."""
+    from spinerelease.contact.fem.back3d import _load_checkpoint, _save_checkpoint
+
+    prob = _block(fine=5.0, zone=5.0, layers=1, half=10.0, depth=10.0)
+    assert prob.solve(0.5 * 0.05)
+    path = tmp_path / "state.npz"
+    assert _load_checkpoint(prob, path) == 0.0  # no file yet: start afresh
+    _save_checkpoint(prob, path, 0.05)
+    assert not list(tmp_path.glob("*.tmp.npz"))  # written via a temporary file, then renamed
+    fresh = _block(fine=5.0, zone=5.0, layers=1, half=10.0, depth=10.0)
+    assert _load_checkpoint(fresh, path) == 0.05
+    np.testing.assert_array_equal(fresh.x, prob.x)
+    np.testing.assert_array_equal(fresh.active, prob.active)
+    assert fresh.approach == prob.approach
+    other = _block(fine=2.5, zone=5.0, layers=1, half=10.0, depth=10.0)
+    with pytest.raises(InputError, match="unknowns"):
+        _load_checkpoint(other, path)
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a numpy file")
+    with pytest.raises(InputError, match="cannot be read"):
+        _load_checkpoint(fresh, broken)
+    assert path.exists()  # the good state is untouched

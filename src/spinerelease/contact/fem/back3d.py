@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 from scipy.interpolate import RegularGridInterpolator
@@ -509,6 +510,7 @@ def solve_fem_back(
     verbose: bool = False,
     max_cuts: int = 3,
     on_load: Callable[[float, Slab3DResult], None] | None = None,
+    checkpoint: str | Path | None = None,
     **mesh_kwargs,
 ) -> list[tuple[float, Slab3DResult | None]]:
     """Solve the half back slab under increasing loads (warm-started); stops at the first load that fails.
@@ -529,6 +531,11 @@ def solve_fem_back(
     on_load : callable, optional
         Called as ``on_load(load_n, result)`` after each requested load converges (for long runs that save as
         they go).
+    checkpoint : str or Path, optional
+        ``.npz`` file holding the state (displacements, approach, active set) after the last converged load. It is
+        rewritten after each load (via a temporary file, so an interrupted write never loses the previous one).
+        If it exists and matches the mesh, the run resumes from it and loads up to its load are skipped (they
+        are not in the returned list).
     **mesh_kwargs
         Passed to :func:`build_fem_back`.
 
@@ -546,7 +553,14 @@ def solve_fem_back(
     out: list[tuple[float, Slab3DResult | None]] = []
     guess = nodes_guess(prob, case.grid, contact_guess) if contact_guess is not None else None
     last = 0.0
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        last = _load_checkpoint(prob, checkpoint)
+        if verbose and last > 0:
+            print(f"  resuming from {checkpoint} at {last} N", flush=True)
     for k, f in enumerate(loads):
+        if f <= last:
+            continue
         target, cuts = f, 0
         while True:  # adaptive load stepping: halve the increment when a step fails
             saved = (prob.x.copy(), prob.approach, prob.active.copy())
@@ -573,6 +587,33 @@ def solve_fem_back(
                 out.insert(-1, (last, prob.result(True)))
             break
         out.append((f, prob.result(True)))
+        if checkpoint is not None:
+            _save_checkpoint(prob, checkpoint, f)
         if on_load is not None:
             on_load(f, out[-1][1])
     return out
+
+
+def _save_checkpoint(prob, path: Path, load_n: float) -> None:
+    """Write the solver state after a converged load; the old file is replaced only once the new one is complete."""
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, x=prob.x, approach=prob.approach, active=prob.active, load_n=load_n, n=prob.n)
+    tmp.replace(path)
+
+
+def _load_checkpoint(prob, path: Path) -> float:
+    """Restore the solver state from :func:`_save_checkpoint`; returns its load [N] (0 when there is none)."""
+    if not path.exists():
+        return 0.0
+    try:
+        with np.load(path) as z:
+            n, x, active = int(z["n"]), z["x"], z["active"]
+            approach, load_n = float(z["approach"]), float(z["load_n"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"checkpoint {path} cannot be read ({exc}); move it away to start afresh") from exc
+    if n != prob.n or x.shape != prob.x.shape or active.shape != prob.active.shape:
+        raise InputError(
+            f"checkpoint {path} is for a mesh with {n} unknowns, this mesh has {prob.n}; move it away to start afresh"
+        )
+    prob.x, prob.approach, prob.active = x.copy(), approach, active.astype(bool)
+    return load_n

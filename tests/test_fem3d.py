@@ -318,3 +318,15 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path):
     with pytest.raises(InputError, match="cannot be read"):
         _load_checkpoint(fresh, broken)
     assert path.exists()  # the good state is untouched
+
+
+def test_rounded_peak_block_top_layer():
+    """A top layer as stiff as the tissue below changes nothing; one thicker than the block is refused."""
+    plain = rounded_peak_block(fine_mm=5.0, n_layers=2, thickness_mm=20.0, half_width_mm=20.0)
+    same = rounded_peak_block(fine_mm=5.0, n_layers=2, thickness_mm=20.0, half_width_mm=20.0, top_layer=(8.0, 15.0))
+    a, b = plain.result(plain.solve(0.15)), same.result(same.solve(0.15))
+    assert a.approach_mm == pytest.approx(b.approach_mm, rel=1e-12)
+    soft = rounded_peak_block(fine_mm=5.0, n_layers=2, thickness_mm=20.0, half_width_mm=20.0, top_layer=(8.0, 3.25))
+    assert soft.result(soft.solve(0.15)).approach_mm > 1.2 * a.approach_mm
+    with pytest.raises(InputError, match="top layer thickness"):
+        rounded_peak_block(fine_mm=5.0, n_layers=2, thickness_mm=20.0, top_layer=(25.0, 3.25))

@@ -1011,6 +1011,8 @@ def rounded_peak_block(
     half_width_mm: float = 30.0,
     fine_zone_mm: float = 10.0,
     tie_surface: bool = True,
+    top_layer: tuple[float, float] | None = None,
+    top_fraction: float = 0.4,
 ) -> SlabContact:
     """One rounded conical peak (:func:`spinerelease.tools.rounded_peak_derivatives`) on a uniform neo-Hookean
     block, half model, contact on the true normal: the 3D counterpart of the axisymmetric case of
@@ -1032,8 +1034,25 @@ def rounded_peak_block(
         Half width of the finely meshed zone about the peak. [mm]
     tie_surface : bool
         See :class:`SlabContact`.
+    top_layer : (float, float), optional
+        A softer layer on top, ``(thickness [mm], Young's modulus [kPa])`` (e.g. skin and fat over muscle), part of
+        ``thickness_mm``; ``modulus_kpa`` is then the layer below. The material is chosen per integration point,
+        so the interface need not be an element boundary.
+    top_fraction : float
+        Thickness of the skin-side element layer relative to a uniform layer (:func:`depth_fractions`). [-]
     """
     from ...tools import rounded_peak_derivatives
+
+    if top_layer is None:
+
+        def modulus(X: np.ndarray, Y: np.ndarray, D: np.ndarray) -> np.ndarray:
+            return np.full_like(X, modulus_kpa)
+    else:
+        t_top = check_range("top layer thickness", top_layer[0], 0.0, thickness_mm, "mm")
+        e_top = check_positive("top layer modulus", top_layer[1], "kPa")
+
+        def modulus(X: np.ndarray, Y: np.ndarray, D: np.ndarray) -> np.ndarray:
+            return np.where(D <= t_top, e_top, modulus_kpa)
 
     def gap(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
         return tuple(-v for v in rounded_peak_derivatives(x, y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg))
@@ -1042,9 +1061,9 @@ def rounded_peak_block(
     return SlabContact(
         graded_axis(0.0, half_width_mm, fine_mm, zone, 1.5),
         graded_axis(-half_width_mm, half_width_mm, fine_mm, zone, 1.5),
-        depth_fractions(n_layers, 0.4),
+        depth_fractions(n_layers, top_fraction),
         lambda X, Y: np.full_like(X, thickness_mm),
-        lambda X, Y, D: np.full_like(X, modulus_kpa),
+        modulus,
         lambda X, Y: gap(X, Y)[0],
         model="neo-hookean",
         contact_point="normal",

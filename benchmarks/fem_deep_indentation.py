@@ -10,7 +10,11 @@ Cases (``--case``):
 * ``outer``: the default body's outer peak at T7: skin + fat (11.97 mm, 3.25 kPa) over muscle (22.49 mm,
   15 kPa), the two-layer tissue model;
 * ``muscle33``: 33 mm of muscle (15 kPa), the calibration grid's thick case (docs/calibration.md);
-* ``muscle20``, ``muscle10``: 20 and 10 mm of muscle.
+* ``muscle20``, ``muscle10``: 20 and 10 mm of muscle;
+* ``column``: the same outer peak's column as one layer at the series modulus (34.46 mm, 7.109 kPa; the back
+  slab's ``material="column"``, ``back3d.back_slab_case``), the single-peak counterpart of
+  ``fem_case4_mesh.py true-normal`` (stop 19: ``--case column --rezone --loads 0.25 0.5 0.8125 1.1875 1.5 2 2.5
+  3 3.5 4.5 6 8``, 13 minutes).
 
 Prints a table (FEM and fast engine per load: approach, peak pressure, contact area; the FEM's peak pressure is
 the largest facet mean of the pressure on the tool, ``extras["facet_peak_pressure_kpa"]``, its largest nodal
@@ -52,6 +56,7 @@ CASES = {
     "muscle33": [Layer("muscle", 33.0, 15.0)],
     "muscle20": [Layer("muscle", 20.0, 15.0)],
     "muscle10": [Layer("muscle", 10.0, 15.0)],
+    "column": [Layer("column", 34.46, 7.109)],
 }
 
 
@@ -164,7 +169,7 @@ def figure(out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for case, colour in zip(CASES, ("C0", "C1", "C2", "C3"), strict=True):
+    for case, colour in zip(CASES, ("C0", "C1", "C2", "C3", "C4"), strict=True):
         f = out / f"fem_deep_{case}_rezoned.json"  # the rezoned run reaches deepest; else the one-mesh run
         if not f.exists():
             f = out / f"fem_deep_{case}.json"

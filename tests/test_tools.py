@@ -181,3 +181,19 @@ def test_rounded_peak_derivatives_match_finite_differences():
     apex = rounded_peak_derivatives(np.array([1.0]), np.array([-2.0]), *args)
     assert apex[1][0] == 0.0 and apex[4][0] == 0.0
     assert apex[3][0] == pytest.approx(-0.1) and apex[5][0] == pytest.approx(-0.1)
+
+
+def test_peaked_surface_derivatives_reproduce_the_height_field():
+    """The smooth surface of a built peaked tool is its sampled height field; other tools have none."""
+    from spinerelease.tools import builtin
+    from spinerelease.tools.builtin import has_peaked_surface, peaked_surface_derivatives
+
+    for tool in (builtin.pso_spine(), builtin.pso_rite()):
+        assert has_peaked_surface(tool)
+        X, Y = tool.grid.mesh()
+        h = peaked_surface_derivatives(tool, X, Y)[0]
+        np.testing.assert_allclose(h[tool.footprint], tool.height_mm[tool.footprint], atol=1e-9)
+    roller = builtin.foam_roller()
+    assert not has_peaked_surface(roller)
+    with pytest.raises(InputError, match="no smooth surface"):
+        peaked_surface_derivatives(roller, np.zeros(1), np.zeros(1))

@@ -13,7 +13,15 @@ import numpy as np
 
 from .. import params
 from ..errors import InputError, check_range
-from .base import Peak, Tool, ellipsoid_cap_mm, rounded_peak_mm, tool_grid, validate_dimension
+from .base import (
+    Peak,
+    Tool,
+    ellipsoid_cap_mm,
+    rounded_peak_derivatives,
+    rounded_peak_mm,
+    tool_grid,
+    validate_dimension,
+)
 
 
 def _p(key: str) -> float:
@@ -188,6 +196,35 @@ def _assemble(
         z = np.maximum(z, rounded_peak_mm(X, Y, pk.x_mm, pk.y_mm, pk.height_mm, pk.tip_radius_mm, flank_angle_deg))
     foot = np.ones(grid.shape, dtype=bool)
     return Tool(name, description, grid, z, foot, tuple(peaks), sources, parameters)
+
+
+def has_peaked_surface(tool: Tool) -> bool:
+    """Whether ``tool`` was built by :func:`_assemble` (a flat base with rounded conical peaks), so that
+    :func:`peaked_surface_derivatives` gives its surface exactly."""
+    return bool(tool.peaks) and {"flank_angle_deg", "base_height_mm"} <= set(tool.parameters)
+
+
+def peaked_surface_derivatives(tool: Tool, x_mm: np.ndarray, y_mm: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Height of a tool built as a flat base with rounded conical peaks (PSO-Spine, PSO-Rite) and its
+    derivatives, in the tool frame, from the same construction as its height field (``max(base, peaks)``,
+    :func:`rounded_peak_derivatives`); for contact on the true normal (``contact.fem``).
+
+    Returns
+    -------
+    tuple of ndarray
+        ``h, h_x, h_y, h_xx, h_xy, h_yy`` [mm, -, -, 1/mm, 1/mm, 1/mm], the shape of ``x_mm``.
+    """
+    if not has_peaked_surface(tool):
+        raise InputError(f"tool {tool.name!r} is not a base with rounded conical peaks; no smooth surface")
+    par = tool.parameters
+    x = np.asarray(x_mm, dtype=float)
+    y = np.asarray(y_mm, dtype=float)
+    out = [np.full(x.shape, float(par["base_height_mm"]))] + [np.zeros(x.shape) for _ in range(5)]
+    for pk in tool.peaks:
+        d = rounded_peak_derivatives(x, y, pk.x_mm, pk.y_mm, pk.height_mm, pk.tip_radius_mm, par["flank_angle_deg"])
+        higher = d[0] > out[0]
+        out = [np.where(higher, new, old) for new, old in zip(d, out, strict=True)]
+    return tuple(out)
 
 
 def foam_roller(spacing_mm: float = 1.0, diameter_mm: float | None = None, length_mm: float | None = None) -> Tool:

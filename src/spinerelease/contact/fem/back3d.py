@@ -120,48 +120,24 @@ def back_slab_case(config=None, **kwargs) -> BackSlabCase:
     )
 
 
-def _has_smooth_surface(tool) -> bool:
-    """Whether the tool was built as a flat base with rounded conical peaks (its construction parameters)."""
-    return bool(tool.peaks) and {"flank_angle_deg", "base_height_mm"} <= set(tool.parameters)
-
-
-def tool_surface_derivatives(tool, x_mm: np.ndarray, y_mm: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Height of a built-in peaked tool (flat base with rounded conical peaks) and its derivatives, in the tool
-    frame, from its construction (``max(base, peaks)``; :func:`spinerelease.tools.rounded_peak_derivatives`).
-
-    Returns ``h, h_x, h_y, h_xx, h_xy, h_yy`` [mm, -, 1/mm]; only tools built from a base and rounded peaks
-    (PSO-Spine, PSO-Rite) have this form.
-    """
-    from ...tools import rounded_peak_derivatives
-
-    if not _has_smooth_surface(tool):
-        raise InputError(f"tool {tool.name!r} is not a base with rounded conical peaks; no smooth surface")
-    par = tool.parameters
-    x = np.asarray(x_mm, dtype=float)
-    y = np.asarray(y_mm, dtype=float)
-    out = [np.full(x.shape, float(par["base_height_mm"]))] + [np.zeros(x.shape) for _ in range(5)]
-    for pk in tool.peaks:
-        d = rounded_peak_derivatives(x, y, pk.x_mm, pk.y_mm, pk.height_mm, pk.tip_radius_mm, par["flank_angle_deg"])
-        higher = d[0] > out[0]
-        out = [np.where(higher, new, old) for new, old in zip(d, out, strict=True)]
-    return tuple(out)
-
-
 def smooth_gap(grid: Grid, surface_mm: np.ndarray, gap0_mm: np.ndarray, tool, cx_mm: float, cy_mm: float):
     """The initial gap ``g0 = c - surface - tool`` as a smooth function with derivatives (for the FEM's contact on
     the true normal): the back surface by a bicubic interpolating spline of the window grid, the tool from its
-    construction (:func:`tool_surface_derivatives`), ``c`` from the sampled gap (they agree on the grid cells).
+    construction (:func:`spinerelease.tools.builtin.peaked_surface_derivatives`), ``c`` from the sampled gap
+    (they agree on the grid cells).
 
     Returns ``None`` for tools without that construction. ``inf`` beyond the tool's footprint.
     """
     from scipy.interpolate import RectBivariateSpline
 
-    if not _has_smooth_surface(tool):
+    from ...tools.builtin import has_peaked_surface, peaked_surface_derivatives
+
+    if not has_peaked_surface(tool):
         return None
     spl = RectBivariateSpline(grid.y_mm, grid.x_mm, np.asarray(surface_mm, dtype=float), kx=3, ky=3, s=0)
     X, Y = grid.mesh()
     fin = np.isfinite(gap0_mm)
-    h_cells = tool_surface_derivatives(tool, X[fin] - cx_mm, Y[fin] - cy_mm)[0]
+    h_cells = peaked_surface_derivatives(tool, X[fin] - cx_mm, Y[fin] - cy_mm)[0]
     c_cells = gap0_mm[fin] + surface_mm[fin] + h_cells
     c = float(np.median(c_cells))
     (rows,) = np.nonzero(tool.footprint.any(axis=1))
@@ -173,7 +149,7 @@ def smooth_gap(grid: Grid, surface_mm: np.ndarray, gap0_mm: np.ndarray, tool, cx
     def gap(x_mm: np.ndarray, y_mm: np.ndarray) -> tuple[np.ndarray, ...]:
         x = np.asarray(x_mm, dtype=float)
         y = np.asarray(y_mm, dtype=float)
-        h, hx, hy, hxx, hxy, hyy = tool_surface_derivatives(tool, x - cx_mm, y - cy_mm)
+        h, hx, hy, hxx, hxy, hyy = peaked_surface_derivatives(tool, x - cx_mm, y - cy_mm)
         s = [spl.ev(y, x, dx=j, dy=i) for i, j in ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2))]
         inside = (x >= xlo) & (x <= xhi) & (y >= ylo) & (y <= yhi)
         g = np.where(inside, c - s[0] - h, np.inf)

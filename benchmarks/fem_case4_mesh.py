@@ -139,14 +139,14 @@ def block_check(specs: list[str]) -> None:
                 print(f"tie_surface={tie}: no convergence at {f} N ({exc})")
                 break
             line = f"tie_surface={tie} {f:4.1f} N: d {r.approach_mm:.3f} mm, p {r.true_peak_pressure_kpa:.2f} kPa, "
-            line += f"area {r.contact_area_mm2:.0f} mm2"
+            line += f"area {r.contact_area_current_mm2:.0f} mm2 (undeformed {r.contact_area_mm2:.0f})"
             if f in rows:
                 a = rows[f]
                 line += (
                     f" | axisymmetric {a['approach_mm']:.3f} / {a['peak_pressure_kpa']:.2f} / "
                     f"{a['contact_area_mm2']:.0f}: {100 * (r.approach_mm / a['approach_mm'] - 1):+.1f} / "
                     f"{100 * (r.true_peak_pressure_kpa / a['peak_pressure_kpa'] - 1):+.1f} / "
-                    f"{100 * (r.contact_area_mm2 / a['contact_area_mm2'] - 1):+.1f} %"
+                    f"{100 * (r.contact_area_current_mm2 / a['contact_area_mm2'] - 1):+.1f} %"
                 )
             print(line, flush=True)
 

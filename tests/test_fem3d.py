@@ -117,6 +117,11 @@ def test_contact_area_of_a_square():
     act = np.zeros((11, 11), dtype=bool)
     act[3:8, 3:8] = True  # nodes 3..7: edge midway to the free nodes -> 2.5..7.5
     assert contact_area_mm2(x, x, act) == pytest.approx(25.0, rel=0.02)
+    # on the deformed surface: a uniform stretch of 1.2 in x and a shear leave it 1.2 x larger
+    X, Y = np.meshgrid(x, x)
+    moved = np.stack([1.2 * X + 0.3 * Y, Y])
+    assert contact_area_mm2(x, x, act, current_xy_mm=moved) == pytest.approx(1.2 * 25.0, rel=0.02)
+    assert contact_area_mm2(x, x, act, current_xy_mm=np.stack([X, Y])) == contact_area_mm2(x, x, act)
 
 
 def test_graded_axis_and_fractions():
@@ -234,7 +239,8 @@ def test_true_normal_contact_matches_axisymmetric_fem(normal_block):
         assert res.force_n == pytest.approx(row["load_n"], rel=2e-3)
         assert res.bone_force_n == pytest.approx(res.force_n, rel=1e-6)
         assert res.approach_mm == pytest.approx(row["approach_mm"], rel=0.03)
-        assert res.contact_area_mm2 == pytest.approx(row["contact_area_mm2"], rel=0.15)
+        assert res.contact_area_current_mm2 == pytest.approx(row["contact_area_mm2"], rel=0.15)
+        assert res.contact_area_current_mm2 > res.contact_area_mm2  # the flanks push the skin outwards
         assert res.true_peak_pressure_kpa == pytest.approx(row["peak_pressure_kpa"], rel=0.10)
 
 

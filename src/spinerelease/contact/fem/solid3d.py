@@ -64,7 +64,13 @@ CONTACT_POINTS = ("normal", "current", "reference")
 NO_TOOL_GAP_MM = 1.0e6
 
 
-def contact_area_mm2(x_mm: np.ndarray, y_mm: np.ndarray, active: np.ndarray, samples: int = 4) -> float:
+def contact_area_mm2(
+    x_mm: np.ndarray,
+    y_mm: np.ndarray,
+    active: np.ndarray,
+    samples: int = 4,
+    current_xy_mm: np.ndarray | None = None,
+) -> float:
     """Area of the contact zone on a structured node grid: where the bilinearly interpolated active-node
     indicator is at least 1/2 (the contact edge midway between the last active and the first free node). [mm^2]
 
@@ -75,26 +81,32 @@ def contact_area_mm2(x_mm: np.ndarray, y_mm: np.ndarray, active: np.ndarray, sam
     active : ndarray of bool, shape (len(y_mm), len(x_mm))
         Nodes in contact.
     samples : int
-        Sampling points per node interval and direction.
+        Sampling points per node interval and direction (midpoint rule).
+    current_xy_mm : ndarray, shape (2, len(y_mm), len(x_mm)), optional
+        Current horizontal positions of the nodes. The zone is then measured on the deformed surface projected
+        onto the horizontal plane (each sample weighted by the Jacobian of the bilinear map of its node cell):
+        the area of the tool in contact, what the axisymmetric model's ``contact_area_current_mm2`` and the
+        fast engine's contact cells measure. Default: on the undeformed surface.
     """
-    from scipy.interpolate import RegularGridInterpolator
-
-    ind = RegularGridInterpolator((y_mm, x_mm), active.astype(float))
-    area = 0.0
-    for j in range(len(y_mm) - 1):  # midpoint rule on each node interval
-        rows = np.flatnonzero(active[j] | active[j + 1])
-        if rows.size == 0:
-            continue
-        i0, i1 = max(rows.min() - 1, 0), min(rows.max() + 1, len(x_mm) - 1)
-        ts = (np.arange(samples) + 0.5) / samples
-        ys = y_mm[j] + ts * (y_mm[j + 1] - y_mm[j])
-        xe = x_mm[i0 : i1 + 1]
-        xs = (xe[:-1, None] + ts[None, :] * np.diff(xe)[:, None]).ravel()
-        wx = np.repeat(np.diff(xe) / samples, samples)
-        Y, X = np.meshgrid(ys, xs, indexing="ij")
-        inside = ind(np.stack([Y.ravel(), X.ravel()], axis=1)).reshape(Y.shape) >= 0.5
-        area += float((inside * wx[None, :]).sum() * (y_mm[j + 1] - y_mm[j]) / samples)
-    return area
+    x = np.asarray(x_mm, dtype=float)
+    y = np.asarray(y_mm, dtype=float)
+    a = np.asarray(active, dtype=float)
+    ts = (np.arange(samples) + 0.5) / samples
+    T, S = np.meshgrid(ts, ts, indexing="ij")  # t along y, s along x; shape (samples, samples)
+    S, T = S[..., None, None], T[..., None, None]
+    ind = (1 - S) * (1 - T) * a[:-1, :-1] + S * (1 - T) * a[:-1, 1:] + (1 - S) * T * a[1:, :-1] + S * T * a[1:, 1:]
+    if current_xy_mm is None:
+        det = np.diff(y)[:, None] * np.diff(x)[None, :]  # (ny-1, nx-1)
+    else:
+        c = np.asarray(current_xy_mm, dtype=float)
+        d_s = (1 - T) * (c[:, None, None, :-1, 1:] - c[:, None, None, :-1, :-1]) + T * (
+            c[:, None, None, 1:, 1:] - c[:, None, None, 1:, :-1]
+        )
+        d_t = (1 - S) * (c[:, None, None, 1:, :-1] - c[:, None, None, :-1, :-1]) + S * (
+            c[:, None, None, 1:, 1:] - c[:, None, None, :-1, 1:]
+        )
+        det = np.abs(d_s[0] * d_t[1] - d_s[1] * d_t[0])
+    return float(np.sum((ind >= 0.5) * det) / samples**2)
 
 
 class _Diverged(RuntimeError):
@@ -128,7 +140,8 @@ class Slab3DResult:
     bone_force_n : float
         Total vertical reaction on the bone (whole slab); equals ``force_n`` at equilibrium. [N]
     contact_area_mm2 : float
-        Area of the active nodes' tributary regions on the undeformed surface (whole slab). [mm^2]
+        Contact area on the undeformed surface (whole slab; :func:`contact_area_mm2`). [mm^2]
+        ``contact_area_current_mm2`` is the area of the tool in contact (deformed surface, projected).
     model : str
     n_dofs : int
     n_elements : int
@@ -174,6 +187,16 @@ class Slab3DResult:
     def true_peak_pressure_kpa(self) -> float:
         """Largest Cauchy contact pressure. [kPa]"""
         return float(self.true_pressure_kpa.max())
+
+    @property
+    def contact_area_current_mm2(self) -> float:
+        """Area of the tool in contact: the contact zone on the deformed surface, projected onto the horizontal
+        plane (whole slab); equals ``contact_area_mm2`` when the skin nodes do not move sideways. [mm^2]"""
+        xy = self.extras.get("skin_xy_current_mm")
+        if xy is None:
+            return self.contact_area_mm2
+        area = contact_area_mm2(self.x_mm, self.y_mm, self.active, current_xy_mm=xy)
+        return (2.0 if self.symmetric else 1.0) * area
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -191,9 +191,10 @@ class Slab3DResult:
     @property
     def contact_area_current_mm2(self) -> float:
         """Area of the tool in contact: the contact zone on the deformed surface, projected onto the horizontal
-        plane (whole slab); equals ``contact_area_mm2`` when the skin nodes do not move sideways. [mm^2]"""
+        plane (whole slab). The small-strain (linear) model measures on the undeformed surface:
+        ``contact_area_mm2``. [mm^2]"""
         xy = self.extras.get("skin_xy_current_mm")
-        if xy is None:
+        if xy is None or self.model == "linear":
             return self.contact_area_mm2
         area = contact_area_mm2(self.x_mm, self.y_mm, self.active, current_xy_mm=xy)
         return (2.0 if self.symmetric else 1.0) * area

@@ -336,3 +336,17 @@ def test_rounded_peak_block_top_layer():
     assert soft.result(soft.solve(0.15)).approach_mm > 1.2 * a.approach_mm
     with pytest.raises(InputError, match="top layer thickness"):
         rounded_peak_block(fine_mm=5.0, n_layers=2, thickness_mm=20.0, top_layer=(25.0, 3.25))
+
+
+def test_face_mean_max():
+    """Simpson means over Q2 faces: exact for a biquadratic field; the corner/midside oscillation averages out."""
+    from spinerelease.contact.fem.solid3d import face_mean_max
+
+    x = np.linspace(0.0, 4.0, 9)  # four faces of width 1 each way (node lines every 0.5)
+    X, Y = np.meshgrid(x, x)
+    # mean of x^2 + y^2 over the face [3, 4] x [3, 4]: 2 * (4^3 - 3^3) / 3 = 74 / 3
+    assert face_mean_max(X**2 + Y**2) == pytest.approx(74.0 / 3.0, rel=1e-12)
+    odd_even = 10.0 + np.where((np.arange(9)[None, :] + np.arange(9)[:, None]) % 2 == 0, 1.0, -1.0)
+    assert face_mean_max(odd_even) < odd_even.max()
+    with pytest.raises(InputError):
+        face_mean_max(np.ones((4, 5)))

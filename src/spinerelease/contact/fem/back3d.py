@@ -22,7 +22,7 @@ from scipy.interpolate import RegularGridInterpolator
 
 from ...errors import InputError, check_choice, check_positive
 from ...grid import Grid
-from .solid3d import Slab3DResult, SlabContact, depth_fractions, graded_axis
+from .solid3d import Slab3DResult, SlabContact, depth_fractions, face_mean_max, graded_axis
 
 #: Smooth gap with derivatives: ``(x_mm, y_mm) -> (g, g_x, g_y, g_xx, g_xy, g_yy)``. [mm, -, 1/mm]
 GapDerivatives = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]
@@ -461,6 +461,7 @@ def case_metrics_fem(case: BackSlabCase, res: Slab3DResult, *, cauchy: bool | No
         "force_n": total,
         "peak_force_n": {name: float(per[i + 1]) for i, name in enumerate(case.peak_names)},
         "peak_pressure_kpa": res.true_peak_pressure_kpa if use_cauchy else res.peak_pressure_kpa,
+        "face_peak_pressure_kpa": face_mean_max(res.true_pressure_kpa if use_cauchy else res.pressure_kpa),
         "contact_area_mm2": float(res.contact_area_current_mm2),
         "contact_area_reference_mm2": float(res.contact_area_mm2),
         "spinous_share": spin_n / total,

@@ -158,7 +158,11 @@ TRUE_NORMAL_LOADS = {
 
 
 def true_normal(
-    specs: list[str], material: str = "column", loads: list[float] | None = None, checkpoint: str | None = None
+    specs: list[str],
+    material: str = "column",
+    loads: list[float] | None = None,
+    checkpoint: str | None = None,
+    max_cuts: int = 3,
 ) -> None:
     """The neo-Hookean FEM on the true normal, load-stepped, against the fast engine at every converged load.
 
@@ -200,7 +204,7 @@ def true_normal(
         case,
         model="neo-hookean",
         loads_n=loads,
-        max_cuts=3,
+        max_cuts=max_cuts,
         material=material,
         fine_mm=fine,
         n_layers=layers,
@@ -213,6 +217,8 @@ def true_normal(
         verbose=bool(checkpoint),
     )
     if steps and steps[-1][1] is None:
+        if len(steps) > 1 and steps[-2][1] is not None and (not rows or steps[-2][0] > rows[-1]["load_n"]):
+            save(steps[-2][0], steps[-2][1])  # the highest converged intermediate load
         print(f"stopped: no convergence at {steps[-1][0]} N (highest load {rows[-1]['load_n'] if rows else 0} N)")
 
 
@@ -388,6 +394,7 @@ if __name__ == "__main__":
     ap.add_argument(
         "--checkpoint", help="true-normal*: .npz solver state, written after each load and resumed from if present"
     )
+    ap.add_argument("--max-cuts", type=int, default=3, help="true-normal*: most halvings of a failing load step")
     a = ap.parse_args()
     studies = {
         "linear": linear,
@@ -396,8 +403,8 @@ if __name__ == "__main__":
         "holdout": holdout,
         "tissue-layers": tissue_layers,
         "tissue-layers-figure": tissue_layers_figure,
-        "true-normal": lambda specs: true_normal(specs, "column", a.loads, a.checkpoint),
-        "true-normal-layers": lambda specs: true_normal(specs, "layered", a.loads, a.checkpoint),
+        "true-normal": lambda specs: true_normal(specs, "column", a.loads, a.checkpoint, a.max_cuts),
+        "true-normal-layers": lambda specs: true_normal(specs, "layered", a.loads, a.checkpoint, a.max_cuts),
         "block-check": block_check,
     }
     studies[a.study](a.meshes)

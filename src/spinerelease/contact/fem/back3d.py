@@ -563,6 +563,8 @@ def solve_fem_back(
             out.append((f, None))
             if last > 0 and (not out[:-1] or out[-2][0] != last):
                 out.insert(-1, (last, prob.result(True)))
+                if checkpoint is not None:  # the state is back at the highest converged intermediate load
+                    _save_checkpoint(prob, checkpoint, last)
             break
         out.append((f, prob.result(True)))
         if checkpoint is not None:

@@ -124,12 +124,19 @@ def large_strain_layers(specs: list[str]) -> None:
 def block_check(specs: list[str]) -> None:
     """The 3D slab's contact on the true normal against the axisymmetric true-normal FEM (``contact.fem.deep``,
     1 mm mesh, ``tests/data/fem_deep_reference.json``): the PSO-Spine's rounded cone into 20 mm of muscle, a
-    60 x 30 mm half block, with and without the tied skin surface."""
+    60 x 30 mm half block, with and without the tied skin surface; nodal and face-mean peak pressure, area on the
+    tool and 1 cm^2 probe (against the stored axisymmetric probe where there is one)."""
+    from spinerelease.contact.fem.back3d import probe_pressure_fem
     from spinerelease.contact.fem.solid3d import _Diverged, rounded_peak_block
 
     ((fine, layers),) = _meshes(specs[:1])
     ref = json.loads((Path(__file__).resolve().parents[1] / "tests/data/fem_deep_reference.json").read_text())
     rows = {round(r["load_n"], 1): r for r in ref["cases"]["muscle20"]["rows"]}
+    probes = {
+        round(r["load_n"], 1): r["probe_kpa"]
+        for r in ref["probe"]["rows"]
+        if r["layers"] == [["muscle", 20.0, 15.0]] and "tip_radius_mm" not in r
+    }
     for tie in (True, False):
         prob = rounded_peak_block(fine_mm=fine, n_layers=layers, tie_surface=tie)
         for f in (0.3, 0.6, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0):
@@ -139,7 +146,10 @@ def block_check(specs: list[str]) -> None:
                 print(f"tie_surface={tie}: no convergence at {f} N ({exc})")
                 break
             line = f"tie_surface={tie} {f:4.1f} N: d {r.approach_mm:.3f} mm, p {r.true_peak_pressure_kpa:.2f} kPa, "
-            line += f"area {r.contact_area_current_mm2:.0f} mm2 (undeformed {r.contact_area_mm2:.0f})"
+            line += f"face mean {r.true_face_peak_pressure_kpa:.2f} kPa, "
+            line += f"area {r.contact_area_current_mm2:.0f} mm2 (undeformed {r.contact_area_mm2:.0f}), "
+            probe = probe_pressure_fem(r, [(0.0, 0.0)])[0]
+            line += f"probe {probe:.2f} kPa" + (f" ({100 * (probe / probes[f] - 1):+.1f} %)" if f in probes else "")
             if f in rows:
                 a = rows[f]
                 line += (

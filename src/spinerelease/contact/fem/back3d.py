@@ -376,24 +376,27 @@ def peak_probe_fast(case: BackSlabCase, pressure_kpa: np.ndarray) -> dict[str, f
     return out
 
 
-def peak_probe_fem(case: BackSlabCase, res: Slab3DResult, cauchy: bool = True) -> dict[str, float]:
-    """The same from a FEM result: its contact pressure (Cauchy unless ``cauchy=False``), interpolated linearly
-    between the skin nodes at their current positions (mirrored about x = 0), averaged over the disc. [kPa]"""
+def probe_pressure_fem(res: Slab3DResult, centres_mm, cauchy: bool = True) -> list[float]:
+    """Mean FEM contact pressure (Cauchy unless ``cauchy=False``) over a 1 cm^2 algometer disc centred on each of
+    ``centres_mm`` (pairs x, y): the pressure interpolated linearly between the skin nodes at their current
+    positions (mirrored about x = 0 for a symmetric model), averaged over the disc. [kPa]"""
     from scipy.interpolate import LinearNDInterpolator
 
     p = (res.true_pressure_kpa if cauchy else res.pressure_kpa).ravel()
     xy = res.extras.get("skin_xy_current_mm")
-    if xy is None:  # linear model: the nodes do not move
+    if xy is None:  # no horizontal displacements stored: the undeformed positions
         X, Y = np.meshgrid(res.x_mm, res.y_mm)
         xy = np.stack([X, Y])
     x, y = xy[0].ravel(), xy[1].ravel()
-    off = x > 1e-9
+    off = x > 1e-9 if res.symmetric else np.zeros(x.shape, dtype=bool)
     pts = np.concatenate([np.stack([x, y]), np.stack([-x[off], y[off]])], axis=1).T
     f = LinearNDInterpolator(pts, np.concatenate([p, p[off]]), fill_value=0.0)
-    return {
-        name: float(f(_probe_points(px, py).T).mean())
-        for name, (px, py) in zip(case.peak_names, case.peak_xy_mm, strict=True)
-    }
+    return [float(f(_probe_points(px, py).T).mean()) for px, py in centres_mm]
+
+
+def peak_probe_fem(case: BackSlabCase, res: Slab3DResult, cauchy: bool = True) -> dict[str, float]:
+    """The same from a FEM result (:func:`probe_pressure_fem` on each peak's apex). [kPa]"""
+    return dict(zip(case.peak_names, probe_pressure_fem(res, case.peak_xy_mm, cauchy), strict=True))
 
 
 def _nearest_peak(x: np.ndarray, y: np.ndarray, peaks: np.ndarray) -> np.ndarray:
@@ -461,7 +464,7 @@ def case_metrics_fem(case: BackSlabCase, res: Slab3DResult, *, cauchy: bool | No
         "force_n": total,
         "peak_force_n": {name: float(per[i + 1]) for i, name in enumerate(case.peak_names)},
         "peak_pressure_kpa": res.true_peak_pressure_kpa if use_cauchy else res.peak_pressure_kpa,
-        "face_peak_pressure_kpa": face_mean_max(res.true_pressure_kpa if use_cauchy else res.pressure_kpa),
+        "face_peak_pressure_kpa": res.true_face_peak_pressure_kpa if use_cauchy else face_mean_max(res.pressure_kpa),
         "contact_area_mm2": float(res.contact_area_current_mm2),
         "contact_area_reference_mm2": float(res.contact_area_mm2),
         "spinous_share": spin_n / total,

@@ -1058,16 +1058,16 @@ def rounded_peak_block(
     top_layer: tuple[float, float] | None = None,
     top_fraction: float = 0.4,
 ) -> SlabContact:
-    """One rounded conical peak (:func:`spinerelease.tools.rounded_peak_derivatives`) on a uniform neo-Hookean
-    block, half model, contact on the true normal: the 3D counterpart of the axisymmetric case of
-    :mod:`.deep` (defaults: the PSO-Spine's peak into 20 mm of muscle).
+    """One rounded conical peak (:func:`spinerelease.tools.rounded_peak_derivatives`) on a neo-Hookean block
+    (uniform, or with a softer ``top_layer``), half model, contact on the true normal: the 3D counterpart of the
+    axisymmetric cases of :mod:`.deep` (defaults: the PSO-Spine's peak into 20 mm of muscle).
 
     Parameters
     ----------
     fine_mm : float
         Element size within ``+-fine_zone_mm`` of the peak, growing 1.5x outside. [mm]
     n_layers : int
-        Element layers through the thickness (:func:`depth_fractions`, top fraction 0.4).
+        Element layers through the thickness (:func:`depth_fractions`, ``top_fraction``).
     thickness_mm, modulus_kpa : float
         Block thickness [mm] and small-strain Young's modulus [kPa].
     tip_radius_mm, flank_angle_deg : float

@@ -257,6 +257,7 @@ def build_fem_back(
     contact_point: str = "current",
     peak_window_mm: float | None = None,
     tie_surface: bool = False,
+    curvature: str = "exact",
 ) -> SlabContact:
     """The half back slab (x >= 0) meshed for the FEM, with the fast engine's inputs.
 
@@ -286,6 +287,8 @@ def build_fem_back(
         Refine bands about the peaks instead of the whole contact zone (:func:`fem_mesh_lines`). [mm]
     tie_surface : bool
         Bilinear horizontal displacement on every skin face (``solid3d.SlabContact``; for the true normal).
+    curvature : str
+        ``"exact"`` or ``"averaged"``: the tool-curvature term of the true-normal tangent (``solid3d.SlabContact``).
     """
     if material not in ("column", "layered"):
         raise InputError(f"material must be 'column' or 'layered', got {material!r}")
@@ -312,6 +315,7 @@ def build_fem_back(
         contact_point=contact_point,
         gap_derivatives=case.gap_derivatives,
         tie_surface=tie_surface,
+        curvature=curvature,
     )
 
 

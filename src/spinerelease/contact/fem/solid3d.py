@@ -596,6 +596,14 @@ class SlabContact:
         vertices' (eliminated from the Newton system): a bilinear horizontal displacement on every skin face.
         Removes the odd-even slip of collocated contact nodes on quadratic elements, which under the true normal
         makes the tangent nearly singular at depth (as ``tie_surface`` of :class:`.deep.NormalContact`).
+    curvature : str
+        The tool-curvature term of the tangent on the true normal. ``"exact"`` (default): the gap's Hessian at
+        each active node, so the tangent is the exact derivative of the residual and Newton's method converges
+        quadratically; once a Newton step points back against the one before (a node jumping across the blend of
+        a tip into its flank, where the curvature jumps), that load step goes on with ``"averaged"``.
+        ``"averaged"``: the Hessian averaged over the finest element's width about each node (as up to stop 19;
+        robust at a curvature jump, but the tangent is then off by a few per cent in the skin's sliding rows and
+        the iteration converges only linearly).
     """
 
     def __init__(
@@ -613,13 +621,21 @@ class SlabContact:
         contact_point: str = "current",
         gap_derivatives: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]] | None = None,
         tie_surface: bool = False,
+        curvature: str = "exact",
     ) -> None:
         if contact_point not in CONTACT_POINTS:
             raise InputError(f"contact point must be one of {CONTACT_POINTS}, got {contact_point!r}")
         if contact_point == "normal" and gap_derivatives is None:
             raise InputError("contact on the true normal needs the gap's derivatives (gap_derivatives)")
+        if curvature not in ("exact", "averaged"):
+            raise InputError(f"curvature must be 'exact' or 'averaged', got {curvature!r}")
         self.gap_derivatives = gap_derivatives
         self.contact_point = contact_point
+        self.curvature = curvature
+        #: whether the current Newton iteration uses the averaged curvature (see ``curvature``)
+        self._averaged = curvature == "averaged"
+        #: Newton solves that fell back from the exact to the averaged curvature
+        self.curvature_fallbacks = 0
         #: Width over which the tangent averages the tool's curvature (the finest element). [mm]
         self.curvature_window_mm = float(np.diff(np.asarray(x_mm, dtype=float)).min())
         if model not in MODELS:
@@ -786,13 +802,14 @@ class SlabContact:
         if not normal:
             return free, (H + d_col).tocsr(), None
         _, gx, gy = self._gap_derivatives(act_nodes)[:3]
-        # the tool's curvature jumps where a rounded tip meets its flank; a node sitting there would make the
-        # tangent jump between iterations and Newton's method chatter, so the tangent takes the curvature
-        # averaged over an element's width about the node (the residual and the gap stay exact; as in .deep)
-        h = 0.5 * self.curvature_window_mm
+        # the tool's curvature jumps where a rounded tip meets its flank; a node sitting there can make the
+        # tangent jump between iterations and Newton's method chatter; the averaged variant then takes the
+        # curvature averaged over an element's width about the node (the residual and the gap stay exact)
         xy = self.xy_top[:, act_nodes] + self.x[self.top_xy_dofs[:, act_nodes]]
-        curv = [self.gap_derivatives(xy[0] + sx, xy[1] + sy)[3:] for sx in (-h, h) for sy in (-h, h)]
-        gxx, gxy, gyy = (0.25 * sum(np.asarray(c[i], dtype=float) for c in curv) for i in range(3))
+        h = 0.5 * self.curvature_window_mm if self._averaged else 0.0
+        shifts = [(sx, sy) for sx in (-h, h) for sy in (-h, h)] if h > 0 else [(0.0, 0.0)]
+        curv = [self.gap_derivatives(xy[0] + sx, xy[1] + sy)[3:] for sx, sy in shifts]
+        gxx, gxy, gyy = (sum(np.asarray(c[i], dtype=float) for c in curv) / len(shifts) for i in range(3))
         # u_z,k = g(X_k + u_x,k, Y_k + u_y,k) - d: the active rows are the slopes times the horizontal rows
         Sh = H[np.stack([3 * self.top[act_nodes], 3 * self.top[act_nodes] + 1], axis=1).ravel()]  # (2 na, nf+1)
         slopes = sp.csr_matrix(
@@ -830,6 +847,7 @@ class SlabContact:
         act_nodes = np.flatnonzero(self.active)
         # x = T v + c: unknown dofs map to themselves, tied dofs to their vertices' mean, every active z-dof to
         # -d (+ its gap, + for the true normal its slope times the node's horizontal displacement)
+        self._averaged = self.curvature == "averaged"
         free, T, curvature = self._map(act_nodes, normal)
         nf = free.size
         ref = max(load_kpa_mm2, 1e-30)
@@ -879,13 +897,20 @@ class SlabContact:
             res = float(np.abs(r[:nf]).max(initial=0.0)) / (ref / max(1.0, float(self.active.sum())))
             self.residual = res
             # a skin node sliding across the blend of a tip into its flank can make full Newton steps jump back
-            # and forth across it with the same active set; while a step points back against the one before,
+            # and forth across it with the same active set; while a step points back against the one before
+            # without having shrunk to less than half of it (a converging Newton iteration's corrections shrink),
             # the next steps are halved (doubled again, up to the full step, when it does not; as in .deep)
             if normal:
                 d_now = dv[:nf]
-                turned = prev is not None and float(d_now @ prev) < -0.5 * float(d_now @ d_now)
+                dd = float(d_now @ d_now)
+                turned = (
+                    prev is not None and float(d_now @ prev) < -0.5 * dd and 4.0 * dd > float(prev @ prev)
+                )
                 damp = max(0.5 * damp, 1.0 / 64.0) if turned else min(2.0 * damp, 1.0)
                 prev = d_now
+                if turned and not self._averaged:  # chatter at a curvature jump: go on with the averaged term
+                    self._averaged = True
+                    self.curvature_fallbacks += 1
             if self.newton_trace is not None:
                 self.newton_trace.append((self.approach, it, float(alpha), step, res, int(act.size)))
             if linear:
@@ -1057,6 +1082,7 @@ def rounded_peak_block(
     tie_surface: bool = True,
     top_layer: tuple[float, float] | None = None,
     top_fraction: float = 0.4,
+    curvature: str = "exact",
 ) -> SlabContact:
     """One rounded conical peak (:func:`spinerelease.tools.rounded_peak_derivatives`) on a neo-Hookean block
     (uniform, or with a softer ``top_layer``), half model, contact on the true normal: the 3D counterpart of the
@@ -1084,6 +1110,8 @@ def rounded_peak_block(
         so the interface need not be an element boundary.
     top_fraction : float
         Thickness of the skin-side element layer relative to a uniform layer (:func:`depth_fractions`). [-]
+    curvature : str
+        ``"exact"`` or ``"averaged"`` (see :class:`SlabContact`).
     """
     from ...tools import rounded_peak_derivatives
 
@@ -1113,4 +1141,5 @@ def rounded_peak_block(
         contact_point="normal",
         gap_derivatives=gap,
         tie_surface=tie_surface,
+        curvature=curvature,
     )

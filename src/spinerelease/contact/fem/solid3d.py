@@ -903,9 +903,7 @@ class SlabContact:
             if normal:
                 d_now = dv[:nf]
                 dd = float(d_now @ d_now)
-                turned = (
-                    prev is not None and float(d_now @ prev) < -0.5 * dd and 4.0 * dd > float(prev @ prev)
-                )
+                turned = prev is not None and float(d_now @ prev) < -0.5 * dd and 4.0 * dd > float(prev @ prev)
                 damp = max(0.5 * damp, 1.0 / 64.0) if turned else min(2.0 * damp, 1.0)
                 prev = d_now
                 if turned and not self._averaged:  # chatter at a curvature jump: go on with the averaged term

@@ -23,6 +23,7 @@ from spinerelease.contact.fem.solid3d import (  # noqa: E402
     graded_axis,
     nested_dissection,
     rounded_peak_block,
+    skin_mass_matrix,
 )
 from spinerelease.errors import InputError  # noqa: E402
 
@@ -345,6 +346,40 @@ def test_true_normal_tangent_is_exact():
     assert out["averaged"][2] > 1e-2
     assert out["exact"][0] == pytest.approx(out["averaged"][0], rel=1e-6)
     assert out["exact"][1] < out["averaged"][1]
+
+
+def test_skin_mass_matrix():
+    """The skin's mass matrix, computed on the surface alone: the area of a flat and of a tilted grid, the
+    scikit-fem facet basis it replaced on the deformed skin of a solved block (to round-off), and bad shapes."""
+    from dataclasses import replace
+
+    from skfem import BilinearForm, ElementHex2, FacetBasis, asm
+
+    y, x = np.meshgrid(np.linspace(0.0, 6.0, 7), np.linspace(0.0, 4.0, 5) ** 1.2, indexing="ij")
+    flat = np.stack([x, y, np.zeros_like(x)])
+    assert skin_mass_matrix(flat).sum() == pytest.approx(6.0 * 4.0**1.2, rel=1e-12)
+    tilted = np.stack([x, y, 0.75 * x])  # dz/dx = 0.75: area x 1.25
+    assert skin_mass_matrix(tilted).sum() == pytest.approx(1.25 * 6.0 * 4.0**1.2, rel=1e-12)
+    for bad in (flat[:, :6], flat[:2], flat[:, :1, :1]):
+        with pytest.raises(InputError, match="odd"):
+            skin_mass_matrix(bad)
+
+    prob = rounded_peak_block(fine_mm=5.0, n_layers=2, thickness_mm=20.0, half_width_mm=20.0)
+    assert prob.solve(0.5 * 2.0)
+    mesh = prob.mesh
+    vert = prob.x[: prob.nu].reshape(-1, 3)[: mesh.nvertices].T  # the first scalar Q2 dofs are the vertices
+    fb = FacetBasis(
+        replace(mesh, doflocs=mesh.doflocs + vert), ElementHex2(), facets=mesh.boundaries["top"], intorder=5
+    )
+
+    @BilinearForm
+    def mass(u, v, w):
+        return u * v
+
+    ref = asm(mass, fb).tocsr()[prob.top][:, prob.top].toarray()
+    new = prob._top_mass(moved=True).toarray()
+    assert np.abs(new - ref).max() < 1e-12 * np.abs(ref).max()
+    assert new.sum() > prob._top_mass().sum()  # the skin is stretched over the tip
 
 
 def test_checkpoint_round_trip_and_bad_files(tmp_path):

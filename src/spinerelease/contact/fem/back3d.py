@@ -549,10 +549,11 @@ def solve_fem_back(
         target, cuts = f, 0
         while True:  # adaptive load stepping: halve the increment when a step fails
             saved = (prob.x.copy(), prob.approach, prob.active.copy())
+            reason = "the active set did not settle"
             try:
                 ok = prob.solve(0.5 * target, initial_active=guess if (k == 0 and last == 0.0) else None)
-            except _Diverged:
-                ok = False
+            except _Diverged as exc:
+                ok, reason = False, str(exc)
             if ok:
                 last = target
                 if target >= f:
@@ -565,7 +566,7 @@ def solve_fem_back(
                 break
             target = 0.5 * (last + target)
             if verbose:
-                print(f"  step failed; trying {target:.1f} N", flush=True)
+                print(f"  step failed ({reason}); trying {target:.2f} N", flush=True)
         if last < f:
             out.append((f, None))
             if last > 0 and (not out[:-1] or out[-2][0] != last):

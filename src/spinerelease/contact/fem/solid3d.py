@@ -1028,7 +1028,8 @@ class SlabContact:
             if self.verbose:
                 print(
                     f"  active set: {self.log[-1][0]} nodes, release {tens.sum()}, add {new.sum()}, "
-                    f"approach {self.approach:.4f} mm, residual {self.residual:.1e}",
+                    f"approach {self.approach:.4f} mm, residual {self.residual:.1e}"
+                    + (" (averaged curvature)" if self._averaged and self.curvature == "exact" else ""),
                     flush=True,
                 )
             if not tens.any() and not new.any():

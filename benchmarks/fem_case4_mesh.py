@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -173,11 +174,14 @@ def true_normal(
     loads: list[float] | None = None,
     checkpoint: str | None = None,
     max_cuts: int = 3,
+    states: str | None = None,
 ) -> None:
     """The neo-Hookean FEM on the true normal, load-stepped, against the fast engine at every converged load.
 
     Rows already in the JSON for the same mesh are kept (a row at a load solved again is replaced), so a run
     resumed from ``checkpoint`` (the solver state after its last load) or one on other loads adds to the table.
+    ``states``: a folder that keeps a copy of the checkpoint of every load (``<material>_<load>N.npz``, 1 MB each),
+    for measuring the saved states again later.
     """
     ((fine, layers),) = _meshes(specs[:1])
     case = back_slab_case()
@@ -204,6 +208,9 @@ def true_normal(
             "fem": m,
             "fast": mf,
         }
+        if states and checkpoint and Path(checkpoint).exists():
+            Path(states).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(checkpoint, Path(states) / f"{material}_{f:g}N.npz")
         rows[:] = sorted([x for x in rows if x["load_n"] != f] + [row], key=lambda x: x["load_n"])
         out.write_text(
             json.dumps({"mesh": f"{fine}x{layers}", "material": material, "rows": rows}, indent=1, default=float)
@@ -405,6 +412,7 @@ if __name__ == "__main__":
         "--checkpoint", help="true-normal*: .npz solver state, written after each load and resumed from if present"
     )
     ap.add_argument("--max-cuts", type=int, default=3, help="true-normal*: most halvings of a failing load step")
+    ap.add_argument("--states", help="true-normal*: folder keeping the solver state of every load (with --checkpoint)")
     a = ap.parse_args()
     studies = {
         "linear": linear,
@@ -413,8 +421,8 @@ if __name__ == "__main__":
         "holdout": holdout,
         "tissue-layers": tissue_layers,
         "tissue-layers-figure": tissue_layers_figure,
-        "true-normal": lambda specs: true_normal(specs, "column", a.loads, a.checkpoint, a.max_cuts),
-        "true-normal-layers": lambda specs: true_normal(specs, "layered", a.loads, a.checkpoint, a.max_cuts),
+        "true-normal": lambda specs: true_normal(specs, "column", a.loads, a.checkpoint, a.max_cuts, a.states),
+        "true-normal-layers": lambda specs: true_normal(specs, "layered", a.loads, a.checkpoint, a.max_cuts, a.states),
         "block-check": block_check,
     }
     studies[a.study](a.meshes)

@@ -88,27 +88,75 @@ def skin_mass_matrix(positions_mm: np.ndarray, n_gauss: int = 3) -> sp.csr_matri
         Rows and columns in the grid's row-major order.
     """
     P = np.asarray(positions_mm, dtype=float)
-    if P.ndim != 3 or P.shape[0] != 3 or P.shape[1] % 2 == 0 or P.shape[2] % 2 == 0 or min(P.shape[1:]) < 3:
+    if P.ndim != 3 or P.shape[0] != 3:
         raise InputError("skin positions must have shape (3, ny, nx) with odd ny, nx >= 3 (quadratic faces)")
     ny, nx = P.shape[1:]
+    nodes = _skin_faces(ny, nx)
     t, w = np.polynomial.legendre.leggauss(n_gauss)
-    q2 = np.stack([0.5 * t * (t - 1.0), 1.0 - t**2, 0.5 * t * (t + 1.0)])  # (3, nq) on [-1, 1]
-    N = np.einsum("aq,br->abqr", q2, q2).reshape(9, -1)  # node (row a along y, b along x), point (q along y, r)
+    N = _q2_face_rule(n_gauss)[0]
     L, dL = np.stack([0.5 * (1.0 - t), 0.5 * (1.0 + t)]), np.array([-0.5, 0.5])
-    fy, fx = np.meshgrid(np.arange(0, ny - 1, 2), np.arange(0, nx - 1, 2), indexing="ij")
-    fy, fx = fy.ravel(), fx.ravel()
-    V = np.stack([[P[:, fy + 2 * i, fx + 2 * j] for j in (0, 1)] for i in (0, 1)])  # (2, 2, 3, nf): vertex (y, x)
-    # the bilinear face X(eta, xi) = sum V_ij L_i(eta) L_j(xi) and its two tangents at the points (q, r)
     ones = np.ones(n_gauss)
-    X_xi = np.einsum("ijcf,iq,j,r->cfqr", V, L, dL, ones)  # (3, nf, q, r)
-    X_eta = np.einsum("ijcf,i,jr,q->cfqr", V, dL, L, ones)
+    V = P.reshape(3, -1)[:, nodes[:, [0, 2, 6, 8]]].reshape(3, -1, 2, 2)  # vertices (c, face, y, x)
+    # the bilinear face X(eta, xi) = sum V_ij L_i(eta) L_j(xi) and its two tangents at the points (q, r)
+    X_xi = np.einsum("cfij,iq,j,r->cfqr", V, L, dL, ones)
+    X_eta = np.einsum("cfij,i,jr,q->cfqr", V, dL, L, ones)
     dA = np.linalg.norm(np.cross(X_xi, X_eta, axis=0), axis=0) * np.outer(w, w)  # (nf, q, r)
-    Me = np.einsum("aq,bq,fq->fab", N, N, dA.reshape(fy.size, -1))
-    ly, lx = np.meshgrid(np.arange(3), np.arange(3), indexing="ij")
-    nodes = (fy[:, None] + ly.ravel()) * nx + fx[:, None] + lx.ravel()  # (nf, 9)
+    Me = np.einsum("aq,bq,fq->fab", N, N, dA.reshape(nodes.shape[0], -1))
     rows = np.repeat(nodes, 9, axis=1).ravel()
     cols = np.tile(nodes, (1, 9)).ravel()
     return sp.csr_matrix((Me.ravel(), (rows, cols)), shape=(ny * nx, ny * nx))
+
+
+def _skin_faces(ny: int, nx: int) -> np.ndarray:
+    """Node numbers (row-major on the ``(ny, nx)`` skin grid) of each 9-node face, (n_faces, 9), the face's
+    nodes in row-major order (along y, then x); vertices on even grid lines."""
+    if ny % 2 == 0 or nx % 2 == 0 or min(ny, nx) < 3:
+        raise InputError("skin positions must have shape (3, ny, nx) with odd ny, nx >= 3 (quadratic faces)")
+    fy, fx = np.meshgrid(np.arange(0, ny - 1, 2), np.arange(0, nx - 1, 2), indexing="ij")
+    ly, lx = np.meshgrid(np.arange(3), np.arange(3), indexing="ij")
+    return (fy.ravel()[:, None] + ly.ravel()) * nx + fx.ravel()[:, None] + lx.ravel()
+
+
+def _q2_face_rule(n_gauss: int) -> tuple[np.ndarray, ...]:
+    """Biquadratic Lagrange shapes of a 9-node face and their derivatives at ``n_gauss`` x ``n_gauss`` Gauss
+    points on [-1, 1]^2: ``N, dN/dxi, dN/deta`` (9, nq) (node order as :func:`_skin_faces`; xi along x) and the
+    weights (nq,)."""
+    t, w = np.polynomial.legendre.leggauss(n_gauss)
+    q = np.stack([0.5 * t * (t - 1.0), 1.0 - t**2, 0.5 * t * (t + 1.0)])  # (3, n)
+    dq = np.stack([t - 0.5, -2.0 * t, t + 0.5])
+    N = np.einsum("aq,br->abqr", q, q).reshape(9, -1)  # node (a along y, b along x), point (q along y, r along x)
+    dN_dxi = np.einsum("aq,br->abqr", q, dq).reshape(9, -1)
+    dN_deta = np.einsum("aq,br->abqr", dq, q).reshape(9, -1)
+    return N, dN_dxi, dN_deta, np.outer(w, w).ravel()
+
+
+def skin_quadrature(xy_mm: np.ndarray, values: np.ndarray, n_gauss: int = 8) -> tuple[np.ndarray, ...]:
+    """Gauss points of the skin's 9-node faces in the horizontal plane, with a nodal field's value there.
+
+    Parameters
+    ----------
+    xy_mm : array, shape (2, ny, nx)
+        Horizontal node positions (e.g. the deformed skin's). [mm]
+    values : array, shape (ny, nx)
+        Nodal values of a field, interpolated with the faces' biquadratic shape functions (e.g. pressure).
+    n_gauss : int
+        Gauss points per face and direction.
+
+    Returns
+    -------
+    x, y, value, weight : arrays, shape (n_faces * n_gauss^2,)
+        Point positions [mm], the field there and the point's share of the projected area [mm^2]; ``sum(value *
+        weight)`` over all points is the field's integral over the projected skin.
+    """
+    xy = np.asarray(xy_mm, dtype=float)
+    v = np.asarray(values, dtype=float)
+    if xy.ndim != 3 or xy.shape[0] != 2 or v.shape != xy.shape[1:]:
+        raise InputError("skin positions must have shape (2, ny, nx) and the values (ny, nx)")
+    nodes = _skin_faces(*v.shape)
+    N, Nx, Ne, w = _q2_face_rule(n_gauss)
+    X, Y = xy[0].ravel()[nodes], xy[1].ravel()[nodes]  # (nf, 9)
+    det = (X @ Nx) * (Y @ Ne) - (X @ Ne) * (Y @ Nx)
+    return (X @ N).ravel(), (Y @ N).ravel(), (v.ravel()[nodes] @ N).ravel(), (np.abs(det) * w).ravel()
 
 
 def contact_area_mm2(

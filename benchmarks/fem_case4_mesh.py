@@ -14,7 +14,9 @@ neo-Hookean FEM with fat over muscle at the highest load it converges at, agains
 along its normal (``contact_point="normal"``), mesh refined in 16 mm bands about the peaks, load-stepped as far
 as it converges, against the fast engine at every load (series modulus / fat over muscle); writes
 ``docs/figures/fem_case4_true_normal_{column,layered}.json`` after every load (``pip install .[fem-mkl]`` for
-faster solves). ``block-check``: the 3D slab on the true normal, with and without the tied skin, against the
+faster solves; ``--checkpoint F`` resumes a long run, ``--states DIR`` keeps every load's state).
+``remeasure`` / ``remeasure-layers``: the FEM metrics of those tables measured again from saved states
+(``--states DIR``). ``block-check``: the 3D slab on the true normal, with and without the tied skin, against the
 axisymmetric true-normal FEM on one peak.
 Meshes are given as ``<element size mm>x<layers>``.
 
@@ -29,6 +31,7 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py block-check 2.5x3           # about 3 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal 2.5x4           # about 1-2 hours
     /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal-layers 2.5x4    # about 1-2 hours
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py remeasure 2.5x4 --states DIR  # seconds per state
 """
 
 from __future__ import annotations
@@ -239,6 +242,48 @@ def true_normal(
         print(f"stopped: no convergence at {steps[-1][0]} N (highest load {rows[-1]['load_n'] if rows else 0} N)")
 
 
+def remeasure(specs: list[str], material: str, states: str) -> None:
+    """Measure the FEM rows of the stored true-normal table again from saved solver states (``--states``, files
+    ``<material>_<load>N.npz`` from a run with ``--states``, or checkpoints): every FEM metric is recomputed with
+    the present code (e.g. the probe integrated over the skin's Q2 field since stop 20) and the row says so. Rows
+    without a state are left as they are."""
+    from spinerelease.contact.fem.back3d import _load_checkpoint, build_fem_back
+
+    ((fine, layers),) = _meshes(specs[:1])
+    case = back_slab_case()
+    tissue = "column" if material == "column" else "layers"
+    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"fem_case4_true_normal_{material}.json"
+    data = json.loads(out.read_text())
+    if data.get("mesh") != f"{fine}x{layers}":
+        raise SystemExit(f"the stored table is for mesh {data.get('mesh')}, not {fine}x{layers}")
+    prob = build_fem_back(
+        case,
+        model="neo-hookean",
+        material=material,
+        fine_mm=fine,
+        n_layers=layers,
+        contact_guess=solve_fast_back(case, nonlinear=True, load_n=1.0, tissue=tissue).contact,
+        contact_point="normal",
+        peak_window_mm=16.0,
+        tie_surface=True,
+    )
+    rows = {float(r["load_n"]): r for r in data["rows"]}
+    for path in sorted(Path(states).glob(f"{material}_*N.npz")):
+        load = _load_checkpoint(prob, path)
+        if load not in rows:
+            print(f"{path.name}: {load} N is not in the table")
+            continue
+        m = case_metrics_fem(case, prob.result(True))
+        old = rows[load]["fem"]
+        for k in ("approach_mm", "force_n"):
+            if abs(m[k] - old[k]) > 1e-6 * max(1.0, abs(old[k])):
+                raise SystemExit(f"{path.name}: {k} {m[k]} differs from the table's {old[k]}: another state")
+        rows[load]["fem"] = m
+        rows[load]["remeasured"] = "stop 20: FEM metrics measured again from the saved state with the present code"
+        print(f"{load:6.2f} N", _row(m), "|", _row(rows[load]["fast"], m), flush=True)
+    out.write_text(json.dumps(data, indent=1, default=float))
+
+
 HOLDOUT = {
     "T7": ({}, "fit"),
     "L3": ({"level": "L3"}, "fit"),
@@ -404,6 +449,8 @@ if __name__ == "__main__":
             "true-normal",
             "true-normal-layers",
             "block-check",
+            "remeasure",
+            "remeasure-layers",
         ),
     )
     ap.add_argument("meshes", nargs="*", default=["3.5x4"], help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
@@ -412,7 +459,10 @@ if __name__ == "__main__":
         "--checkpoint", help="true-normal*: .npz solver state, written after each load and resumed from if present"
     )
     ap.add_argument("--max-cuts", type=int, default=3, help="true-normal*: most halvings of a failing load step")
-    ap.add_argument("--states", help="true-normal*: folder keeping the solver state of every load (with --checkpoint)")
+    ap.add_argument(
+        "--states",
+        help="true-normal*: folder keeping the solver state of every load (with --checkpoint); remeasure*: read from",
+    )
     a = ap.parse_args()
     studies = {
         "linear": linear,
@@ -424,5 +474,7 @@ if __name__ == "__main__":
         "true-normal": lambda specs: true_normal(specs, "column", a.loads, a.checkpoint, a.max_cuts, a.states),
         "true-normal-layers": lambda specs: true_normal(specs, "layered", a.loads, a.checkpoint, a.max_cuts, a.states),
         "block-check": block_check,
+        "remeasure": lambda specs: remeasure(specs, "column", a.states),
+        "remeasure-layers": lambda specs: remeasure(specs, "layered", a.states),
     }
     studies[a.study](a.meshes)

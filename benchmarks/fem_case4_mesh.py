@@ -178,6 +178,7 @@ def true_normal(
     checkpoint: str | None = None,
     max_cuts: int = 3,
     states: str | None = None,
+    apex_lines: bool = False,
 ) -> None:
     """The neo-Hookean FEM on the true normal, load-stepped, against the fast engine at every converged load.
 
@@ -191,7 +192,8 @@ def true_normal(
     tissue = "column" if material == "column" else "layers"
     loads = TRUE_NORMAL_LOADS[material] if not loads else sorted(loads)
     guess = solve_fast_back(case, nonlinear=True, load_n=loads[0], tissue=tissue).contact
-    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"fem_case4_true_normal_{material}.json"
+    tag = "_apex" if apex_lines else ""
+    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"fem_case4_true_normal_{material}{tag}.json"
     rows: list[dict] = []
     if out.exists():
         old = json.loads(out.read_text())
@@ -232,6 +234,7 @@ def true_normal(
         contact_point="normal",
         peak_window_mm=16.0,
         tie_surface=True,
+        apex_lines=apex_lines,
         on_load=save,
         checkpoint=checkpoint,
         verbose=bool(checkpoint),
@@ -463,6 +466,11 @@ if __name__ == "__main__":
         "--states",
         help="true-normal*: folder keeping the solver state of every load (with --checkpoint); remeasure*: read from",
     )
+    ap.add_argument(
+        "--apex-lines",
+        action="store_true",
+        help="true-normal*: mesh lines through every apex (results in fem_case4_true_normal_<material>_apex.json)",
+    )
     a = ap.parse_args()
     studies = {
         "linear": linear,
@@ -471,8 +479,12 @@ if __name__ == "__main__":
         "holdout": holdout,
         "tissue-layers": tissue_layers,
         "tissue-layers-figure": tissue_layers_figure,
-        "true-normal": lambda specs: true_normal(specs, "column", a.loads, a.checkpoint, a.max_cuts, a.states),
-        "true-normal-layers": lambda specs: true_normal(specs, "layered", a.loads, a.checkpoint, a.max_cuts, a.states),
+        "true-normal": lambda specs: true_normal(
+            specs, "column", a.loads, a.checkpoint, a.max_cuts, a.states, a.apex_lines
+        ),
+        "true-normal-layers": lambda specs: true_normal(
+            specs, "layered", a.loads, a.checkpoint, a.max_cuts, a.states, a.apex_lines
+        ),
         "block-check": block_check,
         "remeasure": lambda specs: remeasure(specs, "column", a.states),
         "remeasure-layers": lambda specs: remeasure(specs, "layered", a.states),

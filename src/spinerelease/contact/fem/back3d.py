@@ -217,12 +217,15 @@ def fem_mesh_lines(
     growth: float = 1.5,
     margin_mm: float = 6.0,
     peak_window_mm: float | None = None,
+    apex_lines: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mesh lines of the half slab (x >= 0): ``fine_mm`` over the expected contact zone plus a margin, growing
     outside it. ``contact`` is a guess of the contact zone on the case grid (e.g. the fast engine's).
 
     With ``peak_window_mm`` the fine zones are instead the bands ``+-peak_window_mm`` about each peak's x and y
     (for deep indentation under the tips, where the space between the peaks carries no load). [mm]
+    With ``apex_lines`` a mesh line runs through each peak's apex in x and in y, so that a vertex sits under
+    every tip (the skin stretches most there; an element straddling the apex is pulled apart first).
     """
     g = case.grid
     if not np.any(contact):
@@ -238,8 +241,10 @@ def fem_mesh_lines(
         x_zones = [(0.0, float(xs.max()) + margin_mm)]
         y_zones = [(float(ys.min()) - margin_mm, float(ys.max()) + margin_mm)]
     x_hi = min(-g.x_mm[0], g.x_mm[-1])
-    x = graded_axis(0.0, x_hi, fine_mm, x_zones, growth)
-    y = graded_axis(float(g.y_mm[0]), float(g.y_mm[-1]), fine_mm, y_zones, growth)
+    ax = list(np.unique(np.abs(case.peak_xy_mm[:, 0]))) if apex_lines else None
+    ay = list(np.unique(case.peak_xy_mm[:, 1])) if apex_lines else None
+    x = graded_axis(0.0, x_hi, fine_mm, x_zones, growth, anchors_mm=ax)
+    y = graded_axis(float(g.y_mm[0]), float(g.y_mm[-1]), fine_mm, y_zones, growth, anchors_mm=ay)
     return x, y
 
 
@@ -258,6 +263,7 @@ def build_fem_back(
     peak_window_mm: float | None = None,
     tie_surface: bool = False,
     curvature: str = "exact",
+    apex_lines: bool = False,
 ) -> SlabContact:
     """The half back slab (x >= 0) meshed for the FEM, with the fast engine's inputs.
 
@@ -289,11 +295,13 @@ def build_fem_back(
         Bilinear horizontal displacement on every skin face (``solid3d.SlabContact``; for the true normal).
     curvature : str
         ``"exact"`` or ``"averaged"``: the tool-curvature term of the true-normal tangent (``solid3d.SlabContact``).
+    apex_lines : bool
+        Mesh lines through every peak's apex (:func:`fem_mesh_lines`).
     """
     if material not in ("column", "layered"):
         raise InputError(f"material must be 'column' or 'layered', got {material!r}")
     guess = contact_guess if contact_guess is not None else np.isfinite(case.gap0_mm) & (case.gap0_mm < 40.0)
-    x, y = fem_mesh_lines(case, guess, fine_mm, growth, peak_window_mm=peak_window_mm)
+    x, y = fem_mesh_lines(case, guess, fine_mm, growth, peak_window_mm=peak_window_mm, apex_lines=apex_lines)
     thick = grid_field(case.grid, case.thickness_mm)
     if material == "column":
         col = grid_field(case.grid, case.modulus_kpa)

@@ -320,7 +320,14 @@ class Slab3DResult:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def graded_axis(lo_mm: float, hi_mm: float, fine_mm: float, fine_zones: list[tuple[float, float]], growth: float):
+def graded_axis(
+    lo_mm: float,
+    hi_mm: float,
+    fine_mm: float,
+    fine_zones: list[tuple[float, float]],
+    growth: float,
+    anchors_mm: list[float] | None = None,
+):
     """Mesh points from ``lo_mm`` to ``hi_mm``: spacing ``fine_mm`` inside the fine zones, growing outside.
 
     Parameters
@@ -333,6 +340,9 @@ def graded_axis(lo_mm: float, hi_mm: float, fine_mm: float, fine_zones: list[tup
         Intervals meshed finely (clipped to the axis). [mm]
     growth : float
         Growth factor of the element size away from the fine zones (>= 1). [-]
+    anchors_mm : list of float, optional
+        Positions that must be mesh points (e.g. under each tool tip, so that no element straddles an apex):
+        the nearest interior point moves there, by at most half an element. [mm]
 
     Returns
     -------
@@ -358,7 +368,13 @@ def graded_axis(lo_mm: float, hi_mm: float, fine_mm: float, fine_zones: list[tup
     # number of elements from integral of 1/h, then equidistribute
     cum = np.concatenate([[0.0], np.cumsum(0.5 * (1 / h[1:] + 1 / h[:-1]) * np.diff(s))])
     n = max(1, int(np.round(cum[-1])))
-    return np.interp(np.linspace(0.0, cum[-1], n + 1), cum, s)
+    pts = np.interp(np.linspace(0.0, cum[-1], n + 1), cum, s)
+    for a in anchors_mm or []:
+        if lo_mm < a < hi_mm and pts.size > 2:
+            k = 1 + int(np.argmin(np.abs(pts[1:-1] - a)))
+            if pts[k - 1] < a < pts[k + 1]:
+                pts[k] = a
+    return pts
 
 
 def depth_fractions(n_layers: int, top_fraction: float = 0.3) -> np.ndarray:

@@ -131,6 +131,10 @@ def test_graded_axis_and_fractions():
     assert x[0] == 0.0 and x[-1] == 50.0
     assert np.all(np.diff(x)[:9] == pytest.approx(1.0, rel=0.1))
     assert np.diff(x)[-1] > 2.0
+    anchored = graded_axis(0.0, 40.0, 1.0, [(0.0, 12.0)], 1.5, anchors_mm=[5.3, 31.0])
+    assert 5.3 in anchored and 31.0 in anchored and np.all(np.diff(anchored) > 0)
+    plain = graded_axis(0.0, 40.0, 1.0, [(0.0, 12.0)], 1.5)
+    assert anchored.size == plain.size and np.abs(anchored - plain).max() <= 0.5 * np.diff(plain).max()
     f = depth_fractions(4, 0.3)
     assert f[0] == 0.0 and f[-1] == 1.0 and np.all(np.diff(np.diff(f)) > 0)
 
@@ -362,7 +366,7 @@ def test_skin_mass_matrix():
     tilted = np.stack([x, y, 0.75 * x])  # dz/dx = 0.75: area x 1.25
     assert skin_mass_matrix(tilted).sum() == pytest.approx(1.25 * 6.0 * 4.0**1.2, rel=1e-12)
     for bad in (flat[:, :6], flat[:2], flat[:, :1, :1]):
-        with pytest.raises(InputError, match="odd"):
+        with pytest.raises(InputError, match="odd|shape"):
             skin_mass_matrix(bad)
 
     prob = rounded_peak_block(fine_mm=5.0, n_layers=2, thickness_mm=20.0, half_width_mm=20.0)

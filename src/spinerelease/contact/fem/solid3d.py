@@ -89,7 +89,7 @@ def skin_mass_matrix(positions_mm: np.ndarray, n_gauss: int = 3) -> sp.csr_matri
     """
     P = np.asarray(positions_mm, dtype=float)
     if P.ndim != 3 or P.shape[0] != 3:
-        raise InputError("skin positions must have shape (3, ny, nx) with odd ny, nx >= 3 (quadratic faces)")
+        raise InputError(f"skin positions must have shape (3, ny, nx), got {P.shape}")
     ny, nx = P.shape[1:]
     nodes = _skin_faces(ny, nx)
     t, w = np.polynomial.legendre.leggauss(n_gauss)
@@ -111,7 +111,7 @@ def _skin_faces(ny: int, nx: int) -> np.ndarray:
     """Node numbers (row-major on the ``(ny, nx)`` skin grid) of each 9-node face, (n_faces, 9), the face's
     nodes in row-major order (along y, then x); vertices on even grid lines."""
     if ny % 2 == 0 or nx % 2 == 0 or min(ny, nx) < 3:
-        raise InputError("skin positions must have shape (3, ny, nx) with odd ny, nx >= 3 (quadratic faces)")
+        raise InputError(f"the skin grid must have odd ny, nx >= 3 (9-node faces), got {ny} x {nx}")
     fy, fx = np.meshgrid(np.arange(0, ny - 1, 2), np.arange(0, nx - 1, 2), indexing="ij")
     ly, lx = np.meshgrid(np.arange(3), np.arange(3), indexing="ij")
     return (fy.ravel()[:, None] + ly.ravel()) * nx + fx.ravel()[:, None] + lx.ravel()

@@ -171,6 +171,10 @@ TRUE_NORMAL_LOADS = {
 }
 
 
+#: How the true-normal runs mesh and hold the skin (``build_fem_back`` keywords), shared with ``remeasure``.
+TRUE_NORMAL_MODEL = {"contact_point": "normal", "peak_window_mm": 16.0, "tie_surface": True}
+
+
 def true_normal(
     specs: list[str],
     material: str = "column",
@@ -231,10 +235,8 @@ def true_normal(
         fine_mm=fine,
         n_layers=layers,
         contact_guess=guess,
-        contact_point="normal",
-        peak_window_mm=16.0,
-        tie_surface=True,
         apex_lines=apex_lines,
+        **TRUE_NORMAL_MODEL,
         on_load=save,
         checkpoint=checkpoint,
         verbose=bool(checkpoint),
@@ -266,9 +268,7 @@ def remeasure(specs: list[str], material: str, states: str) -> None:
         fine_mm=fine,
         n_layers=layers,
         contact_guess=solve_fast_back(case, nonlinear=True, load_n=1.0, tissue=tissue).contact,
-        contact_point="normal",
-        peak_window_mm=16.0,
-        tie_surface=True,
+        **TRUE_NORMAL_MODEL,
     )
     rows = {float(r["load_n"]): r for r in data["rows"]}
     for path in sorted(Path(states).glob(f"{material}_*N.npz")):

@@ -745,8 +745,6 @@ class SlabContact:
         self.curvature = curvature
         #: whether the current Newton iteration uses the averaged curvature (see ``curvature``)
         self._averaged = curvature == "averaged"
-        #: Newton solves that fell back from the exact to the averaged curvature
-        self.curvature_fallbacks = 0
         #: Width over which the tangent averages the tool's curvature (the finest element). [mm]
         self.curvature_window_mm = float(np.diff(np.asarray(x_mm, dtype=float)).min())
         if model not in MODELS:
@@ -902,15 +900,15 @@ class SlabContact:
         d_col = sp.csr_matrix((-np.ones(act.size), (act, np.full(act.size, nf))), shape=(n, nf + 1))
         if not normal:
             return free, (H + d_col).tocsr(), None
-        _, gx, gy = self._gap_derivatives(act_nodes)[:3]
-        # the tool's curvature jumps where a rounded tip meets its flank; a node sitting there can make the
-        # tangent jump between iterations and Newton's method chatter; the averaged variant then takes the
-        # curvature averaged over an element's width about the node (the residual and the gap stay exact)
-        xy = self.xy_top[:, act_nodes] + self.x[self.top_xy_dofs[:, act_nodes]]
-        h = 0.5 * self.curvature_window_mm if self._averaged else 0.0
-        shifts = [(sx, sy) for sx in (-h, h) for sy in (-h, h)] if h > 0 else [(0.0, 0.0)]
-        curv = [self.gap_derivatives(xy[0] + sx, xy[1] + sy)[3:] for sx, sy in shifts]
-        gxx, gxy, gyy = (sum(np.asarray(c[i], dtype=float) for c in curv) / len(shifts) for i in range(3))
+        _, gx, gy, gxx, gxy, gyy = self._gap_derivatives(act_nodes)
+        if self._averaged:
+            # the tool's curvature jumps where a rounded tip meets its flank; a node sitting there can make the
+            # tangent jump between iterations and Newton's method chatter; the averaged variant then takes the
+            # curvature averaged over an element's width about the node (the residual and the gap stay exact)
+            xy = self.xy_top[:, act_nodes] + self.x[self.top_xy_dofs[:, act_nodes]]
+            h = 0.5 * self.curvature_window_mm
+            curv = [self.gap_derivatives(xy[0] + sx, xy[1] + sy)[3:] for sx in (-h, h) for sy in (-h, h)]
+            gxx, gxy, gyy = (0.25 * sum(np.asarray(c[i], dtype=float) for c in curv) for i in range(3))
         # u_z,k = g(X_k + u_x,k, Y_k + u_y,k) - d: the active rows are the slopes times the horizontal rows
         Sh = H[np.stack([3 * self.top[act_nodes], 3 * self.top[act_nodes] + 1], axis=1).ravel()]  # (2 na, nf+1)
         slopes = sp.csr_matrix(
@@ -1007,9 +1005,8 @@ class SlabContact:
                 turned = prev is not None and float(d_now @ prev) < -0.5 * dd and 4.0 * dd > float(prev @ prev)
                 damp = max(0.5 * damp, 1.0 / 64.0) if turned else min(2.0 * damp, 1.0)
                 prev = d_now
-                if turned and not self._averaged:  # chatter at a curvature jump: go on with the averaged term
+                if turned:  # chatter at a curvature jump: go on with the averaged term
                     self._averaged = True
-                    self.curvature_fallbacks += 1
             if self.newton_trace is not None:
                 self.newton_trace.append((self.approach, it, float(alpha), step, res, int(act.size)))
             if linear:

@@ -272,11 +272,11 @@ def remeasure(specs: list[str], material: str, states: str) -> None:
     )
     rows = {float(r["load_n"]): r for r in data["rows"]}
     for path in sorted(Path(states).glob(f"{material}_*N.npz")):
-        load = _load_checkpoint(prob, path)
+        load, state = _load_checkpoint(prob, path)
         if load not in rows:
             print(f"{path.name}: {load} N is not in the table")
             continue
-        m = case_metrics_fem(case, prob.result(True))
+        m = case_metrics_fem(case, state.result(True))
         old = rows[load]["fem"]
         for k in ("approach_mm", "force_n"):
             if abs(m[k] - old[k]) > 1e-6 * max(1.0, abs(old[k])):

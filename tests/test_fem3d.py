@@ -432,11 +432,11 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path):
     prob = _block(fine=5.0, zone=5.0, layers=1, half=10.0, depth=10.0)
     assert prob.solve(0.5 * 0.05)
     path = tmp_path / "state.npz"
-    assert _load_checkpoint(prob, path) == 0.0  # no file yet: start afresh
+    assert _load_checkpoint(prob, path) == (0.0, prob)  # no file yet: start afresh
     _save_checkpoint(prob, path, 0.05)
     assert not list(tmp_path.glob("*.tmp.npz"))  # written via a temporary file, then renamed
     fresh = _block(fine=5.0, zone=5.0, layers=1, half=10.0, depth=10.0)
-    assert _load_checkpoint(fresh, path) == 0.05
+    assert _load_checkpoint(fresh, path) == (0.05, fresh)
     np.testing.assert_array_equal(fresh.x, prob.x)
     np.testing.assert_array_equal(fresh.active, prob.active)
     assert fresh.approach == prob.approach

@@ -460,7 +460,7 @@ def case_metrics_fem(case: BackSlabCase, res: Slab3DResult, *, cauchy: bool | No
 
     if not res.symmetric:
         raise InputError("case metrics expect the symmetric half-slab model")
-    X, Y = np.meshgrid(res.x_mm, res.y_mm)
+    X, Y = res.extras["skin_xy_reference_mm"] if res.extras.get("rezoned") else np.meshgrid(res.x_mm, res.y_mm)
     r = res.reaction_n
     peaks = case.peak_xy_mm
     lab = _nearest_peak(X.ravel(), Y.ravel(), peaks).reshape(X.shape)
@@ -499,11 +499,19 @@ def case_metrics_fem(case: BackSlabCase, res: Slab3DResult, *, cauchy: bool | No
 
 
 def fem_pressure_on_grid(case: BackSlabCase, res: Slab3DResult, cauchy: bool = False) -> np.ndarray:
-    """FEM contact pressure resampled (bilinearly, mirrored about x = 0) onto the case grid. [kPa]"""
+    """FEM contact pressure resampled (bilinearly, mirrored about x = 0) onto the case grid, at the skin's
+    undeformed positions (on a rezoned mesh, piecewise linearly between its nodes' material points). [kPa]"""
     p = res.true_pressure_kpa if cauchy else res.pressure_kpa
-    f = RegularGridInterpolator((res.y_mm, res.x_mm), p, bounds_error=False, fill_value=0.0)
     X, Y = case.grid.mesh()
-    return f(np.stack([Y.ravel(), np.abs(X).ravel()], axis=1)).reshape(X.shape)
+    pts = np.stack([Y.ravel(), np.abs(X).ravel()], axis=1)
+    if res.extras.get("rezoned"):
+        from scipy.interpolate import LinearNDInterpolator
+
+        ref = np.asarray(res.extras["skin_xy_reference_mm"], dtype=float)
+        f = LinearNDInterpolator(np.stack([ref[1].ravel(), ref[0].ravel()], axis=1), p.ravel(), fill_value=0.0)
+        return f(pts).reshape(X.shape)
+    f = RegularGridInterpolator((res.y_mm, res.x_mm), p, bounds_error=False, fill_value=0.0)
+    return f(pts).reshape(X.shape)
 
 
 def solve_fem_back(
@@ -516,6 +524,8 @@ def solve_fem_back(
     max_cuts: int = 3,
     on_load: Callable[[float, Slab3DResult], None] | None = None,
     checkpoint: str | Path | None = None,
+    rezone: bool = False,
+    max_rezones: int = 20,
     **mesh_kwargs,
 ) -> list[tuple[float, Slab3DResult | None]]:
     """Solve the half back slab under increasing loads (warm-started); stops at the first load that fails.
@@ -541,6 +551,11 @@ def solve_fem_back(
         rewritten after each load (via a temporary file, so an interrupted write never loses the previous one).
         If it exists and matches the mesh, the run resumes from it and loads up to its load are skipped (they
         are not in the returned list).
+    rezone : bool
+        When a load step fails, lay a fresh mesh over the last converged state (:func:`.rezone3d.rezone_slab`)
+        and try the step again before halving it (once per converged state; large-strain model only).
+    max_rezones : int
+        Most rezonings in the run.
     **mesh_kwargs
         Passed to :func:`build_fem_back`.
 
@@ -550,6 +565,7 @@ def solve_fem_back(
         One entry per converged load; on failure the highest converged intermediate load (if new) and then
         ``(load, None)`` for the load that could not be reached (last entry).
     """
+    from .rezone3d import rezone_slab
     from .solid3d import _Diverged
 
     loads = [case.load_n] if loads_n is None else [check_positive("load", f, "N") for f in loads_n]
@@ -557,10 +573,10 @@ def solve_fem_back(
     prob.verbose = verbose
     out: list[tuple[float, Slab3DResult | None]] = []
     guess = nodes_guess(prob, case.grid, contact_guess) if contact_guess is not None else None
-    last = 0.0
+    last, rezoned_at = 0.0, None
     if checkpoint is not None:
         checkpoint = Path(checkpoint)
-        last = _load_checkpoint(prob, checkpoint)
+        last, prob = _load_checkpoint(prob, checkpoint)
         if verbose and last > 0:
             print(f"  resuming from {checkpoint} at {last} N", flush=True)
     for k, f in enumerate(loads):
@@ -581,6 +597,17 @@ def solve_fem_back(
                 target = f
                 continue
             prob.x, prob.approach, prob.active = saved
+            if rezone and last > 0 and rezoned_at != last and prob.rezones < max_rezones:
+                rezoned_at = last
+                try:
+                    prob = rezone_slab(prob)
+                except _Diverged as exc:
+                    if verbose:
+                        print(f"  step failed ({reason}); rezoning at {last:g} N failed ({exc})", flush=True)
+                else:
+                    if verbose:
+                        print(f"  step failed ({reason}); rezoned at {last:g} N (mesh {prob.rezones})", flush=True)
+                    continue
             cuts += 1
             if cuts > max_cuts:
                 break
@@ -603,25 +630,44 @@ def solve_fem_back(
 
 
 def _save_checkpoint(prob, path: Path, load_n: float) -> None:
-    """Write the solver state after a converged load; the old file is replaced only once the new one is complete."""
+    """Write the solver state after a converged load (with a rezoned mesh's reference vertices); the old file is
+    replaced only once the new one is complete."""
     tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, x=prob.x, approach=prob.approach, active=prob.active, load_n=load_n, n=prob.n)
+    extra = {"reference": prob.mesh.doflocs, "rezones": prob.rezones} if prob.rezoned else {}
+    np.savez(tmp, x=prob.x, approach=prob.approach, active=prob.active, load_n=load_n, n=prob.n, **extra)
     tmp.replace(path)
 
 
-def _load_checkpoint(prob, path: Path) -> float:
-    """Restore the solver state from :func:`_save_checkpoint`; returns its load [N] (0 when there is none)."""
+def _load_checkpoint(prob, path: Path):
+    """Restore the solver state from :func:`_save_checkpoint`.
+
+    Returns ``(load [N], problem)``: the load is 0 when there is no file; the problem is ``prob`` itself, or,
+    for a state on a rezoned mesh, a new problem like ``prob`` on that mesh (:func:`.rezone3d.with_reference`).
+    """
+    from .rezone3d import with_reference
+    from .solid3d import _Diverged
+
     if not path.exists():
-        return 0.0
+        return 0.0, prob
     try:
         with np.load(path) as z:
             n, x, active = int(z["n"]), z["x"], z["active"]
             approach, load_n = float(z["approach"]), float(z["load_n"])
+            reference = z["reference"] if "reference" in z.files else None
+            rezones = int(z["rezones"]) if "rezones" in z.files else 0
     except (OSError, ValueError, KeyError) as exc:
         raise InputError(f"checkpoint {path} cannot be read ({exc}); move it away to start afresh") from exc
     if n != prob.n or x.shape != prob.x.shape or active.shape != prob.active.shape:
         raise InputError(
             f"checkpoint {path} is for a mesh with {n} unknowns, this mesh has {prob.n}; move it away to start afresh"
         )
+    if reference is not None:
+        if reference.shape != prob.mesh.doflocs.shape:
+            raise InputError(f"checkpoint {path} holds a rezoned mesh of another shape; move it away to start afresh")
+        try:
+            verbose, prob = prob.verbose, with_reference(prob, reference)
+        except _Diverged as exc:
+            raise InputError(f"checkpoint {path}: {exc}; move it away to start afresh") from None
+        prob.verbose, prob.rezones = verbose, rezones
     prob.x, prob.approach, prob.active = x.copy(), approach, active.astype(bool)
-    return load_n
+    return load_n, prob

@@ -715,6 +715,10 @@ class SlabContact:
         ``"averaged"``: the Hessian averaged over the finest element's width about each node (as up to stop 19;
         robust at a curvature jump, but the tangent is then off by a few per cent in the skin's sliding rows and
         the iteration converges only linearly).
+    reference_mm : ndarray, shape (3, n_vertices), optional
+        Vertex positions of a rezoned reference mesh (same topology as the structured layout of ``x_mm``,
+        ``y_mm``, ``fractions``; :func:`.rezone3d.rezone_slab`). The skin must stay at z = 0 and the sides on their
+        planes. Default: the structured slab itself.
     """
 
     def __init__(
@@ -733,6 +737,7 @@ class SlabContact:
         gap_derivatives: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]] | None = None,
         tie_surface: bool = False,
         curvature: str = "exact",
+        reference_mm: np.ndarray | None = None,
     ) -> None:
         if contact_point not in CONTACT_POINTS:
             raise InputError(f"contact point must be one of {CONTACT_POINTS}, got {contact_point!r}")
@@ -758,7 +763,24 @@ class SlabContact:
         self.symmetric = bool(symmetric)
         self.mesh = slab_mesh(x, y_mm, fractions, thickness)
         self.lattice = _lattice(x, np.asarray(y_mm, dtype=float), np.asarray(fractions, dtype=float))
+        #: lines of the slab's structured layout (vertices), kept for rezoning
+        self.layout = (x.copy(), np.asarray(y_mm, dtype=float).copy(), np.asarray(fractions, dtype=float).copy())
+        #: whether the reference mesh is a rezoned one (vertices no longer on the layout's lines)
+        self.rezoned = reference_mm is not None
+        if reference_mm is not None:
+            from dataclasses import replace
+
+            ref = np.asarray(reference_mm, dtype=float)
+            if ref.shape != self.mesh.doflocs.shape or not np.all(np.isfinite(ref)):
+                raise InputError(
+                    f"a rezoned reference mesh needs finite vertex positions of shape {self.mesh.doflocs.shape}, "
+                    f"got {ref.shape}"
+                )
+            self.mesh = replace(self.mesh, doflocs=np.ascontiguousarray(ref))
         self.asm = _Assembler(self.mesh, modulus, thickness, poisson)
+        self.modulus_fn, self.poisson = modulus, float(poisson)
+        #: meshes laid out over a deformed configuration so far (:func:`.rezone3d.rezone_slab`)
+        self.rezones = 0
         a = self.asm
         self.nu, self.n = a.nu, a.n
         loc = a.sb.doflocs
@@ -767,11 +789,10 @@ class SlabContact:
         # scalar node sets by boundary
         bd = {k: np.unique(a.sb.get_dofs(k).all()) for k in ("top", "bottom", "xmin", "xmax", "ymin", "ymax")}
         top = bd["top"]
-        # order the top nodes on a structured (y, x) grid
-        self.xs = np.unique(np.round(loc[0, top], 9))
-        self.ys = np.unique(np.round(loc[1, top], 9))
-        ix = np.searchsorted(self.xs, np.round(loc[0, top], 9))
-        iy = np.searchsorted(self.ys, np.round(loc[1, top], 9))
+        # order the top nodes on a structured (y, x) grid by their lattice indices (vertex lines and midpoints)
+        lines = [np.sort(np.concatenate([v, 0.5 * (v[1:] + v[:-1])])) for v in self.layout[:2]]
+        self.xs, self.ys = lines
+        ix, iy = self.lattice[0, 3 * top], self.lattice[1, 3 * top]
         order = np.lexsort((ix, iy))
         self.top = top[order]
         self.top_shape = (self.ys.size, self.xs.size)
@@ -1133,7 +1154,10 @@ class SlabContact:
         bone = float(R[self.bottom_z].sum()) * 1e-3  # internal force on the bonded base = upward bone reaction
         force = float(react.sum()) * 1e-3
         # mirrored totals: nodes on the symmetry plane are shared by both halves (tributary areas already halved)
-        area = contact_area_mm2(self.xs, self.ys, self.active.reshape(self.top_shape))
+        ref_xy = self.xy_top.reshape(2, *self.top_shape)
+        area = contact_area_mm2(
+            self.xs, self.ys, self.active.reshape(self.top_shape), current_xy_mm=ref_xy if self.rezoned else None
+        )
         t_top = np.asarray(self.thickness_fn(self.xy_top[0], self.xy_top[1]), dtype=float)
         strain = float(np.max(-self.x[self.top_z] / t_top))
         shp = self.top_shape
@@ -1162,6 +1186,8 @@ class SlabContact:
                 "bone_xy_mm": self.asm.sb.doflocs[:2, self.bottom_z // 3],
                 "max_compressive_strain": strain,
                 "skin_xy_current_mm": (self.xy_top + self.x[self.top_xy_dofs]).reshape(2, *shp),
+                "skin_xy_reference_mm": ref_xy.copy(),
+                "rezoned": self.rezoned,
             },
         )
 

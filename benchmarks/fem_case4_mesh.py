@@ -183,20 +183,22 @@ def true_normal(
     max_cuts: int = 3,
     states: str | None = None,
     apex_lines: bool = False,
+    rezone: bool = False,
 ) -> None:
     """The neo-Hookean FEM on the true normal, load-stepped, against the fast engine at every converged load.
 
     Rows already in the JSON for the same mesh are kept (a row at a load solved again is replaced), so a run
     resumed from ``checkpoint`` (the solver state after its last load) or one on other loads adds to the table.
     ``states``: a folder that keeps a copy of the checkpoint of every load (``<material>_<load>N.npz``, 1 MB each),
-    for measuring the saved states again later.
+    for measuring the saved states again later. ``rezone``: a failing load step first lays a fresh mesh over the
+    last converged state (``solve_fem_back(rezone=True)``); the results then go to ``..._rezoned.json``.
     """
     ((fine, layers),) = _meshes(specs[:1])
     case = back_slab_case()
     tissue = "column" if material == "column" else "layers"
     loads = TRUE_NORMAL_LOADS[material] if not loads else sorted(loads)
     guess = solve_fast_back(case, nonlinear=True, load_n=loads[0], tissue=tissue).contact
-    tag = "_apex" if apex_lines else ""
+    tag = ("_apex" if apex_lines else "") + ("_rezoned" if rezone else "")
     out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"fem_case4_true_normal_{material}{tag}.json"
     rows: list[dict] = []
     if out.exists():
@@ -237,6 +239,7 @@ def true_normal(
         contact_guess=guess,
         apex_lines=apex_lines,
         **TRUE_NORMAL_MODEL,
+        rezone=rezone,
         on_load=save,
         checkpoint=checkpoint,
         verbose=bool(checkpoint),
@@ -471,6 +474,12 @@ if __name__ == "__main__":
         action="store_true",
         help="true-normal*: mesh lines through every apex (results in fem_case4_true_normal_<material>_apex.json)",
     )
+    ap.add_argument(
+        "--rezone",
+        action="store_true",
+        help="true-normal*: rezone on a failing load step (results in fem_case4_true_normal_<material>[_apex]_rezoned"
+        ".json)",
+    )
     a = ap.parse_args()
     studies = {
         "linear": linear,
@@ -480,10 +489,10 @@ if __name__ == "__main__":
         "tissue-layers": tissue_layers,
         "tissue-layers-figure": tissue_layers_figure,
         "true-normal": lambda specs: true_normal(
-            specs, "column", a.loads, a.checkpoint, a.max_cuts, a.states, a.apex_lines
+            specs, "column", a.loads, a.checkpoint, a.max_cuts, a.states, a.apex_lines, a.rezone
         ),
         "true-normal-layers": lambda specs: true_normal(
-            specs, "layered", a.loads, a.checkpoint, a.max_cuts, a.states, a.apex_lines
+            specs, "layered", a.loads, a.checkpoint, a.max_cuts, a.states, a.apex_lines, a.rezone
         ),
         "block-check": block_check,
         "remeasure": lambda specs: remeasure(specs, "column", a.states),

@@ -552,8 +552,9 @@ def solve_fem_back(
         If it exists and matches the mesh, the run resumes from it and loads up to its load are skipped (they
         are not in the returned list).
     rezone : bool
-        When a load step fails, lay a fresh mesh over the last converged state (:func:`.rezone3d.rezone_slab`)
-        and try the step again before halving it (once per converged state; large-strain model only).
+        When a load step fails although it was halved already, lay a fresh mesh over the last converged state
+        (:func:`.rezone3d.rezone_slab`) and try that step again before halving it further (once per converged
+        state; large-strain model only). A step that fails only because it is long is halved as before.
     max_rezones : int
         Most rezonings in the run.
     **mesh_kwargs
@@ -597,7 +598,7 @@ def solve_fem_back(
                 target = f
                 continue
             prob.x, prob.approach, prob.active = saved
-            if rezone and last > 0 and rezoned_at != last and prob.rezones < max_rezones:
+            if rezone and cuts >= 1 and last > 0 and rezoned_at != last and prob.rezones < max_rezones:
                 rezoned_at = last
                 try:
                     prob = rezone_slab(prob)

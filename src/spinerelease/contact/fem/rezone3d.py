@@ -190,7 +190,6 @@ def invert_q2(nodes: np.ndarray, targets: np.ndarray, candidates: int = 8) -> tu
     return elem, np.clip(xi_out, -1.0, 1.0)
 
 
-
 def _node_lattice(prob: SlabContact, values: np.ndarray) -> np.ndarray:
     """Per-node values ``(c, n_nodes)`` of the slab's Q2 nodes arranged on its node lattice ``(I, J, K, c)``."""
     ijk = prob.lattice[:, 0 : prob.nu : 3]

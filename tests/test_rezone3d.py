@@ -99,3 +99,42 @@ def test_rezoning_needs_the_large_strain_model():
     prob.model_name = "linear"
     with pytest.raises(InputError, match="large-strain"):
         rezone_slab(prob)
+
+
+def test_load_stepping_rezones_once_a_halved_step_fails(monkeypatch, tmp_path):
+    """``solve_fem_back(rezone=True)``: a step that fails only because it is long is halved as before; when the
+    halved step fails too, the last converged state is rezoned and the step tried again; the checkpoint then
+    holds the rezoned mesh and a resumed run picks it up."""
+    from spinerelease.contact.fem.back3d import back_slab_case, solve_fast_back, solve_fem_back
+    from spinerelease.contact.fem.solid3d import SlabContact
+
+    case = back_slab_case()
+    guess = solve_fast_back(case, nonlinear=True, load_n=1.0).contact
+    kwargs = {
+        "model": "neo-hookean",
+        "contact_guess": guess,
+        "fine_mm": 8.0,
+        "n_layers": 2,
+        "contact_point": "normal",
+        "peak_window_mm": 12.0,
+        "tie_surface": True,
+    }
+    real = SlabContact.solve
+    calls = []
+
+    def flaky(self, load_n, **kw):  # the first mesh cannot go beyond 0.5 N (per half slab: 1 N in all)
+        calls.append((self.rezones, 2.0 * load_n))
+        if self.rezones == 0 and load_n > 0.5 + 1e-9:
+            raise _Diverged("stand-in failure")
+        return real(self, load_n, **kw)
+
+    monkeypatch.setattr(SlabContact, "solve", flaky)
+    path = tmp_path / "state.npz"
+    out = solve_fem_back(case, loads_n=[1.0, 2.0], rezone=True, checkpoint=path, **kwargs)
+    assert [f for f, r in out if r is not None] == [1.0, 2.0]
+    assert out[-1][1].extras["rezoned"]
+    # 2 N failed on the first mesh, so did the halved 1.5 N; then the rezoned mesh took 1.5 N and 2 N
+    assert calls[-4:] == [(0, 2.0), (0, 1.5), (1, 1.5), (1, 2.0)]
+    monkeypatch.setattr(SlabContact, "solve", real)
+    again = solve_fem_back(case, loads_n=[2.0, 2.5], checkpoint=path, **kwargs)
+    assert [f for f, _ in again] == [2.5] and again[0][1].extras["rezoned"]

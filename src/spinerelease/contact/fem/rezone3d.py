@@ -291,13 +291,19 @@ def rezone_slab(prob: SlabContact) -> SlabContact:
     # 3. their reference positions and pressures, through the old deformed mesh (bone vertices do not move)
     vref = vcur.copy()
     pnew = pv.copy()
-    inner = vcur[:, :, 1:, :].reshape(-1, 3)
+    inner = vcur[:, :, 1:-1, :].reshape(-1, 3)
     old_cur = element_nodes(Lcur)
     e_id, e_xi = invert_q2(old_cur, inner)
-    vref[:, :, 1:, :] = q2_map(element_nodes(Lref)[e_id], e_xi)[0].reshape(nx, ny, nz - 1, 3)
-    pnew[:, :, 1:] = _q1_at(pv, e_id, e_xi).reshape(nx, ny, nz - 1)
-    vref[:, :, -1, :2] = skin_xy_ref  # the skin's material points from the skin's own map (more accurate)
+    vref[:, :, 1:-1, :] = q2_map(element_nodes(Lref)[e_id], e_xi)[0].reshape(nx, ny, nz - 2, 3)
+    pnew[:, :, 1:-1] = _q1_at(pv, e_id, e_xi).reshape(nx, ny, nz - 2)
+    # the skin vertices from the skin's own map (the skin faces next to a deep tip are stretched several-fold,
+    # and curved: inverting the 3D elements there is less reliable), the pressure on the top face of the
+    # element under each skin face (parent coordinate +1 through the thickness)
+    vref[:, :, -1, :2] = skin_xy_ref
     vref[:, :, -1, 2] = 0.0  # the skin stays the skin, the sides their planes (rollers)
+    fi, fj = np.divmod(f_id, ny - 1)
+    top_elem = (fi * (ny - 1) + fj) * (nz - 1) + (nz - 2)
+    pnew[:, :, -1] = _q1_at(pv, top_elem, np.column_stack([f_xi, np.ones(f_id.size)])).reshape(nx, ny)
     vref[0, :, :, 0], vref[-1, :, :, 0] = x_lines[0], x_lines[-1]
     vref[:, 0, :, 1], vref[:, -1, :, 1] = y_lines[0], y_lines[-1]
     # 4. the new problem on that reference mesh

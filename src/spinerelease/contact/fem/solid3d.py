@@ -711,7 +711,8 @@ class SlabContact:
         The tool-curvature term of the tangent on the true normal. ``"exact"`` (default): the gap's Hessian at
         each active node, so the tangent is the exact derivative of the residual and Newton's method converges
         quadratically; once a Newton step points back against the one before (a node jumping across the blend of
-        a tip into its flank, where the curvature jumps), that load step goes on with ``"averaged"``.
+        a tip into its flank, where the curvature jumps), the iteration goes on with ``"averaged"`` until three
+        steps in a row have not turned back, then returns to the exact term.
         ``"averaged"``: the Hessian averaged over the finest element's width about each node (as up to stop 19;
         robust at a curvature jump, but the tangent is then off by a few per cent in the skin's sliding rows and
         the iteration converges only linearly).
@@ -972,6 +973,7 @@ class SlabContact:
         nf = free.size
         ref = max(load_kpa_mm2, 1e-30)
         damp, prev = 1.0, None  # step length of the oscillation damping; the last displacement step
+        calm = 0  # Newton steps in a row that did not turn back
         for it in range(1, max_newton + 1):
             if normal and it > 1:
                 free, T, curvature = self._map(act_nodes, normal)
@@ -1027,7 +1029,13 @@ class SlabContact:
                 damp = max(0.5 * damp, 1.0 / 64.0) if turned else min(2.0 * damp, 1.0)
                 prev = d_now
                 if turned:  # chatter at a curvature jump: go on with the averaged term
-                    self._averaged = True
+                    self._averaged, calm = True, 0
+                elif self._averaged and self.curvature == "exact":
+                    # three calm steps in a row: back to the exact term, so the end converges quadratically
+                    # (the averaged one converges only linearly: 0.97 per step on a rezoned slab at 38 N)
+                    calm += 1
+                    if calm >= 3:
+                        self._averaged, calm = False, 0
             if self.newton_trace is not None:
                 self.newton_trace.append((self.approach, it, float(alpha), step, res, int(act.size)))
             if linear:

@@ -32,6 +32,8 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal 2.5x4           # about 1-2 hours
     /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal-layers 2.5x4    # about 1-2 hours
     /work/venv/bin/python benchmarks/fem_case4_mesh.py remeasure 2.5x4 --states DIR  # seconds per state
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal 2.5x4 --apex-lines --rezone --checkpoint F
+        # rezones when a halved step fails (stop 21: the rezoned mesh at 38 N does not re-converge)
 """
 
 from __future__ import annotations

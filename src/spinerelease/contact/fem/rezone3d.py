@@ -39,7 +39,6 @@ INSIDE_TOLERANCE = 1e-6
 #: The same for a point that lies in no element by ``INSIDE_TOLERANCE``: on the mesh's boundary, which a curved
 #: element face approximates only to rounding; it is taken from the element it is nearest outside of. [-]
 BOUNDARY_TOLERANCE = 1e-3
-DEBUG = False
 
 
 def _shapes_1d(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -183,8 +182,6 @@ def invert_q2(nodes: np.ndarray, targets: np.ndarray, candidates: int = 8) -> tu
             xi_out[left[better]] = xi[better]
         tried = k
     lost = best > BOUNDARY_TOLERANCE
-    if np.any(lost) and DEBUG:
-        print("lost", targets[lost], best[lost], elem[lost], xi_out[lost])
     if np.any(lost):
         raise _Diverged(f"{int(lost.sum())} point(s) lie in no element of the mesh (outside it, or it folds)")
     return elem, np.clip(xi_out, -1.0, 1.0)

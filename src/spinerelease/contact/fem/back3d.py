@@ -666,9 +666,9 @@ def _load_checkpoint(prob, path: Path):
         if reference.shape != prob.mesh.doflocs.shape:
             raise InputError(f"checkpoint {path} holds a rezoned mesh of another shape; move it away to start afresh")
         try:
-            verbose, prob = prob.verbose, with_reference(prob, reference)
+            prob = with_reference(prob, reference)
         except _Diverged as exc:
             raise InputError(f"checkpoint {path}: {exc}; move it away to start afresh") from None
-        prob.verbose, prob.rezones = verbose, rezones
+        prob.rezones = rezones
     prob.x, prob.approach, prob.active = x.copy(), approach, active.astype(bool)
     return load_n, prob

@@ -187,22 +187,22 @@ def invert_q2(nodes: np.ndarray, targets: np.ndarray, candidates: int = 8) -> tu
     return elem, np.clip(xi_out, -1.0, 1.0)
 
 
-def _node_lattice(prob: SlabContact, values: np.ndarray) -> np.ndarray:
-    """Per-node values ``(c, n_nodes)`` of the slab's Q2 nodes arranged on its node lattice ``(I, J, K, c)``."""
-    ijk = prob.lattice[:, 0 : prob.nu : 3]
+def _on_lattice(ijk: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Values ``(c, n)`` of points with lattice indices ``ijk`` (3, n) arranged on that lattice ``(I, J, K, c)``."""
     shape = tuple(int(v) + 1 for v in ijk.max(axis=1))
     out = np.full((*shape, values.shape[0]), np.nan)
     out[ijk[0], ijk[1], ijk[2]] = values.T
     return out
 
 
+def _node_lattice(prob: SlabContact, values: np.ndarray) -> np.ndarray:
+    """Per-node values ``(c, n_nodes)`` of the slab's Q2 nodes arranged on its node lattice ``(I, J, K, c)``."""
+    return _on_lattice(prob.lattice[:, 0 : prob.nu : 3], values)
+
+
 def _vertex_pressure(prob: SlabContact) -> np.ndarray:
     """The pressure unknowns (Q1, on the vertices) on the vertex lattice ``(nx, ny, nz)``."""
-    ijk = prob.lattice[:, prob.nu :] // 2
-    shape = tuple(int(v) + 1 for v in ijk.max(axis=1))
-    out = np.full(shape, np.nan)
-    out[ijk[0], ijk[1], ijk[2]] = prob.x[prob.nu :]
-    return out
+    return _on_lattice(prob.lattice[:, prob.nu :] // 2, prob.x[None, prob.nu :])[..., 0]
 
 
 def _q1_at(vertex: np.ndarray, elem: np.ndarray, xi: np.ndarray) -> np.ndarray:
@@ -222,10 +222,10 @@ def _q1_at(vertex: np.ndarray, elem: np.ndarray, xi: np.ndarray) -> np.ndarray:
 
 def with_reference(prob: SlabContact, reference_mm: np.ndarray) -> SlabContact:
     """A new slab problem like ``prob`` (layout, materials, tool, contact options) on another reference mesh
-    (vertex positions ``(3, n_vertices)``); its state is zero."""
+    (vertex positions ``(3, n_vertices)``); its state is zero, its ``verbose`` setting that of ``prob``."""
     x, y, fr = prob.layout
     try:
-        return SlabContact(
+        new = SlabContact(
             x,
             y,
             fr,
@@ -243,6 +243,8 @@ def with_reference(prob: SlabContact, reference_mm: np.ndarray) -> SlabContact:
         )
     except InputError as exc:
         raise _Diverged(f"the rezoned mesh is not valid ({exc})") from None
+    new.verbose = prob.verbose
+    return new
 
 
 def rezone_slab(prob: SlabContact) -> SlabContact:
@@ -289,9 +291,9 @@ def rezone_slab(prob: SlabContact) -> SlabContact:
     vref = vcur.copy()
     pnew = pv.copy()
     inner = vcur[:, :, 1:-1, :].reshape(-1, 3)
-    old_cur = element_nodes(Lcur)
+    old_cur, old_ref = element_nodes(Lcur), element_nodes(Lref)
     e_id, e_xi = invert_q2(old_cur, inner)
-    vref[:, :, 1:-1, :] = q2_map(element_nodes(Lref)[e_id], e_xi)[0].reshape(nx, ny, nz - 2, 3)
+    vref[:, :, 1:-1, :] = q2_map(old_ref[e_id], e_xi)[0].reshape(nx, ny, nz - 2, 3)
     pnew[:, :, 1:-1] = _q1_at(pv, e_id, e_xi).reshape(nx, ny, nz - 2)
     # the skin vertices from the skin's own map (the skin faces next to a deep tip are stretched several-fold,
     # and curved: inverting the 3D elements there is less reliable), the pressure on the top face of the
@@ -308,7 +310,7 @@ def rezone_slab(prob: SlabContact) -> SlabContact:
     new = with_reference(prob, np.ascontiguousarray(vref[vl[0], vl[1], vl[2]].T))
     # 5. displacements at the new mesh's Q2 nodes: the old deformation at their reference positions
     q = new.asm.sb.doflocs
-    n_id, n_xi = invert_q2(element_nodes(Lref), q.T)
+    n_id, n_xi = invert_q2(old_ref, q.T)
     qcur = q2_map(old_cur[n_id], n_xi)[0].T
     U = qcur - q
     x = np.zeros(new.n)
@@ -321,10 +323,9 @@ def rezone_slab(prob: SlabContact) -> SlabContact:
     act_old = prob.active.reshape(prob.top_shape).T.astype(float)[..., None]  # (I, J, 1) on the skin lattice
     a_id, a_xi = invert_q2(skin_ref, new.xy_top.T)
     ind = q2_map(element_nodes(act_old)[a_id], a_xi)[0][:, 0]
-    new.active = (ind >= 0.5) & np.isfinite(new.g0_top)
-    if not new.active.any():
-        new.active[np.argmin(np.where(np.isfinite(new.g0_top), new.g0_top, np.inf))] = True
+    carried = (ind >= 0.5) & np.isfinite(new.g0_top)
+    if carried.any():  # otherwise the new problem's own first guess (the node nearest the tool)
+        new.active = carried
     new.rezones = prob.rezones + 1
-    new.verbose = prob.verbose
     new.newton_total, new.active_iterations = prob.newton_total, prob.active_iterations
     return new

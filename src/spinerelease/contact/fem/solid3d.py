@@ -493,6 +493,11 @@ def nested_dissection(ijk: np.ndarray, leaf: int = 64) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def _node_lines(pts: np.ndarray) -> np.ndarray:
+    """The Q2 node lines along one axis of a structured mesh: its vertex lines and their midpoints, in order."""
+    return np.sort(np.concatenate([pts, 0.5 * (pts[1:] + pts[:-1])]))
+
+
 def _lattice(x: np.ndarray, y: np.ndarray, fractions: np.ndarray) -> np.ndarray:
     """Lattice indices (3, n_unknowns) of the displacement (3 per node) and pressure unknowns of the slab."""
     from skfem import Basis, ElementHex2, MeshHex
@@ -501,8 +506,7 @@ def _lattice(x: np.ndarray, y: np.ndarray, fractions: np.ndarray) -> np.ndarray:
     loc = Basis(box, ElementHex2()).doflocs
 
     def index(v: np.ndarray, pts: np.ndarray) -> np.ndarray:
-        full = np.sort(np.concatenate([pts, 0.5 * (pts[1:] + pts[:-1])]))
-        return np.searchsorted(full, v - 1e-9 * (1 + np.abs(v)))
+        return np.searchsorted(_node_lines(pts), v - 1e-9 * (1 + np.abs(v)))
 
     ijk = np.stack([index(loc[0], x), index(loc[1], y), index(loc[2], -fractions[::-1])])
     return np.concatenate([np.repeat(ijk, 3, axis=1), ijk[:, : box.nvertices]], axis=1)
@@ -791,8 +795,7 @@ class SlabContact:
         bd = {k: np.unique(a.sb.get_dofs(k).all()) for k in ("top", "bottom", "xmin", "xmax", "ymin", "ymax")}
         top = bd["top"]
         # order the top nodes on a structured (y, x) grid by their lattice indices (vertex lines and midpoints)
-        lines = [np.sort(np.concatenate([v, 0.5 * (v[1:] + v[:-1])])) for v in self.layout[:2]]
-        self.xs, self.ys = lines
+        self.xs, self.ys = (_node_lines(v) for v in self.layout[:2])
         ix, iy = self.lattice[0, 3 * top], self.lattice[1, 3 * top]
         order = np.lexsort((ix, iy))
         self.top = top[order]

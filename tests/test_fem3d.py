@@ -279,6 +279,18 @@ def test_smooth_gap_of_the_back_case():
     np.testing.assert_allclose(v[1], (gd(x + h, y)[0] - gd(x - h, y)[0]) / (2 * h), atol=1e-5)
     np.testing.assert_allclose(v[5], (gd(x, y + h)[2] - gd(x, y - h)[2]) / (2 * h), atol=1e-5)
     assert np.isinf(gd(np.array([500.0]), np.array([py]))[0][0])  # beyond the tool
+    # with the tips blended into their flanks (1 mm) the gap moves by microns, and only near r_t = R sin(a)
+    from spinerelease import citations
+
+    citations.reset()
+    gb = back_slab_case(tip_blend_mm=1.0).gap_derivatives
+    assert "neto2017" in citations.used_keys()
+    r = np.hypot(x - px, y - py)
+    vb = gb(x, y)
+    ring = np.abs(r - 10.0 * np.sin(np.radians(55.0))) < 1.0
+    np.testing.assert_allclose(vb[0][~ring], v[0][~ring], atol=1e-9)
+    assert 0 < np.abs(vb[0] - v[0]).max() < 0.0067
+    np.testing.assert_allclose(vb[3], (gb(x + h, y)[1] - gb(x - h, y)[1]) / (2 * h), atol=1e-5)
 
 
 def test_pardiso_backend_matches_superlu():

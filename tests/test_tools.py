@@ -183,6 +183,36 @@ def test_rounded_peak_derivatives_match_finite_differences():
     assert apex[3][0] == pytest.approx(-0.1) and apex[5][0] == pytest.approx(-0.1)
 
 
+def test_blended_rounded_peak_is_c2_and_close_to_the_sharp_one():
+    """With a blend the tip runs into its flank with continuous curvature; the surface moves by microns only."""
+    from spinerelease.tools import rounded_peak_derivatives, rounded_peak_mm
+
+    args = (1.0, -2.0, 50.0, 10.0, 55.0)
+    rng = np.random.default_rng(4)
+    X, Y = rng.uniform(-15, 15, 400), rng.uniform(-15, 15, 400)
+    d = rounded_peak_derivatives(X, Y, *args, blend_mm=1.0)
+    h = 1e-5
+    for i, (j, dx, dy) in enumerate(((0, h, 0), (0, 0, h), (1, h, 0), (1, 0, h), (2, 0, h))):
+        f = rounded_peak_derivatives(X + dx, Y + dy, *args, blend_mm=1.0)[j]
+        b = rounded_peak_derivatives(X - dx, Y - dy, *args, blend_mm=1.0)[j]
+        np.testing.assert_allclose(d[1 + i], (f - b) / (2 * h), atol=1e-6)
+    # along a ray through the blend (r_t = 8.19 mm) the radial curvature no longer jumps by 1/(R cos^3 a)
+    r = np.linspace(0.0, 14.0, 14001)
+    sharp = rounded_peak_derivatives(r + 1.0, np.full_like(r, -2.0), *args)[3]
+    blended = rounded_peak_derivatives(r + 1.0, np.full_like(r, -2.0), *args, blend_mm=1.0)[3]
+    assert np.abs(np.diff(sharp)).max() == pytest.approx(1 / (10 * np.cos(np.radians(55)) ** 3), rel=1e-3)
+    assert np.abs(np.diff(blended)).max() < 5e-3
+    # outside r_t +- 1 mm nothing changes; inside, the surface moves by < 0.01 blend^2 / (R cos^3 a)
+    hs = rounded_peak_mm(r + 1.0, np.full_like(r, -2.0), *args)
+    hb = rounded_peak_derivatives(r + 1.0, np.full_like(r, -2.0), *args, blend_mm=1.0)[0]
+    far = np.abs(r - 10 * np.sin(np.radians(55))) > 1.0
+    np.testing.assert_allclose(hb[far], hs[far], atol=1e-12)
+    assert np.abs(hs - hb).max() < 0.0067
+    # the apex is untouched; a blend wider than the sphere allows is capped
+    apex = rounded_peak_derivatives(np.array([1.0]), np.array([-2.0]), *args, blend_mm=50.0)
+    assert apex[3][0] == pytest.approx(-0.1) and np.isfinite(apex).all()
+
+
 def test_peaked_surface_derivatives_reproduce_the_height_field():
     """The smooth surface of a built peaked tool is its sampled height field; other tools have none."""
     from spinerelease.tools import builtin

@@ -204,10 +204,13 @@ def has_peaked_surface(tool: Tool) -> bool:
     return bool(tool.peaks) and {"flank_angle_deg", "base_height_mm"} <= set(tool.parameters)
 
 
-def peaked_surface_derivatives(tool: Tool, x_mm: np.ndarray, y_mm: np.ndarray) -> tuple[np.ndarray, ...]:
+def peaked_surface_derivatives(
+    tool: Tool, x_mm: np.ndarray, y_mm: np.ndarray, blend_mm: float = 0.0
+) -> tuple[np.ndarray, ...]:
     """Height of a tool built as a flat base with rounded conical peaks (PSO-Spine, PSO-Rite) and its
     derivatives, in the tool frame, from the same construction as its height field (``max(base, peaks)``,
-    :func:`rounded_peak_derivatives`); for contact on the true normal (``contact.fem``).
+    :func:`rounded_peak_derivatives`); for contact on the true normal (``contact.fem``). ``blend_mm`` blends each
+    tip into its flank so the surface is C2 there (see :func:`rounded_peak_derivatives`). [mm]
 
     Returns
     -------
@@ -221,7 +224,9 @@ def peaked_surface_derivatives(tool: Tool, x_mm: np.ndarray, y_mm: np.ndarray) -
     y = np.asarray(y_mm, dtype=float)
     out = [np.full(x.shape, float(par["base_height_mm"]))] + [np.zeros(x.shape) for _ in range(5)]
     for pk in tool.peaks:
-        d = rounded_peak_derivatives(x, y, pk.x_mm, pk.y_mm, pk.height_mm, pk.tip_radius_mm, par["flank_angle_deg"])
+        d = rounded_peak_derivatives(
+            x, y, pk.x_mm, pk.y_mm, pk.height_mm, pk.tip_radius_mm, par["flank_angle_deg"], blend_mm
+        )
         higher = d[0] > out[0]
         out = [np.where(higher, new, old) for new, old in zip(d, out, strict=True)]
     return tuple(out)

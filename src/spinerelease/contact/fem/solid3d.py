@@ -1217,6 +1217,7 @@ def rounded_peak_block(
     top_layer: tuple[float, float] | None = None,
     top_fraction: float = 0.4,
     curvature: str = "exact",
+    blend_mm: float = 0.0,
 ) -> SlabContact:
     """One rounded conical peak (:func:`spinerelease.tools.rounded_peak_derivatives`) on a neo-Hookean block
     (uniform, or with a softer ``top_layer``), half model, contact on the true normal: the 3D counterpart of the
@@ -1246,9 +1247,14 @@ def rounded_peak_block(
         Thickness of the skin-side element layer relative to a uniform layer (:func:`depth_fractions`). [-]
     curvature : str
         ``"exact"`` or ``"averaged"`` (see :class:`SlabContact`).
+    blend_mm : float
+        Half width of the C2 blend of the tip into its flank (:func:`spinerelease.tools.rounded_peak_derivatives`;
+        0: the sharp construction). [mm]
     """
     from ...tools import rounded_peak_derivatives
 
+    if blend_mm > 0:
+        citations.use("neto2017")
     if top_layer is None:
 
         def modulus(X: np.ndarray, Y: np.ndarray, D: np.ndarray) -> np.ndarray:
@@ -1261,7 +1267,7 @@ def rounded_peak_block(
             return np.where(D <= t_top, e_top, modulus_kpa)
 
     def gap(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
-        return tuple(-v for v in rounded_peak_derivatives(x, y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg))
+        return tuple(-v for v in rounded_peak_derivatives(x, y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg, blend_mm))
 
     zone = [(-fine_zone_mm, fine_zone_mm)]
     return SlabContact(

@@ -1267,7 +1267,8 @@ def rounded_peak_block(
             return np.where(D <= t_top, e_top, modulus_kpa)
 
     def gap(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
-        return tuple(-v for v in rounded_peak_derivatives(x, y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg, blend_mm))
+        d = rounded_peak_derivatives(x, y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg, blend_mm)
+        return tuple(-v for v in d)
 
     zone = [(-fine_zone_mm, fine_zone_mm)]
     return SlabContact(

@@ -175,9 +175,9 @@ def rounded_peak_derivatives(
     ``S = 10 t^3 - 15 t^4 + 6 t^5`` (``h = h_sphere + S (h_cone - h_sphere)``, both continued across ``r_t``), so
     the surface is C2 there: a numerical smoothing of the contact surface, not a change of the tool (a jump in a
     rigid surface's curvature makes Newton's method for contact on it oscillate; Neto, Oliveira & Menezes 2017).
-    The blend is capped at half of ``R - r_t``, so the sphere stays defined across it. The blended surface lies between the
-    sphere and its tangent cone; as ``h_cone - h_sphere`` grows as ``(r - r_t)^2``, it differs from the sharp one
-    by at most about ``0.01 blend^2 / (R cos^3 a)`` (6.5 um for the PSO-Spine's peak with a 1 mm blend).
+    The blend is capped at half of ``R - r_t``, so the sphere stays defined across it. The blended surface lies
+    between the sphere and its tangent cone; as ``h_cone - h_sphere`` grows as ``(r - r_t)^2``, it differs from the
+    sharp one by at most about ``0.01 blend^2 / (R cos^3 a)`` (6.5 um for the PSO-Spine's peak with a 1 mm blend).
 
     Parameters
     ----------

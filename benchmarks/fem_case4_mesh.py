@@ -187,6 +187,7 @@ def true_normal(
     apex_lines: bool = False,
     rezone: bool = False,
     tip_blend_mm: float = 0.0,
+    crease_blend_mm: float = 0.0,
 ) -> None:
     """The neo-Hookean FEM on the true normal, load-stepped, against the fast engine at every converged load.
 
@@ -196,10 +197,11 @@ def true_normal(
     for measuring the saved states again later. ``rezone``: a failing load step first lays a fresh mesh over the
     last converged state (``solve_fem_back(rezone=True)``); the results then go to ``..._rezoned.json``.
     ``tip_blend_mm``: each tip of the FEM's tool surface blended into its flank over that half width, so its
-    curvature is continuous (``back_slab_case(tip_blend_mm=)``; the fast engine's tool is unchanged).
+    curvature is continuous (``back_slab_case(tip_blend_mm=)``; the fast engine's tool is unchanged);
+    ``crease_blend_mm``: the creases between its peaks' flanks rounded likewise (``crease_blend_mm=``).
     """
     ((fine, layers),) = _meshes(specs[:1])
-    case = back_slab_case(tip_blend_mm=tip_blend_mm)
+    case = back_slab_case(tip_blend_mm=tip_blend_mm, crease_blend_mm=crease_blend_mm)
     tissue = "column" if material == "column" else "layers"
     loads = TRUE_NORMAL_LOADS[material] if not loads else sorted(loads)
     guess = solve_fast_back(case, nonlinear=True, load_n=loads[0], tissue=tissue).contact
@@ -486,6 +488,12 @@ if __name__ == "__main__":
         help="true-normal*: blend each tip of the FEM's tool into its flank over +- this many mm (C2 surface)",
     )
     ap.add_argument(
+        "--crease-blend",
+        type=float,
+        default=0.0,
+        help="true-normal*: round the creases between the FEM tool's peaks over this height difference [mm] (C2)",
+    )
+    ap.add_argument(
         "--rezone",
         action="store_true",
         help="true-normal*: rezone on a failing load step (results in fem_case4_true_normal_<material>[_apex]_rezoned"
@@ -500,10 +508,28 @@ if __name__ == "__main__":
         "tissue-layers": tissue_layers,
         "tissue-layers-figure": tissue_layers_figure,
         "true-normal": lambda specs: true_normal(
-            specs, "column", a.loads, a.checkpoint, a.max_cuts, a.states, a.apex_lines, a.rezone, a.tip_blend
+            specs,
+            "column",
+            a.loads,
+            a.checkpoint,
+            a.max_cuts,
+            a.states,
+            a.apex_lines,
+            a.rezone,
+            a.tip_blend,
+            a.crease_blend,
         ),
         "true-normal-layers": lambda specs: true_normal(
-            specs, "layered", a.loads, a.checkpoint, a.max_cuts, a.states, a.apex_lines, a.rezone, a.tip_blend
+            specs,
+            "layered",
+            a.loads,
+            a.checkpoint,
+            a.max_cuts,
+            a.states,
+            a.apex_lines,
+            a.rezone,
+            a.tip_blend,
+            a.crease_blend,
         ),
         "block-check": block_check,
         "remeasure": lambda specs: remeasure(specs, "column", a.states),

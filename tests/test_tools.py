@@ -213,6 +213,33 @@ def test_blended_rounded_peak_is_c2_and_close_to_the_sharp_one():
     assert apex[3][0] == pytest.approx(-0.1) and np.isfinite(apex).all()
 
 
+def test_rounded_creases_of_the_pso_spine():
+    """With ``crease_mm`` the creases between peaks are C2 and rise by at most crease/6; elsewhere no change."""
+    from spinerelease.tools import builtin
+
+    tool = builtin.pso_spine()
+    rng = np.random.default_rng(5)
+    X, Y = rng.uniform(-60, 60, 2000), rng.uniform(-50, 50, 2000)
+
+    def f(x, y):
+        return builtin.peaked_surface_derivatives(tool, x, y, 1.0, 0.5)
+
+    d, h = f(X, Y), 1e-5
+    for i, (j, dx, dy) in enumerate(((0, h, 0), (0, 0, h), (1, h, 0), (1, 0, h), (2, 0, h))):
+        np.testing.assert_allclose(d[1 + i], (f(X + dx, Y + dy)[j] - f(X - dx, Y - dy)[j]) / (2 * h), atol=1e-6)
+    sharp = builtin.peaked_surface_derivatives(tool, X, Y, 1.0)
+    dev = d[0] - sharp[0]
+    assert dev.min() >= -1e-12 and dev.max() <= 0.5 / 6 + 1e-12
+    assert np.mean(dev == 0.0) > 0.9
+    # across the crease between the two rows (y = 0 at the side peaks' x) the slope no longer jumps
+    y = np.linspace(-5.0, 5.0, 10001)
+    x = np.full_like(y, 32.0)
+    assert np.abs(np.diff(builtin.peaked_surface_derivatives(tool, x, y, 1.0)[2])).max() > 2.8
+    blended = f(x, y)
+    assert np.abs(np.diff(blended[2])).max() < 0.05  # curvature 16/mm over 1 um steps
+    assert blended[0][5000] - builtin.peaked_surface_derivatives(tool, x, y, 1.0)[0][5000] == pytest.approx(0.5 / 6)
+
+
 def test_peaked_surface_derivatives_reproduce_the_height_field():
     """The smooth surface of a built peaked tool is its sampled height field; other tools have none."""
     from spinerelease.tools import builtin

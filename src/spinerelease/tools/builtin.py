@@ -205,12 +205,16 @@ def has_peaked_surface(tool: Tool) -> bool:
 
 
 def peaked_surface_derivatives(
-    tool: Tool, x_mm: np.ndarray, y_mm: np.ndarray, blend_mm: float = 0.0
+    tool: Tool, x_mm: np.ndarray, y_mm: np.ndarray, blend_mm: float = 0.0, crease_mm: float = 0.0
 ) -> tuple[np.ndarray, ...]:
     """Height of a tool built as a flat base with rounded conical peaks (PSO-Spine, PSO-Rite) and its
     derivatives, in the tool frame, from the same construction as its height field (``max(base, peaks)``,
     :func:`rounded_peak_derivatives`); for contact on the true normal (``contact.fem``). ``blend_mm`` blends each
     tip into its flank so the surface is C2 there (see :func:`rounded_peak_derivatives`). [mm]
+
+    ``crease_mm > 0`` replaces the ``max`` by a C2 smooth maximum (:func:`smooth_max_derivatives`) over that
+    height difference, rounding the creases where two peaks' flanks meet or a flank meets the base (the surface
+    rises by at most ``crease_mm / 6`` on a crease). [mm]
 
     Returns
     -------
@@ -227,9 +231,49 @@ def peaked_surface_derivatives(
         d = rounded_peak_derivatives(
             x, y, pk.x_mm, pk.y_mm, pk.height_mm, pk.tip_radius_mm, par["flank_angle_deg"], blend_mm
         )
-        higher = d[0] > out[0]
-        out = [np.where(higher, new, old) for new, old in zip(d, out, strict=True)]
+        if crease_mm > 0:
+            out = list(smooth_max_derivatives(out, d, crease_mm))
+        else:
+            higher = d[0] > out[0]
+            out = [np.where(higher, new, old) for new, old in zip(d, out, strict=True)]
     return tuple(out)
+
+
+def smooth_max_derivatives(a: tuple, b: tuple, k_mm: float) -> tuple[np.ndarray, ...]:
+    """C2 smooth maximum of two surfaces with their derivatives.
+
+    ``max(a, b) + k/6 (1 - |a - b|/k)^3`` where ``|a - b| < k`` (the cubic polynomial smooth minimum of
+    Quilez 2013, with the sign turned): equal to ``max(a, b)`` where the surfaces are ``k`` or more apart, at
+    most ``k/6`` above it on the crease itself. As ``(a + b)/2 + psi(a - b)`` with ``psi' = sign(d)/2
+    (1 - (1 - |d|/k)^2)`` and ``psi'' = (1 - |d|/k)/k`` (both 0 at ``|d| = k``), its gradient is
+    ``(grad a + grad b)/2 + psi' (grad a - grad b)`` and its Hessian ``(H_a + H_b)/2 + psi' (H_a - H_b) + psi''
+    (grad a - grad b)(grad a - grad b)^T``.
+
+    Parameters
+    ----------
+    a, b : tuple of ndarray
+        ``(h, h_x, h_y, h_xx, h_xy, h_yy)`` of each surface. [mm, -, -, 1/mm, 1/mm, 1/mm]
+    k_mm : float
+        Height difference over which they are blended. [mm]
+
+    Returns
+    -------
+    tuple of ndarray
+        ``h, h_x, h_y, h_xx, h_xy, h_yy`` of the smooth maximum.
+    """
+    d = a[0] - b[0]
+    m = np.clip(1.0 - np.abs(d) / k_mm, 0.0, None)
+    s = np.sign(d)
+    p1 = 0.5 * s * (1.0 - m * m)  # psi'
+    p2 = m / k_mm  # psi''
+    h = np.maximum(a[0], b[0]) + k_mm / 6.0 * m**3
+    gx = 0.5 * (a[1] + b[1]) + p1 * (a[1] - b[1])
+    gy = 0.5 * (a[2] + b[2]) + p1 * (a[2] - b[2])
+    ex, ey = a[1] - b[1], a[2] - b[2]
+    hxx = 0.5 * (a[3] + b[3]) + p1 * (a[3] - b[3]) + p2 * ex * ex
+    hxy = 0.5 * (a[4] + b[4]) + p1 * (a[4] - b[4]) + p2 * ex * ey
+    hyy = 0.5 * (a[5] + b[5]) + p1 * (a[5] - b[5]) + p2 * ey * ey
+    return h, gx, gy, hxx, hxy, hyy
 
 
 def foam_roller(spacing_mm: float = 1.0, diameter_mm: float | None = None, length_mm: float | None = None) -> Tool:

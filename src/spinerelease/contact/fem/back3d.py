@@ -81,12 +81,12 @@ class BackSlabCase:
     gap_derivatives: GapDerivatives | None = field(default=None, repr=False)
 
 
-def back_slab_case(config=None, *, tip_blend_mm: float = 0.0, **kwargs) -> BackSlabCase:
+def back_slab_case(config=None, *, tip_blend_mm: float = 0.0, crease_blend_mm: float = 0.0, **kwargs) -> BackSlabCase:
     """The fast engine's inputs for a simulation configuration (default: PSO-Spine at T7, default body).
 
     Mirrors :func:`spinerelease.workflow.simulate` up to the contact solve. Only symmetric states (no roll) are
     accepted, since the FEM models half the slab. ``tip_blend_mm`` blends each tip of the FEM's smooth gap into
-    its flank (:func:`smooth_gap`). [mm]
+    its flank, ``crease_blend_mm`` rounds its creases (:func:`smooth_gap`). [mm]
     """
     from ...posture import tool_load
     from ...workflow import SimulationConfig, initial_gap_mm, level_pitch, place
@@ -117,7 +117,7 @@ def back_slab_case(config=None, *, tip_blend_mm: float = 0.0, **kwargs) -> BackS
         skin_thickness_mm=win.skin_thickness_mm,
         layers_modulus_kpa=layers_modulus,
         top_layer=top,
-        gap_derivatives=smooth_gap(win.grid, surface, gap0, tool, cx, cy, tip_blend_mm),
+        gap_derivatives=smooth_gap(win.grid, surface, gap0, tool, cx, cy, tip_blend_mm, crease_blend_mm),
     )
 
 
@@ -129,11 +129,13 @@ def smooth_gap(
     cx_mm: float,
     cy_mm: float,
     blend_mm: float = 0.0,
+    crease_mm: float = 0.0,
 ):
     """The initial gap ``g0 = c - surface - tool`` as a smooth function with derivatives (for the FEM's contact on
     the true normal): the back surface by a bicubic interpolating spline of the window grid, the tool from its
     construction (:func:`spinerelease.tools.builtin.peaked_surface_derivatives`, each tip blended into its flank
-    over ``+-blend_mm`` so the gap is C2 there), ``c`` from the sampled gap (they agree on the grid cells).
+    over ``+-blend_mm`` and the creases between its pieces rounded over ``crease_mm`` of height difference, so the
+    gap is C2 there), ``c`` from the sampled gap (they agree on the grid cells).
 
     Returns ``None`` for tools without that construction. ``inf`` beyond the tool's footprint.
     """
@@ -143,10 +145,10 @@ def smooth_gap(
 
     if not has_peaked_surface(tool):
         return None
-    if blend_mm > 0:
+    if blend_mm > 0 or crease_mm > 0:
         from ... import citations
 
-        citations.use("neto2017")
+        citations.use("neto2017", *(("quilez2013",) if crease_mm > 0 else ()))
     spl = RectBivariateSpline(grid.y_mm, grid.x_mm, np.asarray(surface_mm, dtype=float), kx=3, ky=3, s=0)
     X, Y = grid.mesh()
     fin = np.isfinite(gap0_mm)
@@ -162,7 +164,7 @@ def smooth_gap(
     def gap(x_mm: np.ndarray, y_mm: np.ndarray) -> tuple[np.ndarray, ...]:
         x = np.asarray(x_mm, dtype=float)
         y = np.asarray(y_mm, dtype=float)
-        h, hx, hy, hxx, hxy, hyy = peaked_surface_derivatives(tool, x - cx_mm, y - cy_mm, blend_mm)
+        h, hx, hy, hxx, hxy, hyy = peaked_surface_derivatives(tool, x - cx_mm, y - cy_mm, blend_mm, crease_mm)
         s = [spl.ev(y, x, dx=j, dy=i) for i, j in ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2))]
         inside = (x >= xlo) & (x <= xhi) & (y >= ylo) & (y <= yhi)
         g = np.where(inside, c - s[0] - h, np.inf)

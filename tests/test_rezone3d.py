@@ -133,8 +133,43 @@ def test_load_stepping_rezones_once_a_halved_step_fails(monkeypatch, tmp_path):
     out = solve_fem_back(case, loads_n=[1.0, 2.0], rezone=True, checkpoint=path, **kwargs)
     assert [f for f, r in out if r is not None] == [1.0, 2.0]
     assert out[-1][1].extras["rezoned"]
-    # 2 N failed on the first mesh, so did the halved 1.5 N; then the rezoned mesh took 1.5 N and 2 N
-    assert calls[-4:] == [(0, 2.0), (0, 1.5), (1, 1.5), (1, 2.0)]
+    # 2 N failed on the first mesh, so did the halved 1.5 N; then the rezoned mesh was brought to equilibrium at
+    # 1 N and took 1.5 N and 2 N
+    assert calls[-5:] == [(0, 2.0), (0, 1.5), (1, 1.0), (1, 1.5), (1, 2.0)]
     monkeypatch.setattr(SlabContact, "solve", real)
     again = solve_fem_back(case, loads_n=[2.0, 2.5], checkpoint=path, **kwargs)
     assert [f for f, _ in again] == [2.5] and again[0][1].extras["rezoned"]
+
+
+def test_a_rezoned_mesh_that_does_not_settle_is_dropped(monkeypatch, tmp_path):
+    """If the rezoned mesh cannot be brought to equilibrium at the last converged load, the run keeps the old mesh
+    and reports its converged state (never the unsettled transferred one)."""
+    from spinerelease.contact.fem.back3d import back_slab_case, solve_fast_back, solve_fem_back
+    from spinerelease.contact.fem.solid3d import SlabContact
+
+    case = back_slab_case()
+    guess = solve_fast_back(case, nonlinear=True, load_n=1.0).contact
+    kwargs = {
+        "model": "neo-hookean",
+        "contact_guess": guess,
+        "fine_mm": 8.0,
+        "n_layers": 2,
+        "contact_point": "normal",
+        "peak_window_mm": 12.0,
+        "tie_surface": True,
+    }
+    real = SlabContact.solve
+
+    def flaky(self, load_n, **kw):  # nothing beyond 0.5 N (per half slab), and no rezoned mesh settles
+        if self.rezones > 0 or load_n > 0.5 + 1e-9:
+            raise _Diverged("stand-in failure")
+        return real(self, load_n, **kw)
+
+    monkeypatch.setattr(SlabContact, "solve", flaky)
+    path = tmp_path / "state.npz"
+    out = solve_fem_back(case, loads_n=[1.5], rezone=True, checkpoint=path, max_cuts=2, **kwargs)
+    # 1.5 N fails, 0.75 N converges, 1.5 N fails again, the rezoned mesh does not settle, 1.125 N fails: stop
+    assert [f for f, _ in out] == [0.75, 1.5] and out[1][1] is None
+    assert not out[0][1].extras["rezoned"]
+    with np.load(path) as z:
+        assert "reference" not in z.files and float(z["load_n"]) == 0.75

@@ -529,6 +529,11 @@ def fem_pressure_on_grid(case: BackSlabCase, res: Slab3DResult, cauchy: bool = F
     return f(pts).reshape(X.shape)
 
 
+#: Newton iterations allowed when a rezoned mesh is brought to equilibrium at the load it was laid at (the
+#: transferred skin starts off equilibrium: 24 iterations on the back slab at 38 N, stop 22)
+REZONE_MAX_NEWTON = 40
+
+
 def solve_fem_back(
     case: BackSlabCase,
     *,
@@ -568,8 +573,10 @@ def solve_fem_back(
         are not in the returned list).
     rezone : bool
         When a load step fails although it was halved already, lay a fresh mesh over the last converged state
-        (:func:`.rezone3d.rezone_slab`) and try that step again before halving it further (once per converged
-        state; large-strain model only). A step that fails only because it is long is halved as before.
+        (:func:`.rezone3d.rezone_slab`), bring it to equilibrium at that load, and try the step again before
+        halving it further (once per converged state; large-strain model only). If the new mesh does not reach
+        equilibrium, the old mesh and its state are kept. A step that fails only because it is long is halved as
+        before.
     max_rezones : int
         Most rezonings in the run.
     **mesh_kwargs
@@ -615,15 +622,21 @@ def solve_fem_back(
             prob.x, prob.approach, prob.active = saved
             if rezone and cuts >= 1 and last > 0 and rezoned_at != last and prob.rezones < max_rezones:
                 rezoned_at = last
+                # the new mesh is first brought to equilibrium at the last converged load (the transfer perturbs
+                # the skin); if it does not get there, the old mesh and its converged state are kept
                 try:
-                    prob = rezone_slab(prob)
+                    new = rezone_slab(prob)
+                    settled = new.solve(0.5 * last, max_newton=REZONE_MAX_NEWTON)
+                    why = "its active set did not settle"
                 except _Diverged as exc:
-                    if verbose:
-                        print(f"  step failed ({reason}); rezoning at {last:g} N failed ({exc})", flush=True)
-                else:
+                    settled, why = False, str(exc)
+                if settled:
+                    prob = new
                     if verbose:
                         print(f"  step failed ({reason}); rezoned at {last:g} N (mesh {prob.rezones})", flush=True)
                     continue
+                if verbose:
+                    print(f"  step failed ({reason}); rezoning at {last:g} N failed ({why})", flush=True)
             cuts += 1
             if cuts > max_cuts:
                 break

@@ -249,7 +249,7 @@ def true_normal(
         rezone=rezone,
         on_load=save,
         checkpoint=checkpoint,
-        verbose=bool(checkpoint),
+        verbose=2 if checkpoint else False,
     )
     if steps and steps[-1][1] is None:
         if len(steps) > 1 and steps[-2][1] is not None and (not rows or steps[-2][0] > rows[-1]["load_n"]):

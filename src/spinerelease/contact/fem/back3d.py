@@ -540,7 +540,7 @@ def solve_fem_back(
     model: str = "linear",
     loads_n: list[float] | None = None,
     contact_guess: np.ndarray | None = None,
-    verbose: bool = False,
+    verbose: bool | int = False,
     max_cuts: int = 3,
     on_load: Callable[[float, Slab3DResult], None] | None = None,
     checkpoint: str | Path | None = None,
@@ -559,8 +559,8 @@ def solve_fem_back(
         Increasing total loads on the tool (default: the case load only). [N]
     contact_guess : array of bool, optional
         Initial active-set guess on the case grid (e.g. the fast engine's contact map).
-    verbose : bool
-        Print the active-set iterations.
+    verbose : bool or int
+        Print the active-set iterations (``True``), and the Newton iterations too (2).
     max_cuts : int
         Most halvings of a failing load increment (the last converged intermediate load is reported).
     on_load : callable, optional

@@ -826,7 +826,8 @@ class SlabContact:
         self.newton_total = 0
         self.active_iterations = 0
         self.log: list[tuple[int, int, int, float]] = []
-        self.verbose = False
+        #: print each active-set iteration (``True`` or 1), and each Newton iteration too (2)
+        self.verbose: bool | int = False
         self.residual = np.inf
         self.tie_surface = bool(tie_surface)
         self._ties = self._tie_rows() if self.tie_surface else None
@@ -1041,6 +1042,12 @@ class SlabContact:
                         self._averaged, calm = False, 0
             if self.newton_trace is not None:
                 self.newton_trace.append((self.approach, it, float(alpha), step, res, int(act.size)))
+            if self.verbose is not True and self.verbose >= 2:
+                print(
+                    f"    Newton {it}: approach {self.approach:.4f} mm, step length {alpha:.3g}, step {step:.1e}, "
+                    f"residual {res:.1e}" + (" (averaged curvature)" if self._averaged else ""),
+                    flush=True,
+                )
             if linear:
                 return it
             if it > 1 and step < tol:

@@ -486,3 +486,38 @@ def test_face_mean_max():
     assert face_mean_max(odd_even) < odd_even.max()
     with pytest.raises(InputError):
         face_mean_max(np.ones((4, 5)))
+
+
+def test_secant_predictor_starts_from_the_extrapolated_state():
+    """After two converged loads, ``solve`` starts Newton's method from the state extrapolated in the load, and
+    ends at the same equilibrium as without the predictor; a state that is not the last converged one (restored
+    by a driver) is left alone."""
+    from spinerelease.contact.fem.solid3d import SlabContact
+
+    def block():
+        return rounded_peak_block(fine_mm=5.0, n_layers=2, thickness_mm=20.0, half_width_mm=20.0, blend_mm=1.0)
+
+    a, b = block(), block()
+    for f in (0.5, 1.0):
+        assert a.solve(f) and b.solve(f, predict=False)
+    (_, x0, d0), (_, x1, d1) = a._converged
+    seen = []
+    newton = SlabContact._newton
+
+    def spy(self, *args):
+        seen.append((self.approach, self.x.copy()))
+        return newton(self, *args)
+
+    SlabContact._newton = spy
+    try:
+        assert a.solve(1.25)
+    finally:
+        SlabContact._newton = newton
+    assert seen[0][0] == pytest.approx(d1 + 0.5 * (d1 - d0))
+    np.testing.assert_allclose(seen[0][1], x1 + 0.5 * (x1 - x0))
+    assert b.solve(1.25, predict=False)
+    assert a.approach == pytest.approx(b.approach, rel=1e-6)
+    # restored to an older state: no extrapolation from it
+    a.x, a.approach = x0.copy(), d0
+    a._predict(1.5)
+    assert a.approach == d0 and np.array_equal(a.x, x0)

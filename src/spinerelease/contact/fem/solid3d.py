@@ -825,6 +825,8 @@ class SlabContact:
         self.weights = self._tributary_areas()
         self.newton_total = 0
         self.active_iterations = 0
+        #: the last two converged states ``(load [N], x, approach)``, for the predictor of :meth:`solve`
+        self._converged: list[tuple[float, np.ndarray, float]] = []
         self.log: list[tuple[int, int, int, float]] = []
         #: print each active-set iteration (``True`` or 1), and each Newton iteration too (2)
         self.verbose: bool | int = False
@@ -1054,6 +1056,26 @@ class SlabContact:
                 return it
         raise _Diverged(f"Newton's method did not converge in {max_newton} iterations")
 
+    def _predict(self, load_n: float) -> None:
+        """Secant predictor: move the state to the linear extrapolation of the last two converged states to
+        ``load_n`` (at most twice the last increment ahead), halved up to three times while an element inverts;
+        nothing when the state is not at the last converged one (e.g. restored or rezoned) or the load is not
+        ahead of it."""
+        if len(self._converged) < 2:
+            return
+        (f0, x0, d0), (f1, x1, d1) = self._converged
+        if f1 <= f0 or self.approach != d1 or not np.array_equal(self.x, x1):
+            return
+        theta = (load_n - f1) / (f1 - f0)
+        if not 0.0 < theta <= 2.0:
+            return
+        for _ in range(4):
+            self.x, self.approach = x1 + theta * (x1 - x0), d1 + theta * (d1 - d0)
+            if self._admissible():
+                return
+            theta *= 0.5
+        self.x, self.approach = x1.copy(), d1
+
     def _admissible(self) -> bool:
         """Whether the current state has no inverted element."""
         try:
@@ -1075,6 +1097,7 @@ class SlabContact:
         tol: float = 1e-6,
         max_newton: int = 25,
         max_active: int = 40,
+        predict: bool = True,
     ) -> bool:
         """Equilibrium under the contact force ``load_n`` (on the modelled part of the slab); warm-started.
 
@@ -1086,6 +1109,10 @@ class SlabContact:
             Guess of the skin nodes in contact (shape of the top grid, ``(ny, nx)``); default: the previous set.
         tol : float
             Relative size of the last Newton step at which the large-strain iteration stops. [-]
+        predict : bool
+            Large strain, stepping on from two converged loads with the state still at the last one: start Newton's
+            method from the state extrapolated linearly in the load (a secant predictor; Belytschko, Liu & Moran
+            2000, ch. 6), shortened while it would invert an element, instead of from the last state.
 
         Returns
         -------
@@ -1093,6 +1120,8 @@ class SlabContact:
             Whether the active set settled (no tensile contact node, no penetrating free node).
         """
         W = check_positive("load", load_n, "N") * 1e3
+        if predict and self.model_name != "linear":
+            self._predict(float(load_n))
         if initial_active is not None:
             ia = np.asarray(initial_active, dtype=bool).ravel()
             if ia.shape != self.active.shape:
@@ -1133,6 +1162,8 @@ class SlabContact:
                     flush=True,
                 )
             if not tens.any() and not new.any():
+                if self.model_name != "linear":
+                    self._converged = [*self._converged[-1:], (float(load_n), self.x.copy(), float(self.approach))]
                 return True
             key = ((self.active & ~tens) | new).tobytes()
             if key in seen:  # cycling between sets: keep adding the penetrating nodes only

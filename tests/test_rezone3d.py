@@ -168,8 +168,10 @@ def test_a_rezoned_mesh_that_does_not_settle_is_dropped(monkeypatch, tmp_path):
     monkeypatch.setattr(SlabContact, "solve", flaky)
     path = tmp_path / "state.npz"
     out = solve_fem_back(case, loads_n=[1.5], rezone=True, checkpoint=path, max_cuts=2, **kwargs)
-    # 1.5 N fails, 0.75 N converges, 1.5 N fails again, the rezoned mesh does not settle, 1.125 N fails: stop
-    assert [f for f, _ in out] == [0.75, 1.5] and out[1][1] is None
-    assert not out[0][1].extras["rezoned"]
+    # steps up to 1 N converge (0.75, then 0.9375 N), every longer one fails, and no rezoned mesh settles: the
+    # run stops with the old mesh's state at the highest converged load
+    (reached, res), (wanted, none) = out
+    assert 0.75 <= reached < 1.0 and wanted == 1.5 and none is None
+    assert not res.extras["rezoned"]
     with np.load(path) as z:
-        assert "reference" not in z.files and float(z["load_n"]) == 0.75
+        assert "reference" not in z.files and float(z["load_n"]) == reached

@@ -529,6 +529,10 @@ def fem_pressure_on_grid(case: BackSlabCase, res: Slab3DResult, cauchy: bool = F
     return f(pts).reshape(X.shape)
 
 
+#: Growth of the load increment after a converged step, once a step has been halved (adaptive load stepping:
+#: the run goes on with the increment that worked instead of trying the full step again)
+GROWTH = 1.5
+
 #: Newton iterations allowed when a rezoned mesh is brought to equilibrium at the load it was laid at (the
 #: transferred skin starts off equilibrium: 24 iterations on the back slab at 38 N, stop 22)
 REZONE_MAX_NEWTON = 40
@@ -562,7 +566,8 @@ def solve_fem_back(
     verbose : bool or int
         Print the active-set iterations (``True``), and the Newton iterations too (2).
     max_cuts : int
-        Most halvings of a failing load increment (the last converged intermediate load is reported).
+        Most halvings of a failing load increment in a row (the last converged intermediate load is reported). After
+        a halved step converges, the next one is 1.5 times as long (``GROWTH``), up to the next requested load.
     on_load : callable, optional
         Called as ``on_load(load_n, result)`` after each requested load converges (for long runs that save as
         they go).
@@ -602,11 +607,12 @@ def solve_fem_back(
         last, prob = _load_checkpoint(prob, checkpoint)
         if verbose and last > 0:
             print(f"  resuming from {checkpoint} at {last} N", flush=True)
+    step = np.inf  # the largest load increment to try next: halved when a step fails, 1.5x after one converges
     for k, f in enumerate(loads):
         if f <= last:
             continue
-        target, cuts = f, 0
-        while True:  # adaptive load stepping: halve the increment when a step fails
+        target, cuts = min(f, last + step), 0
+        while True:  # adaptive load stepping
             saved = (prob.x.copy(), prob.approach, prob.active.copy())
             reason = "the active set did not settle"
             try:
@@ -614,10 +620,10 @@ def solve_fem_back(
             except _Diverged as exc:
                 ok, reason = False, str(exc)
             if ok:
-                last = target
+                step, last, cuts = GROWTH * (target - last), target, 0
                 if target >= f:
                     break
-                target = f
+                target = min(f, last + step)
                 continue
             prob.x, prob.approach, prob.active = saved
             if rezone and cuts >= 1 and last > 0 and rezoned_at != last and prob.rezones < max_rezones:

@@ -238,6 +238,11 @@ def test_rounded_creases_of_the_pso_spine():
     blended = f(x, y)
     assert np.abs(np.diff(blended[2])).max() < 0.05  # curvature 16/mm over 1 um steps
     assert blended[0][5000] - builtin.peaked_surface_derivatives(tool, x, y, 1.0)[0][5000] == pytest.approx(0.5 / 6)
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(InputError, match="crease"):
+            builtin.peaked_surface_derivatives(tool, x, y, 1.0, bad)
+        with pytest.raises(InputError, match="tip blend"):
+            builtin.peaked_surface_derivatives(tool, x, y, bad)
 
 
 def test_peaked_surface_derivatives_reproduce_the_height_field():

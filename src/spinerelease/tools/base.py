@@ -206,7 +206,9 @@ def rounded_peak_derivatives(
     r = np.hypot(dx, dy)
     r_t = R * np.sin(a)
     t = np.tan(a)
-    w = min(max(float(blend_mm), 0.0), 0.5 * (R - r_t))
+    if not np.isfinite(blend_mm) or blend_mm < 0:
+        raise InputError(f"tip blend must be a finite length >= 0 mm, got {blend_mm}")
+    w = min(float(blend_mm), 0.5 * (R - r_t))
     # the sphere, continued to r_t + w (its weight is 0 beyond, where s is clipped to stay finite)
     s = np.sqrt(np.clip(R * R - r * r, R * R - (r_t + w) ** 2, None))
     hs, ps, qs = apex_mm - R + s, -r / s, -(R * R) / s**3  # h, h', h'' of the sphere

@@ -223,6 +223,8 @@ def peaked_surface_derivatives(
     """
     if not has_peaked_surface(tool):
         raise InputError(f"tool {tool.name!r} is not a base with rounded conical peaks; no smooth surface")
+    if not np.isfinite(crease_mm) or crease_mm < 0:
+        raise InputError(f"crease rounding must be a finite height >= 0 mm, got {crease_mm}")
     par = tool.parameters
     x = np.asarray(x_mm, dtype=float)
     y = np.asarray(y_mm, dtype=float)

@@ -566,8 +566,9 @@ def solve_fem_back(
     verbose : bool or int
         Print the active-set iterations (``True``), and the Newton iterations too (2).
     max_cuts : int
-        Most halvings of a failing load increment in a row (the last converged intermediate load is reported). After
-        a halved step converges, the next one is 1.5 times as long (``GROWTH``), up to the next requested load.
+        Most halvings of a failing load increment in a row (the last converged intermediate load is reported). Once
+        a step has been halved, each next increment is 1.5 times the last converged one (``GROWTH``), capped at the
+        next requested load; until then the run steps from requested load to requested load.
     on_load : callable, optional
         Called as ``on_load(load_n, result)`` after each requested load converges (for long runs that save as
         they go).
@@ -607,7 +608,7 @@ def solve_fem_back(
         last, prob = _load_checkpoint(prob, checkpoint)
         if verbose and last > 0:
             print(f"  resuming from {checkpoint} at {last} N", flush=True)
-    step = np.inf  # the largest load increment to try next: halved when a step fails, 1.5x after one converges
+    step = np.inf  # the largest load increment to try: once a step has failed, 1.5x the last one that converged
     for k, f in enumerate(loads):
         if f <= last:
             continue
@@ -620,7 +621,9 @@ def solve_fem_back(
             except _Diverged as exc:
                 ok, reason = False, str(exc)
             if ok:
-                step, last, cuts = GROWTH * (target - last), target, 0
+                if cuts > 0 or np.isfinite(step):  # stepping below the requested loads since a step failed
+                    step = GROWTH * (target - last)
+                last, cuts = target, 0
                 if target >= f:
                     break
                 target = min(f, last + step)

@@ -488,7 +488,7 @@ def test_face_mean_max():
         face_mean_max(np.ones((4, 5)))
 
 
-def test_secant_predictor_starts_from_the_extrapolated_state():
+def test_secant_predictor_starts_from_the_extrapolated_state(tmp_path):
     """After two converged loads, ``solve`` starts Newton's method from the state extrapolated in the load, and
     ends at the same equilibrium as without the predictor; a state that is not the last converged one (restored
     by a driver) is left alone."""
@@ -517,6 +517,16 @@ def test_secant_predictor_starts_from_the_extrapolated_state():
     np.testing.assert_allclose(seen[0][1], x1 + 0.5 * (x1 - x0))
     assert b.solve(1.25, predict=False)
     assert a.approach == pytest.approx(b.approach, rel=1e-6)
+    # a checkpoint keeps the converged state before the last, so a resumed run predicts from its first step
+    from spinerelease.contact.fem.back3d import _load_checkpoint, _save_checkpoint
+
+    path = tmp_path / "state.npz"
+    _save_checkpoint(a, path, 2.5)
+    fresh = block()
+    _load_checkpoint(fresh, path)
+    assert [c[0] for c in fresh._converged] == [1.0, 1.25]
+    np.testing.assert_array_equal(fresh._converged[0][1], x1)
+    np.testing.assert_array_equal(fresh._converged[1][1], a.x)
     # restored to an older state: no extrapolation from it
     a.x, a.approach = x0.copy(), d0
     a._predict(1.5)

@@ -672,6 +672,10 @@ def _save_checkpoint(prob, path: Path, load_n: float) -> None:
     replaced only once the new one is complete."""
     tmp = path.with_name(path.stem + ".tmp.npz")
     extra = {"reference": prob.mesh.doflocs, "rezones": prob.rezones} if prob.rezoned else {}
+    conv = getattr(prob, "_converged", [])
+    if len(conv) == 2 and conv[1][0] == 0.5 * load_n and np.array_equal(conv[1][1], prob.x):
+        # the converged state before this one, on the same mesh: a resumed run's predictor starts from both
+        extra |= {"x_previous": conv[0][1], "approach_previous": conv[0][2], "load_previous": 2.0 * conv[0][0]}
     np.savez(tmp, x=prob.x, approach=prob.approach, active=prob.active, load_n=load_n, n=prob.n, **extra)
     tmp.replace(path)
 
@@ -693,6 +697,11 @@ def _load_checkpoint(prob, path: Path):
             approach, load_n = float(z["approach"]), float(z["load_n"])
             reference = z["reference"] if "reference" in z.files else None
             rezones = int(z["rezones"]) if "rezones" in z.files else 0
+            previous = (
+                (0.5 * float(z["load_previous"]), z["x_previous"], float(z["approach_previous"]))
+                if "x_previous" in z.files
+                else None
+            )
     except (OSError, ValueError, KeyError) as exc:
         raise InputError(f"checkpoint {path} cannot be read ({exc}); move it away to start afresh") from exc
     if n != prob.n or x.shape != prob.x.shape or active.shape != prob.active.shape:
@@ -708,4 +717,6 @@ def _load_checkpoint(prob, path: Path):
             raise InputError(f"checkpoint {path}: {exc}; move it away to start afresh") from None
         prob.rezones = rezones
     prob.x, prob.approach, prob.active = x.copy(), approach, active.astype(bool)
+    if previous is not None and previous[1].shape == x.shape and prob.model_name != "linear":
+        prob._converged = [previous, (0.5 * load_n, x.copy(), approach)]
     return load_n, prob

@@ -502,6 +502,21 @@ if __name__ == "__main__":
         ".json)",
     )
     a = ap.parse_args()
+
+    def run_true_normal(specs: list[str], material: str) -> None:
+        true_normal(
+            specs,
+            material,
+            a.loads,
+            a.checkpoint,
+            a.max_cuts,
+            a.states,
+            a.apex_lines,
+            a.rezone,
+            a.tip_blend,
+            a.crease_blend,
+        )
+
     studies = {
         "linear": linear,
         "large-strain": large_strain,
@@ -509,30 +524,8 @@ if __name__ == "__main__":
         "holdout": holdout,
         "tissue-layers": tissue_layers,
         "tissue-layers-figure": tissue_layers_figure,
-        "true-normal": lambda specs: true_normal(
-            specs,
-            "column",
-            a.loads,
-            a.checkpoint,
-            a.max_cuts,
-            a.states,
-            a.apex_lines,
-            a.rezone,
-            a.tip_blend,
-            a.crease_blend,
-        ),
-        "true-normal-layers": lambda specs: true_normal(
-            specs,
-            "layered",
-            a.loads,
-            a.checkpoint,
-            a.max_cuts,
-            a.states,
-            a.apex_lines,
-            a.rezone,
-            a.tip_blend,
-            a.crease_blend,
-        ),
+        "true-normal": lambda specs: run_true_normal(specs, "column"),
+        "true-normal-layers": lambda specs: run_true_normal(specs, "layered"),
         "block-check": block_check,
         "remeasure": lambda specs: remeasure(specs, "column", a.states),
         "remeasure-layers": lambda specs: remeasure(specs, "layered", a.states),

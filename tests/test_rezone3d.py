@@ -101,12 +101,9 @@ def test_rezoning_needs_the_large_strain_model():
         rezone_slab(prob)
 
 
-def test_load_stepping_rezones_once_a_halved_step_fails(monkeypatch, tmp_path):
-    """``solve_fem_back(rezone=True)``: a step that fails only because it is long is halved as before; when the
-    halved step fails too, the last converged state is rezoned and the step tried again; the checkpoint then
-    holds the rezoned mesh and a resumed run picks it up."""
-    from spinerelease.contact.fem.back3d import back_slab_case, solve_fast_back, solve_fem_back
-    from spinerelease.contact.fem.solid3d import SlabContact
+def _coarse_back_slab():
+    """The default back case and the keywords of a coarse large-strain ``solve_fem_back`` on it (driver tests)."""
+    from spinerelease.contact.fem.back3d import back_slab_case, solve_fast_back
 
     case = back_slab_case()
     guess = solve_fast_back(case, nonlinear=True, load_n=1.0).contact
@@ -119,6 +116,17 @@ def test_load_stepping_rezones_once_a_halved_step_fails(monkeypatch, tmp_path):
         "peak_window_mm": 12.0,
         "tie_surface": True,
     }
+    return case, kwargs
+
+
+def test_load_stepping_rezones_once_a_halved_step_fails(monkeypatch, tmp_path):
+    """``solve_fem_back(rezone=True)``: a step that fails only because it is long is halved as before; when the
+    halved step fails too, the last converged state is rezoned and the step tried again; the checkpoint then
+    holds the rezoned mesh and a resumed run picks it up."""
+    from spinerelease.contact.fem.back3d import solve_fem_back
+    from spinerelease.contact.fem.solid3d import SlabContact
+
+    case, kwargs = _coarse_back_slab()
     real = SlabContact.solve
     calls = []
 
@@ -144,20 +152,10 @@ def test_load_stepping_rezones_once_a_halved_step_fails(monkeypatch, tmp_path):
 def test_a_rezoned_mesh_that_does_not_settle_is_dropped(monkeypatch, tmp_path):
     """If the rezoned mesh cannot be brought to equilibrium at the last converged load, the run keeps the old mesh
     and reports its converged state (never the unsettled transferred one)."""
-    from spinerelease.contact.fem.back3d import back_slab_case, solve_fast_back, solve_fem_back
+    from spinerelease.contact.fem.back3d import solve_fem_back
     from spinerelease.contact.fem.solid3d import SlabContact
 
-    case = back_slab_case()
-    guess = solve_fast_back(case, nonlinear=True, load_n=1.0).contact
-    kwargs = {
-        "model": "neo-hookean",
-        "contact_guess": guess,
-        "fine_mm": 8.0,
-        "n_layers": 2,
-        "contact_point": "normal",
-        "peak_window_mm": 12.0,
-        "tie_surface": True,
-    }
+    case, kwargs = _coarse_back_slab()
     real = SlabContact.solve
 
     def flaky(self, load_n, **kw):  # nothing beyond 0.5 N (per half slab), and no rezoned mesh settles

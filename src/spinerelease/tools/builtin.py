@@ -268,14 +268,10 @@ def smooth_max_derivatives(a: tuple, b: tuple, k_mm: float) -> tuple[np.ndarray,
     s = np.sign(d)
     p1 = 0.5 * s * (1.0 - m * m)  # psi'
     p2 = m / k_mm  # psi''
-    h = np.maximum(a[0], b[0]) + k_mm / 6.0 * m**3
-    gx = 0.5 * (a[1] + b[1]) + p1 * (a[1] - b[1])
-    gy = 0.5 * (a[2] + b[2]) + p1 * (a[2] - b[2])
+    gx, gy, hxx, hxy, hyy = (0.5 * (u + v) + p1 * (u - v) for u, v in zip(a[1:], b[1:], strict=True))
     ex, ey = a[1] - b[1], a[2] - b[2]
-    hxx = 0.5 * (a[3] + b[3]) + p1 * (a[3] - b[3]) + p2 * ex * ex
-    hxy = 0.5 * (a[4] + b[4]) + p1 * (a[4] - b[4]) + p2 * ex * ey
-    hyy = 0.5 * (a[5] + b[5]) + p1 * (a[5] - b[5]) + p2 * ey * ey
-    return h, gx, gy, hxx, hxy, hyy
+    h = np.maximum(a[0], b[0]) + k_mm / 6.0 * m**3
+    return h, gx, gy, hxx + p2 * ex * ex, hxy + p2 * ex * ey, hyy + p2 * ey * ey
 
 
 def foam_roller(spacing_mm: float = 1.0, diameter_mm: float | None = None, length_mm: float | None = None) -> Tool:

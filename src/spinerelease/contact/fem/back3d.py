@@ -672,7 +672,7 @@ def _save_checkpoint(prob, path: Path, load_n: float) -> None:
     replaced only once the new one is complete."""
     tmp = path.with_name(path.stem + ".tmp.npz")
     extra = {"reference": prob.mesh.doflocs, "rezones": prob.rezones} if prob.rezoned else {}
-    conv = getattr(prob, "_converged", [])
+    conv = prob._converged
     if len(conv) == 2 and conv[1][0] == 0.5 * load_n and np.array_equal(conv[1][1], prob.x):
         # the converged state before this one, on the same mesh: a resumed run's predictor starts from both
         extra |= {"x_previous": conv[0][1], "approach_previous": conv[0][2], "load_previous": 2.0 * conv[0][0]}

@@ -1044,7 +1044,7 @@ class SlabContact:
                         self._averaged, calm = False, 0
             if self.newton_trace is not None:
                 self.newton_trace.append((self.approach, it, float(alpha), step, res, int(act.size)))
-            if self.verbose is not True and self.verbose >= 2:
+            if int(self.verbose) >= 2:
                 print(
                     f"    Newton {it}: approach {self.approach:.4f} mm, step length {alpha:.3g}, step {step:.1e}, "
                     f"residual {res:.1e}" + (" (averaged curvature)" if self._averaged else ""),

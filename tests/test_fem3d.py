@@ -4,6 +4,7 @@ Coarse meshes keep this module fast; the benchmark (benchmarks/fem_pso_spine.py)
 """
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 
 pytest.importorskip("skfem")
@@ -306,6 +307,72 @@ def test_pardiso_backend_matches_superlu():
     order = nested_dissection(prob.lattice[:, free])
     x1, x2 = _solve(A, b, order, "superlu"), _solve(A, b, order, "pardiso")
     np.testing.assert_allclose(x2, x1, rtol=1e-8, atol=1e-10 * np.abs(x1).max())
+
+
+def _saddle(n_u: int = 12, n_p: int = 4, negative: int = 0, seed: int = 1):
+    """A symmetric u-p matrix whose pressure block is negative definite and whose pressure-condensed displacement
+    block has ``negative`` negative eigenvalues (the rest in 1..3), as CSR with the pressures last."""
+    rng = np.random.default_rng(seed)
+    B = rng.standard_normal((n_u, n_p))
+    Mp = rng.standard_normal((n_p, n_p))
+    Kpp = -(Mp @ Mp.T + n_p * np.eye(n_p))
+    Q, _ = np.linalg.qr(rng.standard_normal((n_u, n_u)))
+    lam = np.concatenate([-rng.uniform(0.2, 0.5, negative), rng.uniform(1.0, 3.0, n_u - negative)])
+    S = (Q * lam) @ Q.T
+    Kuu = S + B @ np.linalg.solve(Kpp, B.T)
+    A = np.block([[Kuu, B], [B.T, Kpp]])
+    return sp.csr_matrix(0.5 * (A + A.T))
+
+
+@pytest.mark.parametrize("backend", ["superlu", "pardiso"])
+@pytest.mark.parametrize("negative", [0, 2])
+def test_factorization_reports_the_inertia(backend, negative):
+    """The factorisation counts the matrix's negative eigenvalues (Sylvester): the pressures' four plus the
+    condensed displacement block's own, for SuperLU's diagonal pivots and for PARDISO's Bunch-Kaufman."""
+    if backend == "pardiso":
+        pytest.importorskip("pypardiso")
+    from spinerelease.contact.fem.solid3d import _Factorization
+
+    A = _saddle(negative=negative)
+    assert np.sum(np.linalg.eigvalsh(A.toarray()) < 0) == 4 + negative
+    fac = _Factorization(A, np.arange(A.shape[0]), backend)
+    assert fac.negative == 4 + negative
+    b = np.arange(A.shape[0], dtype=float)
+    np.testing.assert_allclose(A @ fac.solve(b), b, atol=1e-9)
+    fac.free()
+
+
+def test_newton_step_corrects_the_inertia_only_where_the_tangent_is_unstable():
+    """A stable tangent gives the plain Newton step; one whose condensed displacement block has negative
+    eigenvalues gets its displacement diagonal raised until the inertia is right (Waechter & Biegler 2006), so
+    the step descends the condensed energy."""
+    from spinerelease import citations
+    from spinerelease.contact.fem.solid3d import _Factorization
+
+    prob = _block(fine=2.0, zone=4.0, layers=3)
+    order = np.arange(16)
+    r = np.random.default_rng(3).standard_normal(16)
+    A = _saddle(negative=0)
+    dv, shift = prob._newton_step(A, r, order, n_pressure=4)
+    assert shift == 0.0 and prob.inertia_corrections == 0
+    np.testing.assert_allclose(A @ dv, -r, atol=1e-9)
+    citations.reset()
+    A = _saddle(negative=2)
+    dv, shift = prob._newton_step(A, r, order, n_pressure=4)
+    assert shift > 0 and prob.inertia_corrections == 1
+    assert {"waechter2006", "nocedal2006"} <= set(citations.used_keys())
+    d = A.diagonal()
+    shifted = (A + shift * sp.diags(np.where(d > 0, d, 0.0))).tocsr()
+    np.testing.assert_allclose(shifted @ dv, -r, atol=1e-9)
+    assert _Factorization(shifted, order).negative == 4
+    # with the pressures eliminated, the displacement step solves S du = -g with the condensed (shifted) tangent
+    # S positive definite and the condensed gradient g, so it descends: g . du < 0
+    Ad = shifted.toarray()
+    Kuu, Kup, Kpp = Ad[:12, :12], Ad[:12, 12:], Ad[12:, 12:]
+    S = Kuu - Kup @ np.linalg.solve(Kpp, Kup.T)
+    g = r[:12] - Kup @ np.linalg.solve(Kpp, r[12:])
+    np.testing.assert_allclose(S @ dv[:12], -g, atol=1e-9)
+    assert np.all(np.linalg.eigvalsh(S) > 0) and g @ dv[:12] < 0
 
 
 def test_tied_surface_is_bilinear_on_each_skin_face(normal_block):

@@ -516,6 +516,15 @@ def _lattice(x: np.ndarray, y: np.ndarray, fractions: np.ndarray) -> np.ndarray:
 #: (``pip install .[fem-mkl]``; about 2.5x faster than SuperLU on the 118k-unknown back slab). [unknowns]
 PARDISO_MIN_SIZE = 20000
 
+#: Inertia correction of the large-strain Newton step (:meth:`SlabContact._newton`): when the tangent has more
+#: negative eigenvalues than pressure unknowns (the displacement tangent, pressure condensed, is not positive
+#: definite), the displacement block's diagonal is raised by this fraction of its own magnitude, then by
+#: :data:`INERTIA_SHIFT_GROWTH` times more until the inertia is right, at most to :data:`INERTIA_SHIFT_MAX`
+#: (Waechter & Biegler 2006, sec. 3.1; Nocedal & Wright 2006, sec. 3.4). [-]
+INERTIA_SHIFT_START = 1.0e-4
+INERTIA_SHIFT_GROWTH = 4.0
+INERTIA_SHIFT_MAX = 1.0
+
 
 def _pardiso():
     """The optional ``pypardiso`` module, or None."""
@@ -526,36 +535,67 @@ def _pardiso():
     return pypardiso
 
 
-def _solve(A: sp.csr_matrix, b: np.ndarray, order: np.ndarray, backend: str | None = None) -> np.ndarray:
-    """Solve ``A x = b`` by a sparse direct method, with one refinement step.
+class _Factorization:
+    """A sparse direct factorisation of a symmetric matrix: solves with one refinement step, and its inertia.
 
     SuperLU (``backend="superlu"``, the default) factorises in the given (nested-dissection) order: the mixed u-p
     matrix is symmetric quasi-definite (SPD displacement block, negative definite pressure block), so it
     factorises stably with diagonal pivots in any symmetric order (Vanderbei 1995). ``"pardiso"``: MKL PARDISO
     for real symmetric indefinite matrices (its own ordering and Bunch-Kaufman pivoting; Schenk & Gaertner 2004),
     chosen by default for systems of :data:`PARDISO_MIN_SIZE` unknowns or more when ``pypardiso`` is installed.
+
+    ``negative`` is the number of negative eigenvalues of the matrix (Sylvester's law of inertia): the negative
+    pivots of SuperLU's diagonal-pivot factorisation ``A = L D L^T`` (read off the diagonal of ``U = D L^T``), or
+    PARDISO's reported inertia (``iparm(23)``).
     """
-    pardiso = _pardiso()
-    if backend is None:
-        backend = "pardiso" if pardiso is not None and A.shape[0] >= PARDISO_MIN_SIZE else "superlu"
-    if backend == "pardiso":
-        if pardiso is None:
-            raise InputError("the PARDISO backend needs the optional package pypardiso (pip install .[fem-mkl])")
-        citations.use("schenk2004")
-        solver = pardiso.PyPardisoSolver(mtype=-2)  # real symmetric indefinite, upper triangle
-        upper = sp.triu(A, format="csr")
-        x = solver.solve(upper, b)
-        x += solver.solve(upper, b - A @ x)
-        solver.free_memory(everything=True)
+
+    def __init__(self, A: sp.csr_matrix, order: np.ndarray, backend: str | None = None) -> None:
+        pardiso = _pardiso()
+        if backend is None:
+            backend = "pardiso" if pardiso is not None and A.shape[0] >= PARDISO_MIN_SIZE else "superlu"
+        self.A = A
+        self.backend = backend
+        if backend == "pardiso":
+            if pardiso is None:
+                raise InputError("the PARDISO backend needs the optional package pypardiso (pip install .[fem-mkl])")
+            citations.use("schenk2004")
+            self._solver = pardiso.PyPardisoSolver(mtype=-2)  # real symmetric indefinite, upper triangle
+            self._upper = sp.triu(A, format="csr")
+            self._solver.factorize(self._upper)
+            self.negative = int(self._solver.iparm[22])
+            return
+        self.order = order
+        self._Ap = A[order][:, order].tocsc()
+        self._lu = splu(self._Ap, permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        self.negative = int(np.count_nonzero(self._lu.U.diagonal() < 0))
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        """``A^-1 b`` with one step of iterative refinement."""
+        if self.backend == "pardiso":
+            x = self._solver.solve(self._upper, b)
+            x += self._solver.solve(self._upper, b - self.A @ x)
+            return x
+        bp = b[self.order]
+        xp = self._lu.solve(bp)
+        xp += self._lu.solve(bp - self._Ap @ xp)
+        x = np.empty_like(xp)
+        x[self.order] = xp
         return x
-    Ap = A[order][:, order].tocsc()
-    lu = splu(Ap, permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
-    bp = b[order]
-    xp = lu.solve(bp)
-    xp += lu.solve(bp - Ap @ xp)
-    x = np.empty_like(xp)
-    x[order] = xp
-    return x
+
+    def free(self) -> None:
+        """Release the factors (PARDISO keeps them in its own memory)."""
+        if self.backend == "pardiso":
+            self._solver.free_memory(everything=True)
+        self._lu = None
+
+
+def _solve(A: sp.csr_matrix, b: np.ndarray, order: np.ndarray, backend: str | None = None) -> np.ndarray:
+    """Solve ``A x = b`` by a sparse direct method, with one refinement step (:class:`_Factorization`)."""
+    fac = _Factorization(A, order, backend)
+    try:
+        return fac.solve(b)
+    finally:
+        fac.free()
 
 
 class _Assembler:
@@ -825,6 +865,8 @@ class SlabContact:
         self.weights = self._tributary_areas()
         self.newton_total = 0
         self.active_iterations = 0
+        #: Newton steps taken with an inertia correction (:meth:`_newton_step`)
+        self.inertia_corrections = 0
         #: the last two converged states ``(load [N], x, approach)``, for the predictor of :meth:`solve`
         self._converged: list[tuple[float, np.ndarray, float]] = []
         self.log: list[tuple[int, int, int, float]] = []
@@ -1003,7 +1045,7 @@ class SlabContact:
             if it == 1:
                 order = np.concatenate([nested_dissection(self.lattice[:, free]), [nf]])
             try:
-                dv = _solve(Kr, -r, order)
+                dv, shift = self._newton_step(Kr, r, order, n_pressure=0 if linear else int(np.sum(free >= self.nu)))
             except RuntimeError as exc:
                 raise _Diverged(str(exc)) from None
             if not np.all(np.isfinite(dv)):
@@ -1047,14 +1089,51 @@ class SlabContact:
             if int(self.verbose) >= 2:
                 print(
                     f"    Newton {it}: approach {self.approach:.4f} mm, step length {alpha:.3g}, step {step:.1e}, "
-                    f"residual {res:.1e}" + (" (averaged curvature)" if self._averaged else ""),
+                    f"residual {res:.1e}"
+                    + (" (averaged curvature)" if self._averaged else "")
+                    + (f" (inertia corrected, shift {shift:.1e})" if shift else ""),
                     flush=True,
                 )
             if linear:
                 return it
-            if it > 1 and step < tol:
+            if it > 1 and step < tol and not shift:  # a shifted step is shortened: small is not converged
                 return it
         raise _Diverged(f"Newton's method did not converge in {max_newton} iterations")
+
+    def _newton_step(
+        self, Kr: sp.csr_matrix, r: np.ndarray, order: np.ndarray, n_pressure: int
+    ) -> tuple[np.ndarray, float]:
+        """Newton step ``-Kr^-1 r``, with an inertia correction where the tangent is not a stable one.
+
+        ``Kr`` is the tangent in the unknowns (displacements, ``n_pressure`` pressures and the approach). Its
+        pressure block is negative definite, so ``Kr`` has exactly ``n_pressure`` negative eigenvalues when the pressure-condensed displacement tangent is positive definite (Sylvester's
+        law with the Schur complement). More mean the iterate sits where the equilibrium path is unstable in
+        some mode - on the back slab at 43 N, the skin patch on a tip sliding round the tip, frictionless - and
+        the plain step heads for a saddle of the energy instead of a minimum, which made Newton's method wander.
+        Then the displacement block's diagonal is raised by ``shift`` times its own magnitude, growing from
+        :data:`INERTIA_SHIFT_START` by :data:`INERTIA_SHIFT_GROWTH` until the inertia is right (at most
+        :data:`INERTIA_SHIFT_MAX`): the inertia correction of Waechter & Biegler (2006, sec. 3.1), a modified
+        Newton step (Nocedal & Wright 2006, sec. 3.4) that descends the energy. Returns the step and the shift
+        used (0 for the plain Newton step). ``n_pressure = 0`` skips the check (the linear model).
+        """
+        fac = _Factorization(Kr, order)
+        shift = 0.0
+        try:
+            if n_pressure and fac.negative > n_pressure:
+                citations.use("waechter2006", "nocedal2006")
+                diag = Kr.diagonal()
+                D = sp.diags(np.where(diag > 0, diag, 0.0)).tocsr()  # the pressures' diagonal is negative
+                shift = INERTIA_SHIFT_START
+                while True:
+                    fac.free()
+                    fac = _Factorization((Kr + shift * D).tocsr(), order)
+                    if fac.negative <= n_pressure or shift >= INERTIA_SHIFT_MAX:
+                        break
+                    shift = min(shift * INERTIA_SHIFT_GROWTH, INERTIA_SHIFT_MAX)
+                self.inertia_corrections += 1
+            return fac.solve(-r), shift
+        finally:
+            fac.free()
 
     def _predict(self, load_n: float) -> None:
         """Secant predictor: move the state to the linear extrapolation of the last two converged states to

@@ -4,8 +4,8 @@ Coarse meshes keep this module fast; the benchmark (benchmarks/fem_pso_spine.py)
 """
 
 import numpy as np
-import scipy.sparse as sp
 import pytest
+import scipy.sparse as sp
 
 pytest.importorskip("skfem")
 

@@ -1106,11 +1106,12 @@ class SlabContact:
         """Newton step ``-Kr^-1 r``, with an inertia correction where the tangent is not a stable one.
 
         ``Kr`` is the tangent in the unknowns (displacements, ``n_pressure`` pressures and the approach). Its
-        pressure block is negative definite, so ``Kr`` has exactly ``n_pressure`` negative eigenvalues when the pressure-condensed displacement tangent is positive definite (Sylvester's
-        law with the Schur complement). More mean the iterate sits where the equilibrium path is unstable in
-        some mode - on the back slab at 43 N, the skin patch on a tip sliding round the tip, frictionless - and
-        the plain step heads for a saddle of the energy instead of a minimum, which made Newton's method wander.
-        Then the displacement block's diagonal is raised by ``shift`` times its own magnitude, growing from
+        pressure block is negative definite, so ``Kr`` has exactly ``n_pressure`` negative eigenvalues when the
+        pressure-condensed displacement tangent is positive definite (Sylvester's law with the Schur complement).
+        More mean that the iterate sits where the energy is not convex in some mode, and the plain step heads
+        for a saddle of the energy instead of a minimum. On the back slab at 43 N this is the skin on a tip's
+        flank sliding up round the tip (frictionless), and Newton's method wandered. Then the displacement
+        block's diagonal is raised by ``shift`` times its own magnitude, growing from
         :data:`INERTIA_SHIFT_START` by :data:`INERTIA_SHIFT_GROWTH` until the inertia is right (at most
         :data:`INERTIA_SHIFT_MAX`): the inertia correction of Waechter & Biegler (2006, sec. 3.1), a modified
         Newton step (Nocedal & Wright 2006, sec. 3.4) that descends the energy. Returns the step and the shift

@@ -375,6 +375,9 @@ def test_newton_step_corrects_the_inertia_only_where_the_tangent_is_unstable():
     g = r[:12] - Kup @ np.linalg.solve(Kpp, r[12:])
     np.testing.assert_allclose(S @ dv[:12], -g, atol=1e-9)
     assert np.all(np.linalg.eigvalsh(S) > 0) and g @ dv[:12] < 0
+    # the next correction starts from a third of this shift (Waechter & Biegler's rule), not from the smallest
+    _, again = prob._newton_step(A, r, order, n_pressure=4)
+    assert again >= shift / 3 and prob._last_shift == again and prob.inertia_corrections == 2
 
 
 def test_tied_surface_is_bilinear_on_each_skin_face(normal_block):

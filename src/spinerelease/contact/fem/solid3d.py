@@ -516,12 +516,14 @@ def _lattice(x: np.ndarray, y: np.ndarray, fractions: np.ndarray) -> np.ndarray:
 #: (``pip install .[fem-mkl]``; about 2.5x faster than SuperLU on the 118k-unknown back slab). [unknowns]
 PARDISO_MIN_SIZE = 20000
 
-#: Inertia correction of the large-strain Newton step (:meth:`SlabContact._newton`): when the tangent has more
-#: negative eigenvalues than pressure unknowns (the displacement tangent, pressure condensed, is not positive
-#: definite), the displacement block's diagonal is raised by this fraction of its own magnitude, then by
-#: :data:`INERTIA_SHIFT_GROWTH` times more until the inertia is right, at most to :data:`INERTIA_SHIFT_MAX`
-#: (Waechter & Biegler 2006, sec. 3.1; Nocedal & Wright 2006, sec. 3.4). [-]
+#: Inertia correction of the large-strain Newton step (:meth:`SlabContact._newton_step`): when the tangent has
+#: more negative eigenvalues than pressure unknowns (the displacement tangent, pressure condensed, is not positive
+#: definite), the displacement block's diagonal is raised by a fraction of its own magnitude: first this one, or
+#: a third of the last shift used (:data:`INERTIA_SHIFT_DECREASE`), then :data:`INERTIA_SHIFT_GROWTH` times more
+#: until the inertia is right, at most to :data:`INERTIA_SHIFT_MAX` (Waechter & Biegler 2006, sec. 3.1, where the
+#: factors are 1/3 and 8; Nocedal & Wright 2006, sec. 3.4). [-]
 INERTIA_SHIFT_START = 1.0e-4
+INERTIA_SHIFT_DECREASE = 1.0 / 3.0
 INERTIA_SHIFT_GROWTH = 4.0
 INERTIA_SHIFT_MAX = 1.0
 
@@ -867,6 +869,7 @@ class SlabContact:
         self.active_iterations = 0
         #: Newton steps taken with an inertia correction (:meth:`_newton_step`)
         self.inertia_corrections = 0
+        self._last_shift = 0.0
         #: the last two converged states ``(load [N], x, approach)``, for the predictor of :meth:`solve`
         self._converged: list[tuple[float, np.ndarray, float]] = []
         self.log: list[tuple[int, int, int, float]] = []
@@ -1112,10 +1115,12 @@ class SlabContact:
         for a saddle of the energy instead of a minimum. On the back slab at 43 N this is the skin on a tip's
         flank sliding up round the tip (frictionless), and Newton's method wandered. Then the displacement
         block's diagonal is raised by ``shift`` times its own magnitude, growing from
-        :data:`INERTIA_SHIFT_START` by :data:`INERTIA_SHIFT_GROWTH` until the inertia is right (at most
-        :data:`INERTIA_SHIFT_MAX`): the inertia correction of Waechter & Biegler (2006, sec. 3.1), a modified
-        Newton step (Nocedal & Wright 2006, sec. 3.4) that descends the energy. Returns the step and the shift
-        used (0 for the plain Newton step). ``n_pressure = 0`` skips the check (the linear model).
+        :data:`INERTIA_SHIFT_START` (or a third of the last shift used, so that a shift which only just fixes the
+        inertia, and gives a very long step, is not tried again and again) by :data:`INERTIA_SHIFT_GROWTH` until
+        the inertia is right (at most :data:`INERTIA_SHIFT_MAX`): the inertia correction of Waechter & Biegler
+        (2006, sec. 3.1), a modified Newton step (Nocedal & Wright 2006, sec. 3.4) that descends the energy.
+        Returns the step and the shift used (0 for the plain Newton step). ``n_pressure = 0`` skips the check
+        (the linear model).
         """
         fac = _Factorization(Kr, order)
         shift = 0.0
@@ -1124,7 +1129,7 @@ class SlabContact:
                 citations.use("waechter2006", "nocedal2006")
                 diag = Kr.diagonal()
                 D = sp.diags(np.where(diag > 0, diag, 0.0)).tocsr()  # the pressures' diagonal is negative
-                shift = INERTIA_SHIFT_START
+                shift = max(INERTIA_SHIFT_START, INERTIA_SHIFT_DECREASE * self._last_shift)
                 while True:
                     fac.free()
                     fac = _Factorization((Kr + shift * D).tocsr(), order)
@@ -1132,6 +1137,7 @@ class SlabContact:
                         break
                     shift = min(shift * INERTIA_SHIFT_GROWTH, INERTIA_SHIFT_MAX)
                 self.inertia_corrections += 1
+                self._last_shift = shift
             return fac.solve(-r), shift
         finally:
             fac.free()

@@ -28,6 +28,7 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py tissue-layers 3.5x4          # about 7 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py large-strain-layers 3.5x3    # about 10 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py tissue-layers-figure         # seconds (reads the FEM data)
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal-figure           # seconds (reads the FEM data)
     /work/venv/bin/python benchmarks/fem_case4_mesh.py block-check 2.5x3           # about 3 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal 2.5x4           # about 1-2 hours
     /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal-layers 2.5x4    # about 1-2 hours
@@ -432,6 +433,91 @@ def tissue_layers_figure(specs: list[str]) -> None:
     print("wrote", path)
 
 
+def true_normal_figure(specs: list[str]) -> None:
+    """The large-strain FEM on the true normal (apex-line mesh; to 38 N on one mesh, beyond on the rezoned one)
+    against the fast engine as the load grows: outer peak and centre-zone forces, the peak pressure (FEM: the
+    largest skin-face mean; fast: the largest cell) and the 1 cm2 probe average, their deviations with the
+    targets, and the spinous share; writes ``docs/figures/fem_case4_true_normal.png`` from the stored JSON
+    (``fem_case4_true_normal_column_apex{,_rezoned}.json``; nothing is recomputed; ``specs`` unused)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    figs = Path(__file__).resolve().parents[1] / "docs" / "figures"
+    one = json.loads((figs / "fem_case4_true_normal_column_apex.json").read_text())["rows"]
+    rez = json.loads((figs / "fem_case4_true_normal_column_apex_rezoned.json").read_text())["rows"]
+    first = min(r["load_n"] for r in rez)
+    rows = [r for r in one if r["load_n"] < first] + rez
+    load = np.array([r["load_n"] for r in rows])
+
+    def get(side: str, fn) -> np.ndarray:
+        return np.array([fn(r[side]) for r in rows])
+
+    def outer(m: dict) -> float:
+        return max(v for k, v in m["peak_force_n"].items() if k != "centre")
+
+    def probe(m: dict) -> float:
+        return max(v for k, v in m["probe_pressure_kpa"].items() if k != "centre")
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    ax = axes[0]
+    for fn, name, c in (
+        (outer, "outer peak (largest)", "#4c72b0"),
+        (lambda m: m["peak_force_n"]["centre"], "centre zone", "#c44e52"),
+    ):
+        ax.plot(load, get("fem", fn), "o-", color=c, ms=3, label=f"FEM, {name}")
+        ax.plot(load, get("fast", fn), "s--", color=c, ms=3, mfc="none", label=f"fast, {name}")
+    ax.set_xlabel("load on the tool [N]")
+    ax.set_ylabel("force [N]")
+    ax.legend(fontsize=8)
+    ax.set_title("per-peak force")
+    ax = axes[1]
+    ax.plot(
+        load, get("fem", lambda m: m["face_peak_pressure_kpa"]), "o-", color="#4c72b0", ms=3, label="FEM, face mean max"
+    )
+    ax.plot(
+        load,
+        get("fast", lambda m: m["peak_pressure_kpa"]),
+        "s--",
+        color="#4c72b0",
+        ms=3,
+        mfc="none",
+        label="fast, cell max",
+    )
+    ax.plot(load, get("fem", probe), "o-", color="#55a868", ms=3, label="FEM, 1 cm2 probe")
+    ax.plot(load, get("fast", probe), "s--", color="#55a868", ms=3, mfc="none", label="fast, 1 cm2 probe")
+    ax.set_xlabel("load on the tool [N]")
+    ax.set_ylabel("pressure [kPa]")
+    ax.legend(fontsize=8)
+    ax.set_title("peak pressure")
+    ax = axes[2]
+    dev_f = 100 * (get("fast", outer) / get("fem", outer) - 1)
+    dev_p = 100 * (
+        get("fast", lambda m: m["peak_pressure_kpa"]) / get("fem", lambda m: m["face_peak_pressure_kpa"]) - 1
+    )
+    dev_q = 100 * (get("fast", probe) / get("fem", probe) - 1)
+    dsp = 100 * (get("fast", lambda m: m["spinous_share"]) - get("fem", lambda m: m["spinous_share"]))
+    ax.plot(load, dev_f, "o-", ms=3, label="outer peak force [%] (target 5)")
+    ax.plot(load, dev_p, "o-", ms=3, label="peak pressure [%] (target 15)")
+    ax.plot(load, dev_q, "o-", ms=3, label="probe average [%]")
+    ax.plot(load, dsp, "o-", ms=3, label="spinous share [pp] (target 5)")
+    for t in (-5, 5, 15):
+        ax.axhline(t, color="0.7", lw=0.8, ls=":")
+    at = max(r["load_n"] for r in rows if r["load_n"] < first)  # the last load on the first mesh: rezoned there
+    ax.axvline(at, color="0.5", lw=0.8, ls="--")
+    ax.text(at, ax.get_ylim()[0], f" rezoned at {at:g} N", fontsize=8, va="bottom")
+    ax.set_xlabel("load on the tool [N]")
+    ax.set_ylabel("fast - FEM")
+    ax.legend(fontsize=8)
+    ax.set_title(f"deviations (real load 238 N; FEM strain to {rows[-1]['strain']:.2f})")
+    fig.tight_layout()
+    path = figs / "fem_case4_true_normal.png"
+    fig.savefig(path, dpi=100)
+    print("wrote", path)
+
+
 def _row(m: dict, ref: dict | None = None) -> str:
     forces = list(m["peak_force_n"].values())
     txt = " ".join(f"{v:6.2f}" for v in forces)
@@ -461,6 +547,7 @@ if __name__ == "__main__":
             "holdout",
             "tissue-layers",
             "tissue-layers-figure",
+            "true-normal-figure",
             "true-normal",
             "true-normal-layers",
             "block-check",
@@ -524,6 +611,7 @@ if __name__ == "__main__":
         "holdout": holdout,
         "tissue-layers": tissue_layers,
         "tissue-layers-figure": tissue_layers_figure,
+        "true-normal-figure": true_normal_figure,
         "true-normal": lambda specs: run_true_normal(specs, "column"),
         "true-normal-layers": lambda specs: run_true_normal(specs, "layered"),
         "block-check": block_check,

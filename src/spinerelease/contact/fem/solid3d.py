@@ -520,8 +520,8 @@ PARDISO_MIN_SIZE = 20000
 #: more negative eigenvalues than pressure unknowns (the displacement tangent, pressure condensed, is not positive
 #: definite), the displacement block's diagonal is raised by a fraction of its own magnitude: first this one, or
 #: a third of the last shift used (:data:`INERTIA_SHIFT_DECREASE`), then :data:`INERTIA_SHIFT_GROWTH` times more
-#: until the inertia is right, at most to :data:`INERTIA_SHIFT_MAX` (Waechter & Biegler 2006, sec. 3.1, where the
-#: factors are 1/3 and 8; Nocedal & Wright 2006, sec. 3.4). [-]
+#: until the inertia is right, at most to :data:`INERTIA_SHIFT_MAX` (the inertia correction of Waechter & Biegler
+#: 2006; Nocedal & Wright 2006, sec. 3.4). [-]
 INERTIA_SHIFT_START = 1.0e-4
 INERTIA_SHIFT_DECREASE = 1.0 / 3.0
 INERTIA_SHIFT_GROWTH = 4.0
@@ -1118,7 +1118,7 @@ class SlabContact:
         :data:`INERTIA_SHIFT_START` (or a third of the last shift used, so that a shift which only just fixes the
         inertia, and gives a very long step, is not tried again and again) by :data:`INERTIA_SHIFT_GROWTH` until
         the inertia is right (at most :data:`INERTIA_SHIFT_MAX`): the inertia correction of Waechter & Biegler
-        (2006, sec. 3.1), a modified Newton step (Nocedal & Wright 2006, sec. 3.4) that descends the energy.
+        (2006), a modified Newton step (Nocedal & Wright 2006, sec. 3.4) that descends the energy.
         Returns the step and the shift used (0 for the plain Newton step). ``n_pressure = 0`` skips the check
         (the linear model).
         """

@@ -299,7 +299,13 @@ def test_smooth_gap_of_the_back_case():
 def test_pardiso_backend_matches_superlu():
     """The optional MKL PARDISO backend (``pip install .[fem-mkl]``) solves the mixed u-p system as SuperLU does."""
     pytest.importorskip("pypardiso")
-    from spinerelease.contact.fem.solid3d import _solve
+    from spinerelease.contact.fem.solid3d import _Factorization
+
+    def _solve(A, b, order, backend):
+        fac = _Factorization(A, order, backend)
+        x = fac.solve(b)
+        fac.free()
+        return x
 
     prob = _block(fine=2.0, zone=4.0, layers=3)
     K = prob.asm.linear()

@@ -588,16 +588,8 @@ class _Factorization:
         """Release the factors (PARDISO keeps them in its own memory)."""
         if self.backend == "pardiso":
             self._solver.free_memory(everything=True)
-        self._lu = None
-
-
-def _solve(A: sp.csr_matrix, b: np.ndarray, order: np.ndarray, backend: str | None = None) -> np.ndarray:
-    """Solve ``A x = b`` by a sparse direct method, with one refinement step (:class:`_Factorization`)."""
-    fac = _Factorization(A, order, backend)
-    try:
-        return fac.solve(b)
-    finally:
-        fac.free()
+        else:
+            self._lu = None
 
 
 class _Assembler:

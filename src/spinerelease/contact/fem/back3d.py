@@ -668,10 +668,14 @@ def solve_fem_back(
 
 
 def _save_checkpoint(prob, path: Path, load_n: float) -> None:
-    """Write the solver state after a converged load (with a rezoned mesh's reference vertices); the old file is
-    replaced only once the new one is complete."""
+    """Write the solver state after a converged load (with a rezoned mesh's reference nodes and layout); the old
+    file is replaced only once the new one is complete."""
     tmp = path.with_name(path.stem + ".tmp.npz")
-    extra = {"reference": prob.mesh.doflocs, "rezones": prob.rezones} if prob.rezoned else {}
+    extra = {}
+    if prob.rezoned:
+        lx, ly, lf = prob.layout
+        extra = {"reference": prob.mesh.doflocs, "rezones": prob.rezones, "layout_x": lx, "layout_y": ly}
+        extra["layout_fractions"] = lf
     conv = prob._converged
     if len(conv) == 2 and conv[1][0] == 0.5 * load_n and np.array_equal(conv[1][1], prob.x):
         # the converged state before this one, on the same mesh: a resumed run's predictor starts from both
@@ -696,6 +700,11 @@ def _load_checkpoint(prob, path: Path):
             n, x, active = int(z["n"]), z["x"], z["active"]
             approach, load_n = float(z["approach"]), float(z["load_n"])
             reference = z["reference"] if "reference" in z.files else None
+            layout = (
+                tuple(np.asarray(z[k], dtype=float) for k in ("layout_x", "layout_y", "layout_fractions"))
+                if "layout_x" in z.files
+                else None
+            )
             rezones = int(z["rezones"]) if "rezones" in z.files else 0
             previous = (
                 (0.5 * float(z["load_previous"]), z["x_previous"], float(z["approach_previous"]))
@@ -704,18 +713,22 @@ def _load_checkpoint(prob, path: Path):
             )
     except (OSError, ValueError, KeyError) as exc:
         raise InputError(f"checkpoint {path} cannot be read ({exc}); move it away to start afresh") from exc
+    if layout is not None and all(
+        a.shape == b.shape and np.allclose(a, b, rtol=0.0, atol=1e-12) for a, b in zip(layout, prob.layout, strict=True)
+    ):
+        layout = None  # the run's own layout
+    if reference is not None:
+        if reference.ndim != 2 or reference.shape[0] != 3:
+            raise InputError(f"checkpoint {path} holds a rezoned mesh of another shape; move it away to start afresh")
+        try:
+            prob = with_reference(prob, reference, layout)
+        except _Diverged as exc:
+            raise InputError(f"checkpoint {path}: {exc}; move it away to start afresh") from None
+        prob.rezones = rezones
     if n != prob.n or x.shape != prob.x.shape or active.shape != prob.active.shape:
         raise InputError(
             f"checkpoint {path} is for a mesh with {n} unknowns, this mesh has {prob.n}; move it away to start afresh"
         )
-    if reference is not None:
-        if reference.shape != prob.mesh.doflocs.shape:
-            raise InputError(f"checkpoint {path} holds a rezoned mesh of another shape; move it away to start afresh")
-        try:
-            prob = with_reference(prob, reference)
-        except _Diverged as exc:
-            raise InputError(f"checkpoint {path}: {exc}; move it away to start afresh") from None
-        prob.rezones = rezones
     prob.x, prob.approach, prob.active = x.copy(), approach, active.astype(bool)
     if previous is not None and previous[1].shape == x.shape and prob.model_name != "linear":
         prob._converged = [previous, (0.5 * load_n, x.copy(), approach)]

@@ -7,15 +7,21 @@ Rezoning lays a new mesh over the current (deformed) configuration and carries t
 reference (undeformed) position of each material point, and a new mesh only needs, for each of its nodes, its
 current position and the reference position of the material point there.
 
-The new layout keeps the slab's structured topology. Its vertices lie, in the *current* configuration, on the
-original vertical mesh lines ``x = x_i``, ``y = y_j``: the skin vertex on the deformed skin surface above
-``(x_i, y_j)``, the bone vertex on the bone, and the vertices between them at the original depth fractions of
-the current column height. Each vertex's reference position is found by inverting the old mesh's deformed
-triquadratic map (:func:`invert_q2`), and becomes a vertex of the new *reference* mesh (a total-Lagrangian
-mesh again, whose elements are no longer boxes but are undistorted in the current configuration). The new
-mesh's other Q2 nodes take the old deformation at their reference positions; the pressure (Q1) is
-interpolated; the contact set is carried over by interpolating the old active-node indicator. The next load
-step's Newton iterations start from that state.
+The new layout keeps the slab's structured topology (the old layout, or a finer one to measure the mesh
+error). All its Q2 nodes lie, in the *current* configuration, on the layout's vertical node lines
+``x = x_i``, ``y = y_j``: the skin node on the deformed skin surface above ``(x_i, y_j)``, the bone node on the
+bone, and the nodes between them at the layout's depth fractions of the current column height. Each node's
+reference position is found by inverting the old mesh's deformed triquadratic map (:func:`invert_q2`); these
+positions make the new *reference* mesh, a total-Lagrangian mesh again whose elements are curved (isoparametric
+Q2) there and regular in the current configuration. The displacement of each node is its current minus its
+reference position, the pressure (Q1) is interpolated, and the contact set is carried over by interpolating the
+old active-node indicator. The next load step's Newton iterations start from that state.
+
+Stops 21-23 placed only the *vertices* so and gave the reference mesh straight edges, with the mid-edge nodes'
+current positions taken from the old map. Once the skin wraps a tip's flank (the back slab beyond 38 N) the
+reference elements between the ridge and the tips are sheared so much that a few elements of the carried state
+were inverted (at 45, 50 and 64 N); with curved reference elements the smallest Jacobian of the carried state at
+64 N is 0.37.
 
 References
 ----------
@@ -29,7 +35,7 @@ from scipy.spatial import cKDTree
 
 from ... import citations
 from ...errors import InputError
-from .solid3d import SlabContact, _Diverged
+from .solid3d import SlabContact, _Diverged, _lattice, _node_lines
 
 #: Newton iterations of the inverse element map before a candidate element is given up. [-]
 INVERSE_ITERATIONS = 30
@@ -39,6 +45,9 @@ INSIDE_TOLERANCE = 1e-6
 #: The same for a point that lies in no element by ``INSIDE_TOLERANCE``: on the mesh's boundary, which a curved
 #: element face approximates only to rounding; it is taken from the element it is nearest outside of. [-]
 BOUNDARY_TOLERANCE = 1e-3
+#: Points per parent axis of the lattice whose nearest point starts the second try of the inverse map, for the
+#: points the first (from the nearest element node) did not place. [-]
+FALLBACK_LATTICE = 9
 
 
 def _shapes_1d(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -108,12 +117,37 @@ def element_nodes(lattice: np.ndarray) -> np.ndarray:
     return blocks.reshape(len(start), *([3] * d), lattice.shape[-1])
 
 
+def _newton_inverse(
+    nodes: np.ndarray, targets: np.ndarray, xi: np.ndarray, tol: float, max_step: float = np.inf
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newton's method for the parent points ``xi`` where the Q2 maps of elements ``nodes`` reach ``targets``,
+    from the given start; steps longer than ``max_step`` (parent units, largest component) are shortened.
+
+    Returns the parent points and whether each converged (residual below ``tol``)."""
+    xi = xi.copy()
+    for _ in range(INVERSE_ITERATIONS):
+        val, jac = q2_map(nodes, xi)
+        r = val - targets
+        if np.all(np.linalg.norm(r, axis=1) < tol):
+            break
+        ok = np.abs(np.linalg.det(jac)) > 1e-300
+        step = np.zeros_like(xi)
+        step[ok] = np.linalg.solve(jac[ok], r[ok][..., None])[..., 0]
+        size = np.abs(step).max(axis=1, keepdims=True)
+        step *= np.minimum(1.0, max_step / np.maximum(size, 1e-300))
+        xi = np.clip(xi - step, -3.0, 3.0)
+    val, _ = q2_map(nodes, xi)
+    return xi, np.linalg.norm(val - targets, axis=1) < tol
+
+
 def invert_q2(nodes: np.ndarray, targets: np.ndarray, candidates: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Element and parent coordinates of points in a mesh of curved Q2 elements (inverse isoparametric map).
 
     Each point is tried in the ``candidates`` elements whose centres are nearest (then in more, for the points
-    not yet found), by Newton's method on the element's map; it belongs to the first element in which the
-    iteration converges inside the parent cube.
+    not yet found), by Newton's method on the element's map from the element node nearest to it; it belongs to
+    the first element in which the iteration converges inside the parent cube. Points that no element takes are
+    tried once more in their nearest elements from the nearest point of a finer parent lattice
+    (:data:`FALLBACK_LATTICE`), with shortened steps.
 
     Parameters
     ----------
@@ -145,6 +179,14 @@ def invert_q2(nodes: np.ndarray, targets: np.ndarray, candidates: int = 8) -> tu
     elem = np.full(m, -1)
     xi_out = np.zeros((m, d))
     best = np.full(m, np.inf)  # smallest excess outside the parent cube of a converged candidate so far
+
+    def _keep_better(left: np.ndarray, e: np.ndarray, xi: np.ndarray, conv: np.ndarray) -> None:
+        excess = np.abs(xi).max(axis=1) - 1.0
+        better = conv & (excess < best[left])
+        best[left[better]] = excess[better]
+        elem[left[better]] = e[better]
+        xi_out[left[better]] = xi[better]
+
     tried = 0
     for k in (min(candidates, E), min(4 * candidates, E), E):
         todo = np.flatnonzero(best > INSIDE_TOLERANCE)
@@ -163,27 +205,36 @@ def invert_q2(nodes: np.ndarray, targets: np.ndarray, candidates: int = 8) -> tu
             flat = nodes[e].reshape(left.size, 3**d, d)
             near = np.argmin(((flat - tgt[:, None, :]) ** 2).sum(axis=2), axis=1)
             xi = np.stack(np.unravel_index(near, (3,) * d), axis=1).astype(float) - 1.0
-            for _ in range(INVERSE_ITERATIONS):
-                val, jac = q2_map(nodes[e], xi)
-                r = val - tgt
-                conv = np.linalg.norm(r, axis=1) < tol
-                if conv.all():
-                    break
-                ok = np.abs(np.linalg.det(jac)) > 1e-300
-                step = np.zeros_like(xi)
-                step[ok] = np.linalg.solve(jac[ok], r[ok][..., None])[..., 0]
-                xi = np.clip(xi - step, -3.0, 3.0)
-            val, _ = q2_map(nodes[e], xi)
-            conv = np.linalg.norm(val - tgt, axis=1) < tol
-            excess = np.abs(xi).max(axis=1) - 1.0
-            better = conv & (excess < best[left])
-            best[left[better]] = excess[better]
-            elem[left[better]] = e[better]
-            xi_out[left[better]] = xi[better]
+            _keep_better(left, e, *_newton_inverse(nodes[e], tgt, xi, tol))
         tried = k
+    # second try for the points still in no element: in a strongly sheared element (skin wrapped round a tip) the
+    # iteration from a node can cross a region where the map is nearly singular and leave the element; start
+    # instead from the nearest point of a finer parent lattice, with steps of at most half the parent cube
+    todo = np.flatnonzero(best > INSIDE_TOLERANCE)
+    if todo.size:
+        _, cand = tree.query(targets[todo], k=min(4 * candidates, E))
+        cand = np.asarray(cand).reshape(todo.size, -1)
+        g = np.linspace(-1.0, 1.0, FALLBACK_LATTICE)
+        grid = np.stack(np.meshgrid(*[g] * d, indexing="ij"), axis=-1).reshape(-1, d)
+        L = _shapes_1d(g)[0]  # (n, 3)
+        for c in range(cand.shape[1]):
+            keep = best[todo] > INSIDE_TOLERANCE
+            left, e = todo[keep], cand[keep, c]
+            if left.size == 0:
+                break
+            if d == 2:
+                val = np.einsum("mabc,ga,hb->mghc", nodes[e], L, L)
+            else:
+                val = np.einsum("mabkc,ga,hb,ik->mghic", nodes[e], L, L, L)
+            val = val.reshape(left.size, -1, d)
+            near = np.argmin(((val - targets[left][:, None, :]) ** 2).sum(axis=2), axis=1)
+            _keep_better(left, e, *_newton_inverse(nodes[e], targets[left], grid[near], tol, max_step=0.5))
     lost = best > BOUNDARY_TOLERANCE
     if np.any(lost):
-        raise _Diverged(f"{int(lost.sum())} point(s) lie in no element of the mesh (outside it, or it folds)")
+        first = np.round(targets[np.flatnonzero(lost)[0]], 3).tolist()
+        raise _Diverged(
+            f"{int(lost.sum())} point(s) lie in no element of the mesh (outside it, or it folds); the first at {first}"
+        )
     return elem, np.clip(xi_out, -1.0, 1.0)
 
 
@@ -220,10 +271,13 @@ def _q1_at(vertex: np.ndarray, elem: np.ndarray, xi: np.ndarray) -> np.ndarray:
     return out
 
 
-def with_reference(prob: SlabContact, reference_mm: np.ndarray) -> SlabContact:
-    """A new slab problem like ``prob`` (layout, materials, tool, contact options) on another reference mesh
-    (vertex positions ``(3, n_vertices)``); its state is zero, its ``verbose`` setting that of ``prob``."""
-    x, y, fr = prob.layout
+def with_reference(
+    prob: SlabContact, reference_mm: np.ndarray, layout: tuple[np.ndarray, ...] | None = None
+) -> SlabContact:
+    """A new slab problem like ``prob`` (materials, tool, contact options) on another reference mesh: positions
+    ``(3, n)`` of its vertices or of all its Q2 nodes (:class:`.SlabContact`'s ``reference_mm``), on ``prob``'s
+    layout or on ``layout = (x_mm, y_mm, fractions)``; its state is zero, its ``verbose`` setting that of ``prob``."""
+    x, y, fr = prob.layout if layout is None else layout
     try:
         new = SlabContact(
             x,
@@ -247,85 +301,127 @@ def with_reference(prob: SlabContact, reference_mm: np.ndarray) -> SlabContact:
     return new
 
 
-def rezone_slab(prob: SlabContact) -> SlabContact:
+def rezone_slab(prob: SlabContact, layout: tuple[np.ndarray, ...] | None = None) -> SlabContact:
     """A new mesh laid out over the current configuration of ``prob``, with the state carried over to it.
 
-    See the module docstring. The returned problem has the same layout, material, tool and contact options; its
-    reference mesh's vertices are the reference positions of the material points at the new layout's vertices,
-    its displacements those of the old solution at its nodes, the pressure interpolated, the approach the same,
-    and the active set the old one interpolated at the new skin nodes. ``prob`` is not changed.
+    See the module docstring. The new mesh has curved (isoparametric Q2) reference elements: every Q2 node is
+    placed in the current configuration on the new layout's node lines, and its reference position is that of
+    the material point there. The returned problem has the same material, tool and contact options; its
+    displacements are the difference of the two positions at each node, the pressure interpolated, the approach
+    the same, and the active set the old one interpolated at the new skin nodes; the new skin nodes in contact
+    (and any that would penetrate the tool) are then moved onto the tool, the columns below them with them.
+    ``prob`` is not changed.
+
+    Parameters
+    ----------
+    prob : SlabContact
+        A large-strain slab problem at a (converged) state.
+    layout : tuple of ndarray, optional
+        The new mesh's lines ``(x_mm, y_mm, fractions)`` (:class:`.SlabContact`), over the same box; e.g. the old
+        layout with lines added under the tips, to measure the mesh error at the current load. Default: the
+        layout of ``prob``.
 
     Raises
     ------
+    InputError
+        For the linear model, or a layout that does not span the old one's box.
     _Diverged
-        When a new node lies outside the old mesh or the new reference mesh folds (the caller keeps the old
-        problem).
+        When a new node lies outside the old mesh or the new reference mesh is not valid (the caller keeps the
+        old problem).
     """
     if prob.model_name == "linear":
         raise InputError("rezoning is for the large-strain model (the linear model has no deformed configuration)")
+    x_old, y_old, fr_old = prob.layout
+    x_lines, y_lines, fr = (np.asarray(v, dtype=float) for v in (prob.layout if layout is None else layout))
+    for name, new_v, old_v in (("x", x_lines, x_old), ("y", y_lines, y_old), ("depth fraction", fr, fr_old)):
+        if new_v.ndim != 1 or new_v.size < 2 or not np.all(np.diff(new_v) > 0):
+            raise InputError(f"the new layout's {name} lines must be strictly increasing, at least 2 of them")
+        if abs(new_v[0] - old_v[0]) > 1e-9 or abs(new_v[-1] - old_v[-1]) > 1e-9:
+            raise InputError(
+                f"the new layout's {name} lines must span the old ones ({old_v[0]:g} to {old_v[-1]:g}), "
+                f"got {new_v[0]:g} to {new_v[-1]:g}"
+            )
     citations.use("belytschko2000")
-    x_lines, y_lines, fr = prob.layout
-    nx, ny, nz = x_lines.size, y_lines.size, fr.size
-    sb = prob.asm.sb
-    ref = sb.doflocs
+    ref = prob.asm.sb.doflocs
     cur = ref + prob.x[: prob.nu].reshape(-1, 3).T
     Lref, Lcur = _node_lattice(prob, ref), _node_lattice(prob, cur)
     pv = _vertex_pressure(prob)
-    # 1. the deformed skin above each layout line crossing: height and the material point there
-    skin_cur = element_nodes(Lcur[:, :, -1, :])  # (faces, 3, 3, 3)
-    skin_ref = element_nodes(Lref[:, :, -1, :2])
-    X, Y = np.meshgrid(x_lines, y_lines, indexing="ij")  # (nx, ny)
+    ny_old, nz_old = y_old.size, fr_old.size
+    # the new node lines; the node lattice's depth index k runs from the bone (0) to the skin
+    xs, ys = _node_lines(x_lines), _node_lines(y_lines)
+    height = 1.0 + _node_lines(-fr[::-1])  # fraction of the column height above the bone: 0 .. 1
+    nX, nY, nZ = xs.size, ys.size, height.size
+    X, Y = np.meshgrid(xs, ys, indexing="ij")
     targets = np.stack([X.ravel(), Y.ravel()], axis=1)
+    # 1. the deformed skin and the bone above/below each node line crossing, and the material point on the skin
+    skin_cur = element_nodes(Lcur[:, :, -1, :])  # (faces, 3, 3, 3)
     f_id, f_xi = invert_q2(skin_cur[..., :2], targets)
-    z_top = q2_map(skin_cur[f_id][..., 2:], f_xi)[0][:, 0].reshape(nx, ny)
-    skin_xy_ref = q2_map(skin_ref[f_id], f_xi)[0].reshape(nx, ny, 2)
-    # 2. the new vertices in the current configuration: on the layout's vertical lines, at the layout's depth
-    #    fractions of the current column height (vertex lattice k = 0 at the bone, nz - 1 at the skin)
-    t = np.asarray(prob.thickness_fn(X, Y), dtype=float)
-    frac = fr[::-1]  # fraction below the skin at k = 0 .. nz - 1
-    zc = -t[..., None] + (1.0 - frac)[None, None, :] * (z_top + t)[..., None]
+    z_top = q2_map(skin_cur[f_id][..., 2:], f_xi)[0][:, 0].reshape(nX, nY)
+    skin_xy_ref = q2_map(element_nodes(Lref[:, :, -1, :2])[f_id], f_xi)[0].reshape(nX, nY, 2)
+    bone = element_nodes(Lcur[:, :, 0, :])  # the bone does not move
+    b_id, b_xi = invert_q2(bone[..., :2], targets)
+    z_bone = q2_map(bone[b_id][..., 2:], b_xi)[0][:, 0].reshape(nX, nY)
+    # 2. the new nodes in the current configuration: on the node lines, at the layout's fractions of the column
+    zc = z_bone[..., None] + height[None, None, :] * (z_top - z_bone)[..., None]
     if np.any(np.diff(zc, axis=2) <= 0):
         raise _Diverged("the deformed skin reaches the bone; cannot rezone")
-    vcur = np.stack([np.broadcast_to(X[..., None], zc.shape), np.broadcast_to(Y[..., None], zc.shape), zc], -1)
-    # 3. their reference positions and pressures, through the old deformed mesh (bone vertices do not move)
-    vref = vcur.copy()
-    pnew = pv.copy()
-    inner = vcur[:, :, 1:-1, :].reshape(-1, 3)
+    ncur = np.stack([np.broadcast_to(X[..., None], zc.shape), np.broadcast_to(Y[..., None], zc.shape), zc], -1)
+    # 3. their reference positions and pressures, through the old deformed mesh (bone nodes do not move)
+    nref = ncur.copy()
+    pn = np.zeros((nX, nY, nZ))
     old_cur, old_ref = element_nodes(Lcur), element_nodes(Lref)
-    e_id, e_xi = invert_q2(old_cur, inner)
-    vref[:, :, 1:-1, :] = q2_map(old_ref[e_id], e_xi)[0].reshape(nx, ny, nz - 2, 3)
-    pnew[:, :, 1:-1] = _q1_at(pv, e_id, e_xi).reshape(nx, ny, nz - 2)
-    # the skin vertices from the skin's own map (the skin faces next to a deep tip are stretched several-fold,
-    # and curved: inverting the 3D elements there is less reliable), the pressure on the top face of the
-    # element under each skin face (parent coordinate +1 through the thickness)
-    vref[:, :, -1, :2] = skin_xy_ref
-    vref[:, :, -1, 2] = 0.0  # the skin stays the skin, the sides their planes (rollers)
-    fi, fj = np.divmod(f_id, ny - 1)
-    top_elem = (fi * (ny - 1) + fj) * (nz - 1) + (nz - 2)
-    pnew[:, :, -1] = _q1_at(pv, top_elem, np.column_stack([f_xi, np.ones(f_id.size)])).reshape(nx, ny)
-    vref[0, :, :, 0], vref[-1, :, :, 0] = x_lines[0], x_lines[-1]
-    vref[:, 0, :, 1], vref[:, -1, :, 1] = y_lines[0], y_lines[-1]
-    # 4. the new problem on that reference mesh
-    vl = prob.lattice[:, prob.nu :] // 2  # vertex lattice index of each mesh vertex
-    new = with_reference(prob, np.ascontiguousarray(vref[vl[0], vl[1], vl[2]].T))
-    # 5. displacements at the new mesh's Q2 nodes: the old deformation at their reference positions
-    q = new.asm.sb.doflocs
-    n_id, n_xi = invert_q2(old_ref, q.T)
-    qcur = q2_map(old_cur[n_id], n_xi)[0].T
-    U = qcur - q
+    e_id, e_xi = invert_q2(old_cur, ncur[:, :, 1:-1, :].reshape(-1, 3))
+    nref[:, :, 1:-1, :] = q2_map(old_ref[e_id], e_xi)[0].reshape(nX, nY, nZ - 2, 3)
+    pn[:, :, 1:-1] = _q1_at(pv, e_id, e_xi).reshape(nX, nY, nZ - 2)
+    # the skin nodes from the skin's own map (the skin faces next to a deep tip are stretched several-fold, and
+    # curved: inverting the 3D elements there is less reliable); the skin stays the skin, the sides their planes
+    nref[:, :, -1, :2] = skin_xy_ref
+    nref[:, :, -1, 2] = 0.0
+    if prob.tie_surface:  # the tied skin's midside nodes at their vertices' mean, as the ties require
+        sk = nref[:, :, -1, :2]
+        sk[1::2, 0::2] = 0.5 * (sk[0:-1:2, 0::2] + sk[2::2, 0::2])
+        sk[0::2, 1::2] = 0.5 * (sk[0::2, 0:-1:2] + sk[0::2, 2::2])
+        sk[1::2, 1::2] = 0.25 * (sk[0:-1:2, 0:-1:2] + sk[2::2, 0:-1:2] + sk[0:-1:2, 2::2] + sk[2::2, 2::2])
+    nref[0, :, :, 0], nref[-1, :, :, 0] = xs[0], xs[-1]
+    nref[:, 0, :, 1], nref[:, -1, :, 1] = ys[0], ys[-1]
+    # the pressure on the skin and the bone from the faces of the elements there (parent coordinate +-1 through
+    # the thickness)
+    fi, fj = np.divmod(f_id, ny_old - 1)
+    top_elem = (fi * (ny_old - 1) + fj) * (nz_old - 1) + (nz_old - 2)
+    pn[:, :, -1] = _q1_at(pv, top_elem, np.column_stack([f_xi, np.ones(f_id.size)])).reshape(nX, nY)
+    bi, bj = np.divmod(b_id, ny_old - 1)
+    bottom_elem = (bi * (ny_old - 1) + bj) * (nz_old - 1)
+    pn[:, :, 0] = _q1_at(pv, bottom_elem, np.column_stack([b_xi, -np.ones(b_id.size)])).reshape(nX, nY)
+    # 4. the new problem on that reference mesh (nodes in the order of the displacement unknowns)
+    ijk = _lattice(x_lines, y_lines, fr)[:, : 3 * nX * nY * nZ : 3]
+    new = with_reference(
+        prob, np.ascontiguousarray(nref[ijk[0], ijk[1], ijk[2]].T), None if layout is None else (x_lines, y_lines, fr)
+    )
     x = np.zeros(new.n)
-    x[: new.nu] = U.T.ravel()
-    x[new.nu :] = pnew[vl[0], vl[1], vl[2]]
+    x[: new.nu] = (ncur - nref)[ijk[0], ijk[1], ijk[2]].ravel()
+    vl = new.lattice[:, new.nu :]
+    x[new.nu :] = pn[vl[0], vl[1], vl[2]]
     x[new.fixed] = 0.0
     new.x = x
     new.approach = prob.approach
-    # 6. contact set: the old active-node indicator at the new skin nodes' material points
+    # 5. contact set: the old active-node indicator at the new skin nodes' material points
     act_old = prob.active.reshape(prob.top_shape).T.astype(float)[..., None]  # (I, J, 1) on the skin lattice
-    a_id, a_xi = invert_q2(skin_ref, new.xy_top.T)
-    ind = q2_map(element_nodes(act_old)[a_id], a_xi)[0][:, 0]
+    ind = q2_map(element_nodes(act_old)[f_id], f_xi)[0][:, 0].reshape(nX, nY).T.ravel()  # the top grid (y, x)
     carried = (ind >= 0.5) & np.isfinite(new.g0_top)
     if carried.any():  # otherwise the new problem's own first guess (the node nearest the tool)
         new.active = carried
+    # 6. the old skin between its nodes is a Q2 interpolant and not on the tool (at 64 N on the back slab up to
+    #    1.4 mm off): the new skin nodes in contact, and those that would penetrate, go onto the tool, the
+    #    column below each with it, fading linearly to the bone (else the first Newton step inverts the thin
+    #    elements under the skin)
+    gap = new._current_gap() - new.approach - new.x[new.top_z]
+    lift = np.where(new.active, gap, np.minimum(gap, 0.0))
+    lift = np.where(np.isfinite(lift), lift, 0.0)
+    on_skin = np.zeros((nX, nY))
+    top_ijk = ijk[:, new.top]
+    on_skin[top_ijk[0], top_ijk[1]] = lift
+    new.x[2 : new.nu : 3] += on_skin[ijk[0], ijk[1]] * height[ijk[2]]
+    new.x[new.fixed] = 0.0
     new.rezones = prob.rezones + 1
     new.newton_total, new.active_iterations = prob.newton_total, prob.active_iterations
     return new

@@ -754,10 +754,11 @@ class SlabContact:
         ``"averaged"``: the Hessian averaged over the finest element's width about each node (as up to stop 19;
         robust at a curvature jump, but the tangent is then off by a few per cent in the skin's sliding rows and
         the iteration converges only linearly).
-    reference_mm : ndarray, shape (3, n_vertices), optional
-        Vertex positions of a rezoned reference mesh (same topology as the structured layout of ``x_mm``,
-        ``y_mm``, ``fractions``; :func:`.rezone3d.rezone_slab`). The skin must stay at z = 0 and the sides on their
-        planes. Default: the structured slab itself.
+    reference_mm : ndarray, shape (3, n_vertices) or (3, n_nodes), optional
+        Positions of a rezoned reference mesh (same topology as the structured layout of ``x_mm``, ``y_mm``,
+        ``fractions``; :func:`.rezone3d.rezone_slab`): of its vertices (trilinear elements), or of all its Q2 nodes
+        in the order of the displacement nodes, shape ``(3, n_nodes)`` (curved, isoparametric elements). The skin
+        must stay at z = 0 and the sides on their planes. Default: the structured slab itself.
     """
 
     def __init__(
@@ -809,13 +810,20 @@ class SlabContact:
         if reference_mm is not None:
             from dataclasses import replace
 
+            from skfem import MeshHex2
+
             ref = np.asarray(reference_mm, dtype=float)
-            if ref.shape != self.mesh.doflocs.shape or not np.all(np.isfinite(ref)):
+            m = self.mesh
+            n_q2 = m.nvertices + m.nedges + m.nfacets + m.nelements
+            if ref.shape not in (m.doflocs.shape, (3, n_q2)) or not np.all(np.isfinite(ref)):
                 raise InputError(
-                    f"a rezoned reference mesh needs finite vertex positions of shape {self.mesh.doflocs.shape}, "
-                    f"got {ref.shape}"
+                    f"a rezoned reference mesh needs finite positions of its vertices, shape {m.doflocs.shape}, or "
+                    f"of all its Q2 nodes, shape {(3, n_q2)}; got {ref.shape}"
                 )
-            self.mesh = replace(self.mesh, doflocs=np.ascontiguousarray(ref))
+            if ref.shape == m.doflocs.shape:  # trilinear elements (straight edges)
+                self.mesh = replace(m, doflocs=np.ascontiguousarray(ref))
+            else:  # curved (isoparametric triquadratic) elements, same topology and boundaries
+                self.mesh = MeshHex2(np.ascontiguousarray(ref), m.t, _boundaries=m._boundaries)
         self.asm = _Assembler(self.mesh, modulus, thickness, poisson)
         self.modulus_fn, self.poisson = modulus, float(poisson)
         #: meshes laid out over a deformed configuration so far (:func:`.rezone3d.rezone_slab`)

@@ -16,7 +16,9 @@ as it converges, against the fast engine at every load (series modulus / fat ove
 ``docs/figures/fem_case4_true_normal_{column,layered}.json`` after every load (``pip install .[fem-mkl]`` for
 faster solves; ``--checkpoint F`` resumes a long run, ``--states DIR`` keeps every load's state).
 ``remeasure`` / ``remeasure-layers``: the FEM metrics of those tables measured again from saved states
-(``--states DIR``). ``block-check``: the 3D slab on the true normal, with and without the tied skin, against the
+(``--states DIR``). ``rezone-check``: the FEM's mesh error at saved states of the rezoned run: each rezoned
+onto the same layout and onto one with lines halved about the outer peaks, solved again at its load (stop 24).
+``block-check``: the 3D slab on the true normal, with and without the tied skin, against the
 axisymmetric true-normal FEM on one peak.
 Meshes are given as ``<element size mm>x<layers>``.
 
@@ -38,6 +40,8 @@ Usage::
         # rezones when a halved step fails; with the C2 tool surface the rezoned mesh re-converges at 38 N (stop 22),
         # and with the inertia-corrected Newton step the run reaches 64 N (stop 23; 1-10 minutes per load beyond
         # 38 N, resumed from a saved state)
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py rezone-check 2.5x4 --states DIR --loads 64 --tip-blend 1 \
+        --crease-blend 1   # about 10 minutes (same layout) + 30 minutes (refined) per state
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ import json
 import shutil
 import time
 from pathlib import Path
+
+import numpy as np
 
 from spinerelease.contact.fem.back3d import (
     back_slab_case,
@@ -301,6 +307,83 @@ def remeasure(specs: list[str], material: str, states: str) -> None:
     out.write_text(json.dumps(data, indent=1, default=float))
 
 
+def _halved_near(lines: np.ndarray, centres: np.ndarray, half_width_mm: float) -> np.ndarray:
+    """Mesh lines with a line added midway between each two neighbours whose midpoint lies within
+    ``half_width_mm`` of one of ``centres``."""
+    mid = 0.5 * (lines[1:] + lines[:-1])
+    near = (np.abs(mid[:, None] - centres[None, :]) <= half_width_mm).any(axis=1)
+    return np.sort(np.concatenate([lines, mid[near]]))
+
+
+def rezone_check(
+    specs: list[str],
+    states: str,
+    loads: list[float] | None,
+    tip_blend_mm: float,
+    crease_blend_mm: float,
+    half_width_mm: float = 10.0,
+) -> None:
+    """The FEM's mesh error at saved states of the rezoned true-normal run (``--states``): each state is rezoned
+    onto the same layout and onto one with its lines halved within ``half_width_mm`` of the outer peaks' x and y,
+    solved again at the same load, and compared with the old mesh and the fast engine; writes
+    ``docs/figures/fem_case4_rezone_check.json``."""
+    from spinerelease.contact.fem.back3d import _load_checkpoint, build_fem_back
+    from spinerelease.contact.fem.rezone3d import rezone_slab
+    from spinerelease.contact.fem.solid3d import _Diverged
+
+    ((fine, layers),) = _meshes(specs[:1])
+    case = back_slab_case(tip_blend_mm=tip_blend_mm, crease_blend_mm=crease_blend_mm)
+    prob = build_fem_back(
+        case,
+        model="neo-hookean",
+        fine_mm=fine,
+        n_layers=layers,
+        contact_guess=solve_fast_back(case, nonlinear=True, load_n=1.0, tissue="column").contact,
+        apex_lines=True,
+        **TRUE_NORMAL_MODEL,
+    )
+    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / "fem_case4_rezone_check.json"
+    rows = json.loads(out.read_text())["rows"] if out.exists() else []
+    outer = np.array([name != "centre" for name in case.peak_names])
+    cx, cy = np.unique(np.abs(case.peak_xy_mm[outer, 0])), np.unique(case.peak_xy_mm[outer, 1])
+    paths = sorted(Path(states).glob("column_*N.npz"), key=lambda q: float(q.stem.split("_")[1][:-1]))
+    for path in paths:
+        load, old = _load_checkpoint(prob, path)
+        if loads and load not in loads:
+            continue
+        row = {
+            "load_n": load,
+            "mesh": f"{fine}x{layers}",
+            "state": path.name,
+            "old": case_metrics_fem(case, old.result(True)),
+        }
+        row["old"]["dofs"] = old.n
+        row["fast"] = case_metrics_fast(case, solve_fast_back(case, nonlinear=True, load_n=load, tissue="column"))
+        x, y, fr = old.layout
+        for name, layout in (
+            ("same", None),
+            ("refined", (_halved_near(x, cx, half_width_mm), _halved_near(y, cy, half_width_mm), fr)),
+        ):
+            t = time.perf_counter()
+            try:
+                new = rezone_slab(old, layout)
+                ok = new.solve(0.5 * load, max_newton=40, predict=False)
+            except _Diverged as exc:
+                ok, new = False, None
+                print(f"{load:6.2f} N {name}: {exc}", flush=True)
+            if ok:
+                row[name] = case_metrics_fem(case, new.result(True))
+                row[name]["dofs"] = new.n
+                row[name]["seconds"] = time.perf_counter() - t
+                print(
+                    f"{load:6.2f} N {name:8s} {new.n} dofs {row[name]['seconds']:5.0f} s", _row(row[name]), flush=True
+                )
+        print(f"{load:6.2f} N old      {old.n} dofs", _row(row["old"]), flush=True)
+        print(f"{load:6.2f} N fast    ", _row(row["fast"], row.get("refined", row["old"])), flush=True)
+        rows[:] = sorted([r for r in rows if r["load_n"] != load] + [row], key=lambda r: r["load_n"])
+        out.write_text(json.dumps({"half_width_mm": half_width_mm, "rows": rows}, indent=1, default=float))
+
+
 HOLDOUT = {
     "T7": ({}, "fit"),
     "L3": ({"level": "L3"}, "fit"),
@@ -399,7 +482,6 @@ def tissue_layers_figure(specs: list[str]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     root = Path(__file__).resolve().parents[1]
     ref = json.loads((root / "tests" / "data" / "fem_back_layered_reference.json").read_text())["cases"]
@@ -444,7 +526,6 @@ def true_normal_figure(specs: list[str]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     figs = Path(__file__).resolve().parents[1] / "docs" / "figures"
     one = json.loads((figs / "fem_case4_true_normal_column_apex.json").read_text())["rows"]
@@ -554,6 +635,7 @@ if __name__ == "__main__":
             "block-check",
             "remeasure",
             "remeasure-layers",
+            "rezone-check",
         ),
     )
     ap.add_argument("meshes", nargs="*", default=["3.5x4"], help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
@@ -618,5 +700,6 @@ if __name__ == "__main__":
         "block-check": block_check,
         "remeasure": lambda specs: remeasure(specs, "column", a.states),
         "remeasure-layers": lambda specs: remeasure(specs, "layered", a.states),
+        "rezone-check": lambda specs: rezone_check(specs, a.states, a.loads, a.tip_blend, a.crease_blend),
     }
     studies[a.study](a.meshes)

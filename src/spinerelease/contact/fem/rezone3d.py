@@ -416,12 +416,7 @@ def rezone_slab(prob: SlabContact, layout: tuple[np.ndarray, ...] | None = None)
     #    elements under the skin)
     gap = new._current_gap() - new.approach - new.x[new.top_z]
     lift = np.where(new.active, gap, np.minimum(gap, 0.0))
-    lift = np.where(np.isfinite(lift), lift, 0.0)
-    on_skin = np.zeros((nX, nY))
-    top_ijk = ijk[:, new.top]
-    on_skin[top_ijk[0], top_ijk[1]] = lift
-    new.x[2 : new.nu : 3] += on_skin[ijk[0], ijk[1]] * height[ijk[2]]
-    new.x[new.fixed] = 0.0
+    new._lift_columns(np.where(np.isfinite(lift), lift, 0.0), np.arange(new.top.size))
     new.rezones = prob.rezones + 1
     new.newton_total, new.active_iterations = prob.newton_total, prob.active_iterations
     return new

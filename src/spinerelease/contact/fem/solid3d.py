@@ -1000,6 +1000,21 @@ class SlabContact:
 
         return free, T, curvature
 
+    def _lift_columns(self, lift_mm: np.ndarray, nodes: np.ndarray, before_mm: np.ndarray | None = None) -> None:
+        """Move skin nodes ``nodes`` (indices of the top grid) down/up by ``lift_mm``, and every node below each of
+        them (the same lattice column) by ``lift_mm`` times the layout's fraction of the column height above the
+        bone at its node line (0 at the bone, 1 at the skin). With ``before_mm`` the skin nodes' vertical
+        displacements are first reset to those values. [mm]"""
+        if before_mm is not None:
+            self.x[self.top_z[nodes]] = before_mm
+        ijk = self.lattice[:, 0 : self.nu : 3]  # node lattice indices, one column per (i, j)
+        top_ijk = ijk[:, self.top[nodes]]
+        on_skin = np.zeros((int(ijk[0].max()) + 1, int(ijk[1].max()) + 1))
+        on_skin[top_ijk[0], top_ijk[1]] = lift_mm
+        height = 1.0 + _node_lines(-self.layout[2][::-1])  # the layout's fraction of the column: 0 .. 1
+        self.x[2 : self.nu : 3] += on_skin[ijk[0], ijk[1]] * height[ijk[2]]
+        self.x[self.fixed] = 0.0
+
     def _enforce_ties(self) -> None:
         """Set the tied skin dofs to their vertices' mean (no-op without ``tie_surface``)."""
         if not self.tie_surface:
@@ -1032,12 +1047,21 @@ class SlabContact:
             # enforce the constraints exactly at the current approach, then Newton on (free, d)
             x[self.fixed] = 0.0
             self._enforce_ties()
+            before = x[act].copy()
             x[act] = self._current_gap()[self.active] - self.approach
             if linear:
                 K = self.asm.linear()
                 R = K @ x
             else:
-                K, R = self.asm.assemble(x)
+                try:
+                    K, R = self.asm.assemble(x)
+                except _Diverged:
+                    if it > 1:
+                        raise
+                    # moving the skin nodes just made active onto the tool inverts a thin element under the skin:
+                    # move the columns below them with them instead, fading linearly to the bone
+                    self._lift_columns(x[act] - before, act_nodes, before_mm=before)
+                    K, R = self.asm.assemble(x)
             if not np.all(np.isfinite(R)):
                 raise _Diverged("non-finite residual")
             r = T.T @ R

@@ -252,3 +252,35 @@ def test_a_rezoned_mesh_that_does_not_settle_is_dropped(monkeypatch, tmp_path):
     assert not res.extras["rezoned"]
     with np.load(path) as z:
         assert "reference" not in z.files and float(z["load_n"]) == reached
+
+
+def test_lifting_the_columns_under_skin_nodes(monkeypatch):
+    """``SlabContact._lift_columns`` moves a skin node vertically and the nodes below it by the same amount times
+    their fraction of the column height (0 at the bone), nothing else. When moving the newly active skin nodes
+    onto the tool inverts an element (simulated here), Newton's first iterate does that instead, and the solve
+    still reaches the same equilibrium."""
+    prob = _solved_block()
+    x0 = prob.x.copy()
+    k = int(np.flatnonzero(prob.active)[0])
+    prob._lift_columns(np.array([-0.5]), np.array([k]))
+    dz = (prob.x - x0)[2 : prob.nu : 3]
+    ijk = prob.lattice[:, 0 : prob.nu : 3]
+    col = (ijk[0] == ijk[0, prob.top[k]]) & (ijk[1] == ijk[1, prob.top[k]])
+    assert np.all(dz[~col] == 0.0) and np.all((prob.x - x0)[0 : prob.nu : 3] == 0.0)
+    assert dz[prob.top[k]] == pytest.approx(-0.5) and np.all(dz[col & (ijk[2] == 0)] == 0.0)
+    assert np.all(np.diff(dz[col][np.argsort(ijk[2, col])]) <= 0.0)  # growing towards the skin
+    prob.x = x0.copy()
+    approach = prob.approach
+    real = prob.asm.assemble
+    calls = {"n": 0}
+
+    def first_fails(x, tangent=True):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise _Diverged("inverted element")
+        return real(x, tangent)
+
+    monkeypatch.setattr(prob.asm, "assemble", first_fails)
+    prob.x[prob.top_z[prob.active]] += 0.05  # off the tool, so the first iterate moves the skin back onto it
+    assert prob.solve(0.5 * 2.0, predict=False)
+    assert calls["n"] > 2 and prob.approach == pytest.approx(approach, rel=1e-6)

@@ -521,7 +521,8 @@ def true_normal_figure(specs: list[str]) -> None:
     against the fast engine as the load grows: outer peak and centre-zone forces, the peak pressure (FEM: the
     largest skin-face mean; fast: the largest cell) and the 1 cm2 probe average, their deviations with the
     targets, and the spinous share; writes ``docs/figures/fem_case4_true_normal.png`` from the stored JSON
-    (``fem_case4_true_normal_column_apex{,_rezoned}.json``; nothing is recomputed; ``specs`` unused)."""
+    (``fem_case4_true_normal_column_apex{,_rezoned}.json``, and the refined meshes of ``rezone-check`` from
+    ``fem_case4_rezone_check.json``; nothing is recomputed; ``specs`` unused)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -585,6 +586,16 @@ def true_normal_figure(specs: list[str]) -> None:
     ax.plot(load, dev_p, "o-", ms=3, label="peak pressure [%] (target 15)")
     ax.plot(load, dev_q, "o-", ms=3, label="probe average [%]")
     ax.plot(load, dsp, "o-", ms=3, label="spinous share [pp] (target 5)")
+    check = figs / "fem_case4_rezone_check.json"
+    if check.exists():  # the same deviations against the FEM rezoned onto a mesh refined about the outer peaks
+        ref = [r for r in json.loads(check.read_text())["rows"] if "refined" in r]
+        at_c = np.array([r["load_n"] for r in ref])
+        for fn, c, lab in (
+            (lambda r: r["fast"]["peak_pressure_kpa"] / r["refined"]["face_peak_pressure_kpa"], "C1", "peak pressure"),
+            (lambda r: probe(r["fast"]) / probe(r["refined"]), "C2", "probe"),
+        ):
+            dev = 100 * (np.array([fn(r) for r in ref]) - 1)
+            ax.plot(at_c, dev, "D", color=c, mfc="none", ms=7, label=f"{lab}, FEM on a finer rezoned mesh")
     for t in (-5, 5, 15):
         ax.axhline(t, color="0.7", lw=0.8, ls=":")
     at = max(r["load_n"] for r in rows if r["load_n"] < first)  # the last load on the first mesh: rezoned there

@@ -222,12 +222,15 @@ def invert_q2(nodes: np.ndarray, targets: np.ndarray, candidates: int = 8) -> tu
             left, e = todo[keep], cand[keep, c]
             if left.size == 0:
                 break
-            if d == 2:
-                val = np.einsum("mabc,ga,hb->mghc", nodes[e], L, L)
-            else:
-                val = np.einsum("mabkc,ga,hb,ik->mghic", nodes[e], L, L, L)
-            val = val.reshape(left.size, -1, d)
-            near = np.argmin(((val - targets[left][:, None, :]) ** 2).sum(axis=2), axis=1)
+            near = np.empty(left.size, dtype=int)
+            for s in range(0, left.size, 1024):  # bounded memory: the lattice values of 1024 points at a time
+                b = slice(s, s + 1024)
+                if d == 2:
+                    val = np.einsum("mabc,ga,hb->mghc", nodes[e[b]], L, L)
+                else:
+                    val = np.einsum("mabkc,ga,hb,ik->mghic", nodes[e[b]], L, L, L)
+                val = val.reshape(val.shape[0], -1, d)
+                near[b] = np.argmin(((val - targets[left[b]][:, None, :]) ** 2).sum(axis=2), axis=1)
             _keep_better(left, e, *_newton_inverse(nodes[e], targets[left], grid[near], tol, max_step=0.5))
     lost = best > BOUNDARY_TOLERANCE
     if np.any(lost):

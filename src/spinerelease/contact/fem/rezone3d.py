@@ -349,7 +349,7 @@ def rezone_slab(prob: SlabContact, layout: tuple[np.ndarray, ...] | None = None)
     cur = ref + prob.x[: prob.nu].reshape(-1, 3).T
     Lref, Lcur = _node_lattice(prob, ref), _node_lattice(prob, cur)
     pv = _vertex_pressure(prob)
-    ny_old, nz_old = y_old.size, fr_old.size
+    nz_old = fr_old.size
     # the new node lines; the node lattice's depth index k runs from the bone (0) to the skin
     xs, ys = _node_lines(x_lines), _node_lines(y_lines)
     height = 1.0 + _node_lines(-fr[::-1])  # fraction of the column height above the bone: 0 .. 1
@@ -388,13 +388,10 @@ def rezone_slab(prob: SlabContact, layout: tuple[np.ndarray, ...] | None = None)
     nref[0, :, :, 0], nref[-1, :, :, 0] = xs[0], xs[-1]
     nref[:, 0, :, 1], nref[:, -1, :, 1] = ys[0], ys[-1]
     # the pressure on the skin and the bone from the faces of the elements there (parent coordinate +-1 through
-    # the thickness)
-    fi, fj = np.divmod(f_id, ny_old - 1)
-    top_elem = (fi * (ny_old - 1) + fj) * (nz_old - 1) + (nz_old - 2)
+    # the thickness); a face's number is its column's (i, j) in C order, the column's elements follow in k
+    top_elem = f_id * (nz_old - 1) + (nz_old - 2)
     pn[:, :, -1] = _q1_at(pv, top_elem, np.column_stack([f_xi, np.ones(f_id.size)])).reshape(nX, nY)
-    bi, bj = np.divmod(b_id, ny_old - 1)
-    bottom_elem = (bi * (ny_old - 1) + bj) * (nz_old - 1)
-    pn[:, :, 0] = _q1_at(pv, bottom_elem, np.column_stack([b_xi, -np.ones(b_id.size)])).reshape(nX, nY)
+    pn[:, :, 0] = _q1_at(pv, b_id * (nz_old - 1), np.column_stack([b_xi, -np.ones(b_id.size)])).reshape(nX, nY)
     # 4. the new problem on that reference mesh (nodes in the order of the displacement unknowns)
     ijk = _lattice(x_lines, y_lines, fr)[:, : 3 * nX * nY * nZ : 3]
     new = with_reference(

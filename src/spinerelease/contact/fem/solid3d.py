@@ -1047,7 +1047,7 @@ class SlabContact:
             # enforce the constraints exactly at the current approach, then Newton on (free, d)
             x[self.fixed] = 0.0
             self._enforce_ties()
-            before = x[act].copy()
+            before = x[act].copy() if it == 1 else None  # for the fallback below
             x[act] = self._current_gap()[self.active] - self.approach
             if linear:
                 K = self.asm.linear()
@@ -1056,7 +1056,7 @@ class SlabContact:
                 try:
                     K, R = self.asm.assemble(x)
                 except _Diverged:
-                    if it > 1:
+                    if before is None:
                         raise
                     # moving the skin nodes just made active onto the tool inverts a thin element under the skin:
                     # move the columns below them with them instead, fading linearly to the bone

@@ -322,11 +322,14 @@ def rezone_check(
     tip_blend_mm: float,
     crease_blend_mm: float,
     half_width_mm: float = 10.0,
+    variants: list[str] | None = None,
 ) -> None:
     """The FEM's mesh error at saved states of the rezoned true-normal run (``--states``): each state is rezoned
-    onto the same layout and onto one with its lines halved within ``half_width_mm`` of the outer peaks' x and y,
-    solved again at the same load, and compared with the old mesh and the fast engine; writes
-    ``docs/figures/fem_case4_rezone_check.json``."""
+    onto the same layout (``same``), onto one with its lines halved within ``half_width_mm`` of the outer peaks' x
+    and y (``refined``), onto the same x and y with every element layer through the thickness halved (``deep``),
+    or both (``refined-deep``) - the ``variants`` asked for, default the first two - solved again at the same load,
+    and compared with the old mesh and the fast engine; writes ``docs/figures/fem_case4_rezone_check.json`` (a
+    variant solved again replaces its entry in the row of that load, the other entries are kept)."""
     from spinerelease.contact.fem.back3d import _load_checkpoint, build_fem_back
     from spinerelease.contact.fem.rezone3d import rezone_slab
     from spinerelease.contact.fem.solid3d import _Diverged
@@ -348,22 +351,23 @@ def rezone_check(
     cx, cy = np.unique(np.abs(case.peak_xy_mm[outer, 0])), np.unique(case.peak_xy_mm[outer, 1])
     paths = sorted(Path(states).glob("column_*N.npz"), key=lambda q: float(q.stem.split("_")[1][:-1]))
     for path in paths:
+        if loads and float(path.stem.split("_")[1][:-1]) not in loads:
+            continue  # (by the file's name: loading a state builds its mesh)
         load, old = _load_checkpoint(prob, path)
-        if loads and load not in loads:
-            continue
-        row = {
-            "load_n": load,
-            "mesh": f"{fine}x{layers}",
-            "state": path.name,
-            "old": case_metrics_fem(case, old.result(True)),
-        }
+        kept = [r for r in rows if r["load_n"] == load and r["mesh"] == f"{fine}x{layers}" and r["state"] == path.name]
+        row = dict(kept[0]) if kept else {}
+        row.update(load_n=load, mesh=f"{fine}x{layers}", state=path.name, old=case_metrics_fem(case, old.result(True)))
         row["old"]["dofs"] = old.n
         row["fast"] = case_metrics_fast(case, solve_fast_back(case, nonlinear=True, load_n=load, tissue="column"))
         x, y, fr = old.layout
-        for name, layout in (
-            ("same", None),
-            ("refined", (_halved_near(x, cx, half_width_mm), _halved_near(y, cy, half_width_mm), fr)),
-        ):
+        xr, yr = _halved_near(x, cx, half_width_mm), _halved_near(y, cy, half_width_mm)
+        frd = np.sort(np.concatenate([fr, 0.5 * (fr[1:] + fr[:-1])]))
+        layouts = {"same": None, "refined": (xr, yr, fr), "deep": (x, y, frd), "refined-deep": (xr, yr, frd)}
+        for name in variants or ("same", "refined"):
+            if name not in layouts:
+                raise SystemExit(f"unknown rezone-check variant {name!r}; choose from {', '.join(layouts)}")
+            layout = layouts[name]
+            row.pop(name, None)
             t = time.perf_counter()
             try:
                 new = rezone_slab(old, layout)
@@ -379,7 +383,8 @@ def rezone_check(
                     f"{load:6.2f} N {name:8s} {new.n} dofs {row[name]['seconds']:5.0f} s", _row(row[name]), flush=True
                 )
         print(f"{load:6.2f} N old      {old.n} dofs", _row(row["old"]), flush=True)
-        print(f"{load:6.2f} N fast    ", _row(row["fast"], row.get("refined", row["old"])), flush=True)
+        best = next((row[k] for k in ("refined-deep", "refined", "deep") if k in row), row["old"])
+        print(f"{load:6.2f} N fast    ", _row(row["fast"], best), flush=True)
         rows[:] = sorted([r for r in rows if r["load_n"] != load] + [row], key=lambda r: r["load_n"])
         out.write_text(json.dumps({"half_width_mm": half_width_mm, "rows": rows}, indent=1, default=float))
 
@@ -677,6 +682,11 @@ if __name__ == "__main__":
         help="true-normal*: round the creases between the FEM tool's peaks over this height difference [mm] (C2)",
     )
     ap.add_argument(
+        "--variants",
+        nargs="+",
+        help="rezone-check: meshes to rezone onto (same, refined, deep, refined-deep; default same refined)",
+    )
+    ap.add_argument(
         "--rezone",
         action="store_true",
         help="true-normal*: rezone on a failing load step (results in fem_case4_true_normal_<material>[_apex]_rezoned"
@@ -711,6 +721,8 @@ if __name__ == "__main__":
         "block-check": block_check,
         "remeasure": lambda specs: remeasure(specs, "column", a.states),
         "remeasure-layers": lambda specs: remeasure(specs, "layered", a.states),
-        "rezone-check": lambda specs: rezone_check(specs, a.states, a.loads, a.tip_blend, a.crease_blend),
+        "rezone-check": lambda specs: rezone_check(
+            specs, a.states, a.loads, a.tip_blend, a.crease_blend, variants=a.variants
+        ),
     }
     studies[a.study](a.meshes)

@@ -17,7 +17,10 @@ as it converges, against the fast engine at every load (series modulus / fat ove
 faster solves; ``--checkpoint F`` resumes a long run, ``--states DIR`` keeps every load's state).
 ``remeasure`` / ``remeasure-layers``: the FEM metrics of those tables measured again from saved states
 (``--states DIR``). ``rezone-check``: the FEM's mesh error at saved states of the rezoned run: each rezoned
-onto the same layout and onto one with lines halved about the outer peaks, solved again at its load (stop 24).
+onto the same layout and onto one with lines halved about the outer peaks, solved again at its load (stop 24;
+``--variants deep`` / ``refined-deep`` halve the element layers through the thickness, stop 25).
+``margin-check``: the unrezoned true-normal run on the default window and on a wider one (``--margins``), to see
+whether the FEM's box with rollers on its sides stiffens it (stop 25).
 ``block-check``: the 3D slab on the true normal, with and without the tied skin, against the
 axisymmetric true-normal FEM on one peak.
 Meshes are given as ``<element size mm>x<layers>``.
@@ -42,6 +45,10 @@ Usage::
         # 38 N, resumed from a saved state)
     /work/venv/bin/python benchmarks/fem_case4_mesh.py rezone-check 2.5x4 --states DIR --loads 64 --tip-blend 1 \
         --crease-blend 1   # about 10 minutes (same layout) + 30 minutes (refined) per state
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py rezone-check 2.5x4 --states DIR --loads 64 --tip-blend 1 \
+        --crease-blend 1 --variants deep   # about 20 minutes
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py margin-check 3.5x4 --loads 1 2 4 8 12 16 20 24 28
+        # about 30 minutes per margin (20 and 60 mm)
 """
 
 from __future__ import annotations
@@ -389,6 +396,50 @@ def rezone_check(
         out.write_text(json.dumps({"half_width_mm": half_width_mm, "rows": rows}, indent=1, default=float))
 
 
+def margin_check(specs: list[str], loads: list[float] | None, margins: list[float] | None) -> None:
+    """Does the slab's finite box stiffen the FEM? The true-normal run (unrezoned, ``--apex-lines``, tips and creases
+    blended by 1 mm) on the default window (``workflow.WINDOW_MARGIN_MM`` of back around the tool's footprint; the
+    FEM's side faces carry rollers there) and on wider ones, load by load; the fast engine, whose layered operator
+    treats the tissue as unbounded, is solved on each window too. Writes ``docs/figures/fem_case4_margin_check.json``
+    (a margin run again replaces its rows)."""
+    from spinerelease import workflow
+
+    ((fine, layers),) = _meshes(specs[:1])
+    loads = loads or [1, 2, 4, 8, 12, 16, 20, 24, 28, 32]
+    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / "fem_case4_margin_check.json"
+    data = json.loads(out.read_text()) if out.exists() else {"mesh": f"{fine}x{layers}", "rows": []}
+    default = workflow.WINDOW_MARGIN_MM
+    for margin in margins or [default, 3.0 * default]:
+        workflow.WINDOW_MARGIN_MM = float(margin)
+        try:
+            case = back_slab_case(tip_blend_mm=1.0, crease_blend_mm=1.0)
+        finally:
+            workflow.WINDOW_MARGIN_MM = default
+        data["rows"] = [r for r in data["rows"] if r["margin_mm"] != margin or r["mesh"] != f"{fine}x{layers}"]
+        t0 = time.perf_counter()
+
+        def on_load(f: float, r, case=case, margin=margin, t0=t0) -> None:
+            m = case_metrics_fem(case, r)
+            mf = case_metrics_fast(case, solve_fast_back(case, nonlinear=True, load_n=f, tissue="column"))
+            row = {"margin_mm": margin, "mesh": f"{fine}x{layers}", "load_n": f, "dofs": r.n_dofs, "fem": m, "fast": mf}
+            row["seconds"] = time.perf_counter() - t0
+            data["rows"].append(row)
+            out.write_text(json.dumps(data, indent=1, default=float))
+            print(f"margin {margin:g} mm {f:6.2f} N {r.n_dofs} dofs", _row(m), "|", _row(mf, m), flush=True)
+
+        solve_fem_back(
+            case,
+            model="neo-hookean",
+            loads_n=loads,
+            fine_mm=fine,
+            n_layers=layers,
+            contact_guess=solve_fast_back(case, nonlinear=True, load_n=loads[0], tissue="column").contact,
+            apex_lines=True,
+            **TRUE_NORMAL_MODEL,
+            on_load=on_load,
+        )
+
+
 HOLDOUT = {
     "T7": ({}, "fit"),
     "L3": ({"level": "L3"}, "fit"),
@@ -652,6 +703,7 @@ if __name__ == "__main__":
             "remeasure",
             "remeasure-layers",
             "rezone-check",
+            "margin-check",
         ),
     )
     ap.add_argument("meshes", nargs="*", default=["3.5x4"], help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
@@ -680,6 +732,9 @@ if __name__ == "__main__":
         type=float,
         default=0.0,
         help="true-normal*: round the creases between the FEM tool's peaks over this height difference [mm] (C2)",
+    )
+    ap.add_argument(
+        "--margins", type=float, nargs="+", help="margin-check: window margins around the tool [mm] (default 20 60)"
     )
     ap.add_argument(
         "--variants",
@@ -724,5 +779,6 @@ if __name__ == "__main__":
         "rezone-check": lambda specs: rezone_check(
             specs, a.states, a.loads, a.tip_blend, a.crease_blend, variants=a.variants
         ),
+        "margin-check": lambda specs: margin_check(specs, a.loads, a.margins),
     }
     studies[a.study](a.meshes)

@@ -498,8 +498,25 @@ def _node_lines(pts: np.ndarray) -> np.ndarray:
     return np.sort(np.concatenate([pts, 0.5 * (pts[1:] + pts[:-1])]))
 
 
+#: The last lattice computed (:func:`_lattice`): a rezoning needs the new layout's lattice before it builds the
+#: problem, which needs it again.
+_LATTICE_CACHE: dict[tuple[bytes, bytes, bytes], np.ndarray] = {}
+
+
 def _lattice(x: np.ndarray, y: np.ndarray, fractions: np.ndarray) -> np.ndarray:
-    """Lattice indices (3, n_unknowns) of the displacement (3 per node) and pressure unknowns of the slab."""
+    """Lattice indices (3, n_unknowns) of the displacement (3 per node) and pressure unknowns of the slab
+    (read-only; the last layout's is kept)."""
+    key = tuple(np.ascontiguousarray(v, dtype=float).tobytes() for v in (x, y, fractions))
+    if key in _LATTICE_CACHE:
+        return _LATTICE_CACHE[key]
+    out = _lattice_uncached(x, y, fractions)
+    out.flags.writeable = False
+    _LATTICE_CACHE.clear()
+    _LATTICE_CACHE[key] = out
+    return out
+
+
+def _lattice_uncached(x: np.ndarray, y: np.ndarray, fractions: np.ndarray) -> np.ndarray:
     from skfem import Basis, ElementHex2, MeshHex
 
     box = MeshHex.init_tensor(x, y, -fractions[::-1])

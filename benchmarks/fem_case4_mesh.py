@@ -21,6 +21,8 @@ onto the same layout and onto one with lines halved about the outer peaks, solve
 ``--variants deep`` / ``refined-deep`` halve the element layers through the thickness, stop 25).
 ``margin-check``: the unrezoned true-normal run on the default window and on a wider one (``--margins``), to see
 whether the FEM's box with rollers on its sides stiffens it (stop 25).
+``trough-check``: a two-peak tool on the slab and on a flat bone of the outer columns' thickness, to see whether
+the bone's trough about the outer peaks stiffens the FEM (stop 25).
 ``block-check``: the 3D slab on the true normal, with and without the tied skin, against the
 axisymmetric true-normal FEM on one peak.
 Meshes are given as ``<element size mm>x<layers>``.
@@ -49,6 +51,7 @@ Usage::
         --crease-blend 1 --variants deep   # about 20 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py margin-check 3.5x4 --loads 1 2 4 8 12 16 20 24 28
         # about 30 minutes per margin (20 and 60 mm)
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py trough-check 3.5x4   # about 10 minutes per bone
 """
 
 from __future__ import annotations
@@ -396,18 +399,48 @@ def rezone_check(
         out.write_text(json.dumps({"half_width_mm": half_width_mm, "rows": rows}, indent=1, default=float))
 
 
+def _side_by_side(case, specs: list[str], loads: list[float], label: dict, name: str) -> None:
+    """The unrezoned true-normal FEM run (``--apex-lines``) on ``case``, load by load, with the fast engine on the
+    same case; rows tagged with ``label`` go to ``docs/figures/<name>.json`` (rows of the same label and mesh run
+    again are replaced)."""
+    ((fine, layers),) = _meshes(specs[:1])
+    mesh = f"{fine}x{layers}"
+    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"{name}.json"
+    data = json.loads(out.read_text()) if out.exists() else {"rows": []}
+    data["rows"] = [r for r in data["rows"] if r["mesh"] != mesh or any(r.get(k) != v for k, v in label.items())]
+    t0 = time.perf_counter()
+    tag = " ".join(f"{k} {v}" for k, v in label.items())
+
+    def on_load(f: float, r) -> None:
+        m = case_metrics_fem(case, r)
+        mf = case_metrics_fast(case, solve_fast_back(case, nonlinear=True, load_n=f, tissue="column"))
+        row = {**label, "mesh": mesh, "load_n": f, "dofs": r.n_dofs, "fem": m, "fast": mf}
+        row["seconds"] = time.perf_counter() - t0
+        data["rows"].append(row)
+        out.write_text(json.dumps(data, indent=1, default=float))
+        print(f"{tag} {f:6.2f} N {r.n_dofs} dofs", _row(m), "|", _row(mf, m), flush=True)
+
+    solve_fem_back(
+        case,
+        model="neo-hookean",
+        loads_n=loads,
+        fine_mm=fine,
+        n_layers=layers,
+        contact_guess=solve_fast_back(case, nonlinear=True, load_n=loads[0], tissue="column").contact,
+        apex_lines=True,
+        **TRUE_NORMAL_MODEL,
+        on_load=on_load,
+    )
+
+
 def margin_check(specs: list[str], loads: list[float] | None, margins: list[float] | None) -> None:
     """Does the slab's finite box stiffen the FEM? The true-normal run (unrezoned, ``--apex-lines``, tips and creases
     blended by 1 mm) on the default window (``workflow.WINDOW_MARGIN_MM`` of back around the tool's footprint; the
     FEM's side faces carry rollers there) and on wider ones, load by load; the fast engine, whose layered operator
-    treats the tissue as unbounded, is solved on each window too. Writes ``docs/figures/fem_case4_margin_check.json``
-    (a margin run again replaces its rows)."""
+    treats the tissue as unbounded, is solved on each window too. Writes ``docs/figures/fem_case4_margin_check.json``.
+    """
     from spinerelease import workflow
 
-    ((fine, layers),) = _meshes(specs[:1])
-    loads = loads or [1, 2, 4, 8, 12, 16, 20, 24, 28, 32]
-    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / "fem_case4_margin_check.json"
-    data = json.loads(out.read_text()) if out.exists() else {"mesh": f"{fine}x{layers}", "rows": []}
     default = workflow.WINDOW_MARGIN_MM
     for margin in margins or [default, 3.0 * default]:
         workflow.WINDOW_MARGIN_MM = float(margin)
@@ -415,29 +448,29 @@ def margin_check(specs: list[str], loads: list[float] | None, margins: list[floa
             case = back_slab_case(tip_blend_mm=1.0, crease_blend_mm=1.0)
         finally:
             workflow.WINDOW_MARGIN_MM = default
-        data["rows"] = [r for r in data["rows"] if r["margin_mm"] != margin or r["mesh"] != f"{fine}x{layers}"]
-        t0 = time.perf_counter()
+        label = {"margin_mm": float(margin)}
+        _side_by_side(case, specs, loads or [1, 2, 4, 8, 12, 16, 20, 24, 28, 32], label, "fem_case4_margin_check")
 
-        def on_load(f: float, r, case=case, margin=margin, t0=t0) -> None:
-            m = case_metrics_fem(case, r)
-            mf = case_metrics_fast(case, solve_fast_back(case, nonlinear=True, load_n=f, tissue="column"))
-            row = {"margin_mm": margin, "mesh": f"{fine}x{layers}", "load_n": f, "dofs": r.n_dofs, "fem": m, "fast": mf}
-            row["seconds"] = time.perf_counter() - t0
-            data["rows"].append(row)
-            out.write_text(json.dumps(data, indent=1, default=float))
-            print(f"margin {margin:g} mm {f:6.2f} N {r.n_dofs} dofs", _row(m), "|", _row(mf, m), flush=True)
 
-        solve_fem_back(
-            case,
-            model="neo-hookean",
-            loads_n=loads,
-            fine_mm=fine,
-            n_layers=layers,
-            contact_guess=solve_fast_back(case, nonlinear=True, load_n=loads[0], tissue="column").contact,
-            apex_lines=True,
-            **TRUE_NORMAL_MODEL,
-            on_load=on_load,
-        )
+def trough_check(specs: list[str], loads: list[float] | None) -> None:
+    """Does the bone's shape about the outer peaks stiffen the FEM? A two-peak PSO-Spine (``n_peaks=2``: one pair
+    at x = +-32 mm) on the back slab at T7, whose outer columns (34.46 mm) lie in a trough of bone (the tissue
+    thins to 15 mm over the spinous ridge at |x| < 12 mm and to 12-20 mm beyond |x| = 64 mm), and on a flat bone
+    (uniform 34.46 mm at the series modulus 7.109 kPa), both by the unrezoned true-normal FEM and the fast engine.
+    Writes ``docs/figures/fem_case4_trough_check.json``."""
+    import dataclasses
+
+    case = back_slab_case(tip_blend_mm=1.0, crease_blend_mm=1.0, tool_params={"n_peaks": 2})
+    outer = np.array([name != "centre" for name in case.peak_names])
+    g = case.grid
+    ix = np.clip(np.round((case.peak_xy_mm[outer, 0] - g.x0_mm) / g.spacing_mm).astype(int), 0, g.nx - 1)
+    iy = np.clip(np.round((case.peak_xy_mm[outer, 1] - g.y0_mm) / g.spacing_mm).astype(int), 0, g.ny - 1)
+    t, e = float(case.thickness_mm[iy, ix].max()), float(case.modulus_kpa[iy, ix].max())
+    flat = dataclasses.replace(
+        case, thickness_mm=np.full_like(case.thickness_mm, t), modulus_kpa=np.full_like(case.modulus_kpa, e)
+    )
+    for bone, c in (("slab", case), ("flat", flat)):
+        _side_by_side(c, specs, loads or [1, 2, 4, 7, 10, 14], {"bone": bone}, "fem_case4_trough_check")
 
 
 HOLDOUT = {
@@ -675,12 +708,15 @@ def _row(m: dict, ref: dict | None = None) -> str:
     if "probe_pressure_kpa" in m:
         txt += f" probe {max(m['probe_pressure_kpa'].values()):.1f}"
     if ref is not None:
-        err = [
-            100 * (b / a - 1) if a > 0 else float("nan")
-            for a, b in zip(ref["peak_force_n"].values(), forces, strict=True)
-        ]
-        centre = f"{err[4]:+.1f} %" if ref["peak_force_n"]["centre"] > 0 else "- (no load)"
-        txt += f" | outer {min(err[:4]):+.1f}..{max(err[:4]):+.1f} % centre {centre}"
+        err = {
+            k: 100 * (b / a - 1) if a > 0 else float("nan")
+            for (k, a), b in zip(ref["peak_force_n"].items(), forces, strict=True)
+        }
+        side = [v for k, v in err.items() if k != "centre"]
+        txt += f" | outer {min(side):+.1f}..{max(side):+.1f} %"
+        if "centre" in err:
+            txt += " centre " + (f"{err['centre']:+.1f} %" if ref["peak_force_n"]["centre"] > 0 else "- (no load)")
+        txt += f" approach {100 * (m['approach_mm'] / ref['approach_mm'] - 1):+.1f} %"
         txt += f" spinous {100 * (m['spinous_share'] - ref['spinous_share']):+.1f} pp"
     return txt
 
@@ -704,6 +740,7 @@ if __name__ == "__main__":
             "remeasure-layers",
             "rezone-check",
             "margin-check",
+            "trough-check",
         ),
     )
     ap.add_argument("meshes", nargs="*", default=["3.5x4"], help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
@@ -780,5 +817,6 @@ if __name__ == "__main__":
             specs, a.states, a.loads, a.tip_blend, a.crease_blend, variants=a.variants
         ),
         "margin-check": lambda specs: margin_check(specs, a.loads, a.margins),
+        "trough-check": lambda specs: trough_check(specs, a.loads),
     }
     studies[a.study](a.meshes)

@@ -68,6 +68,7 @@ from spinerelease.contact.fem.back3d import (
     back_slab_case,
     case_metrics_fast,
     case_metrics_fem,
+    nearest_cell,
     solve_fast_back,
     solve_fem_back,
 )
@@ -342,7 +343,7 @@ def rezone_check(
     variant solved again replaces its entry in the row of that load, the other entries are kept)."""
     from spinerelease.contact.fem.back3d import _load_checkpoint, build_fem_back
     from spinerelease.contact.fem.rezone3d import rezone_slab
-    from spinerelease.contact.fem.solid3d import _Diverged
+    from spinerelease.contact.fem.solid3d import _Diverged, _node_lines
 
     ((fine, layers),) = _meshes(specs[:1])
     case = back_slab_case(tip_blend_mm=tip_blend_mm, crease_blend_mm=crease_blend_mm)
@@ -359,9 +360,9 @@ def rezone_check(
     rows = json.loads(out.read_text())["rows"] if out.exists() else []
     outer = np.array([name != "centre" for name in case.peak_names])
     cx, cy = np.unique(np.abs(case.peak_xy_mm[outer, 0])), np.unique(case.peak_xy_mm[outer, 1])
-    paths = sorted(Path(states).glob("column_*N.npz"), key=lambda q: float(q.stem.split("_")[1][:-1]))
-    for path in paths:
-        if loads and float(path.stem.split("_")[1][:-1]) not in loads:
+    named = sorted((float(q.stem.split("_")[1][:-1]), q) for q in Path(states).glob("column_*N.npz"))
+    for named_load, path in named:
+        if loads and named_load not in loads:
             continue  # (by the file's name: loading a state builds its mesh)
         load, old = _load_checkpoint(prob, path)
         kept = [r for r in rows if r["load_n"] == load and r["mesh"] == f"{fine}x{layers}" and r["state"] == path.name]
@@ -371,7 +372,7 @@ def rezone_check(
         row["fast"] = case_metrics_fast(case, solve_fast_back(case, nonlinear=True, load_n=load, tissue="column"))
         x, y, fr = old.layout
         xr, yr = _halved_near(x, cx, half_width_mm), _halved_near(y, cy, half_width_mm)
-        frd = np.sort(np.concatenate([fr, 0.5 * (fr[1:] + fr[:-1])]))
+        frd = _node_lines(fr)  # every element layer halved
         layouts = {"same": None, "refined": (xr, yr, fr), "deep": (x, y, frd), "refined-deep": (xr, yr, frd)}
         for name in variants or ("same", "refined"):
             if name not in layouts:
@@ -461,10 +462,7 @@ def trough_check(specs: list[str], loads: list[float] | None) -> None:
     import dataclasses
 
     case = back_slab_case(tip_blend_mm=1.0, crease_blend_mm=1.0, tool_params={"n_peaks": 2})
-    outer = np.array([name != "centre" for name in case.peak_names])
-    g = case.grid
-    ix = np.clip(np.round((case.peak_xy_mm[outer, 0] - g.x0_mm) / g.spacing_mm).astype(int), 0, g.nx - 1)
-    iy = np.clip(np.round((case.peak_xy_mm[outer, 1] - g.y0_mm) / g.spacing_mm).astype(int), 0, g.ny - 1)
+    iy, ix = nearest_cell(case.grid, case.peak_xy_mm[:, 0], case.peak_xy_mm[:, 1])  # the two side peaks
     t, e = float(case.thickness_mm[iy, ix].max()), float(case.modulus_kpa[iy, ix].max())
     flat = dataclasses.replace(
         case, thickness_mm=np.full_like(case.thickness_mm, t), modulus_kpa=np.full_like(case.modulus_kpa, e)

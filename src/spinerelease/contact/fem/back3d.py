@@ -342,10 +342,17 @@ def build_fem_back(
     )
 
 
+def nearest_cell(grid: Grid, x_mm, y_mm) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices ``(iy, ix)`` of the grid cells nearest to the points ``(x_mm, y_mm)`` (clipped to
+    the grid)."""
+    ix = np.clip(np.round((np.asarray(x_mm) - grid.x0_mm) / grid.spacing_mm).astype(int), 0, grid.nx - 1)
+    iy = np.clip(np.round((np.asarray(y_mm) - grid.y0_mm) / grid.spacing_mm).astype(int), 0, grid.ny - 1)
+    return iy, ix
+
+
 def nodes_guess(prob: SlabContact, grid: Grid, contact: np.ndarray) -> np.ndarray:
     """Active-set guess on the FEM skin nodes from a contact map on the case grid (nearest cell)."""
-    ix = np.clip(np.round((prob.xy_top[0] - grid.x0_mm) / grid.spacing_mm).astype(int), 0, grid.nx - 1)
-    iy = np.clip(np.round((prob.xy_top[1] - grid.y0_mm) / grid.spacing_mm).astype(int), 0, grid.ny - 1)
+    iy, ix = nearest_cell(grid, prob.xy_top[0], prob.xy_top[1])
     return np.asarray(contact)[iy, ix].reshape(prob.top_shape)
 
 
@@ -397,8 +404,7 @@ def peak_probe_fast(case: BackSlabCase, pressure_kpa: np.ndarray) -> dict[str, f
     out = {}
     for name, (px, py) in zip(case.peak_names, case.peak_xy_mm, strict=True):
         pts = _probe_points(px, py)
-        ix = np.clip(np.round((pts[0] - g.x0_mm) / g.spacing_mm).astype(int), 0, g.nx - 1)
-        iy = np.clip(np.round((pts[1] - g.y0_mm) / g.spacing_mm).astype(int), 0, g.ny - 1)
+        iy, ix = nearest_cell(g, pts[0], pts[1])
         out[name] = float(np.asarray(pressure_kpa)[iy, ix].mean())
     return out
 
@@ -485,16 +491,14 @@ def case_metrics_fem(case: BackSlabCase, res: Slab3DResult, *, cauchy: bool | No
     np.add.at(per, lab.ravel(), np.where(on_axis, 2 * r, r).ravel())
     np.add.at(per, lab_m.ravel(), np.where(on_axis, 0.0, r).ravel())
     g = case.grid
-    ix = np.clip(np.round((X - g.x0_mm) / g.spacing_mm).astype(int), 0, g.nx - 1)
-    iy = np.clip(np.round((Y - g.y0_mm) / g.spacing_mm).astype(int), 0, g.ny - 1)
+    iy, ix = nearest_cell(g, X, Y)
     spin = case.region[iy, ix] == REGIONS["SPINOUS"]
     total = float(res.force_n)
     spin_n = float(np.where(on_axis, 2 * r, 2 * r)[spin].sum()) - float(r[spin & on_axis].sum())
     use_cauchy = (res.model == "neo-hookean") if cauchy is None else cauchy
     # bone reaction under the spinous ridge (what the fast engine cannot give): |x| within the SPINOUS band
     bx, by = res.extras["bone_xy_mm"]
-    bix = np.clip(np.round((bx - g.x0_mm) / g.spacing_mm).astype(int), 0, g.nx - 1)
-    biy = np.clip(np.round((by - g.y0_mm) / g.spacing_mm).astype(int), 0, g.ny - 1)
+    biy, bix = nearest_cell(g, bx, by)
     b_spin = case.region[biy, bix] == REGIONS["SPINOUS"]
     rb = res.extras["bone_reaction_n"]
     b_axis = np.isclose(bx, 0.0)

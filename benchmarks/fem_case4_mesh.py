@@ -23,6 +23,10 @@ onto the same layout and onto one with lines halved about the outer peaks, solve
 whether the FEM's box with rollers on its sides stiffens it (stop 25).
 ``trough-check``: a two-peak tool on the slab and on a flat bone of the outer columns' thickness, to see whether
 the bone's trough about the outer peaks stiffens the FEM (stop 25).
+``trough-linear``: the same two-peak tool, slab and flat bone, by the linear FEM on each mesh against the fast
+engine's linear operator; writes ``tests/data/fem_back_trough_linear.json`` (the fit of the fast engine's trough
+confinement, stop 26). ``refresh-fast``: the fast-engine columns of the stored tables solved again with the present
+code, the stop-25 engine kept beside them (stop 26).
 ``block-check``: the 3D slab on the true normal, with and without the tied skin, against the
 axisymmetric true-normal FEM on one peak.
 Meshes are given as ``<element size mm>x<layers>``.
@@ -52,12 +56,18 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py margin-check 3.5x4 --loads 1 2 4 8 12 16 20 24 28
         # about 30 minutes per margin (20 and 60 mm)
     /work/venv/bin/python benchmarks/fem_case4_mesh.py trough-check 3.5x4   # about 10 minutes per bone
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py trough-check 3.5x4 --bones slab --rezone --max-cuts 4 \
+        --loads 2 4 7 10 14 17.4 20 24 28 32 35   # into large strain; run slab and flat at once
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py trough-linear 3.5x4 2.5x4   # about 2 minutes
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py refresh-fast   # about 10 minutes
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -400,25 +410,37 @@ def rezone_check(
         out.write_text(json.dumps({"half_width_mm": half_width_mm, "rows": rows}, indent=1, default=float))
 
 
-def _side_by_side(case, specs: list[str], loads: list[float], label: dict, name: str) -> None:
-    """The unrezoned true-normal FEM run (``--apex-lines``) on ``case``, load by load, with the fast engine on the
-    same case; rows tagged with ``label`` go to ``docs/figures/<name>.json`` (rows of the same label and mesh run
-    again are replaced)."""
+def _side_by_side(
+    case, specs: list[str], loads: list[float], label: dict, name: str, rezone: bool = False, max_cuts: int = 3
+) -> None:
+    """The true-normal FEM run (``--apex-lines``) on ``case``, load by load, with the fast engine on the same case;
+    rows tagged with ``label`` go to ``docs/figures/<name>.json``. A row of the same label, mesh and load solved
+    again is replaced; the file is read again before every write, so runs of other labels may write to it at the
+    same time. ``rezone``: a failing load step first lays a fresh mesh over the last converged state
+    (``solve_fem_back(rezone=True)``), the row says whether its mesh was rezoned."""
     ((fine, layers),) = _meshes(specs[:1])
     mesh = f"{fine}x{layers}"
     out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"{name}.json"
-    data = json.loads(out.read_text()) if out.exists() else {"rows": []}
-    data["rows"] = [r for r in data["rows"] if r["mesh"] != mesh or any(r.get(k) != v for k, v in label.items())]
     t0 = time.perf_counter()
     tag = " ".join(f"{k} {v}" for k, v in label.items())
+
+    def same(r: dict, f: float) -> bool:
+        return r["mesh"] == mesh and r["load_n"] == f and all(r.get(k) == v for k, v in label.items())
 
     def on_load(f: float, r) -> None:
         m = case_metrics_fem(case, r)
         mf = case_metrics_fast(case, solve_fast_back(case, nonlinear=True, load_n=f, tissue="column"))
         row = {**label, "mesh": mesh, "load_n": f, "dofs": r.n_dofs, "fem": m, "fast": mf}
         row["seconds"] = time.perf_counter() - t0
-        data["rows"].append(row)
-        out.write_text(json.dumps(data, indent=1, default=float))
+        row["strain"] = r.extras.get("max_compressive_strain")
+        row["rezoned"] = bool(r.extras.get("rezoned", False))
+        with open(out.with_suffix(".lock"), "w") as lock:  # one writer at a time
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = json.loads(out.read_text()) if out.exists() else {"rows": []}
+            data["rows"] = [x for x in data["rows"] if not same(x, f)] + [row]
+            tmp = out.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data, indent=1, default=float))
+            tmp.replace(out)  # atomic: a reader never sees half a file
         print(f"{tag} {f:6.2f} N {r.n_dofs} dofs", _row(m), "|", _row(mf, m), flush=True)
 
     solve_fem_back(
@@ -431,6 +453,8 @@ def _side_by_side(case, specs: list[str], loads: list[float], label: dict, name:
         apex_lines=True,
         **TRUE_NORMAL_MODEL,
         on_load=on_load,
+        rezone=rezone,
+        max_cuts=max_cuts,
     )
 
 
@@ -453,22 +477,163 @@ def margin_check(specs: list[str], loads: list[float] | None, margins: list[floa
         _side_by_side(case, specs, loads or [1, 2, 4, 8, 12, 16, 20, 24, 28, 32], label, "fem_case4_margin_check")
 
 
-def trough_check(specs: list[str], loads: list[float] | None) -> None:
+def trough_check(
+    specs: list[str],
+    loads: list[float] | None,
+    bones: list[str] | None = None,
+    rezone: bool = False,
+    max_cuts: int = 3,
+) -> None:
     """Does the bone's shape about the outer peaks stiffen the FEM? A two-peak PSO-Spine (``n_peaks=2``: one pair
     at x = +-32 mm) on the back slab at T7, whose outer columns (34.46 mm) lie in a trough of bone (the tissue
     thins to 15 mm over the spinous ridge at |x| < 12 mm and to 12-20 mm beyond |x| = 64 mm), and on a flat bone
     (uniform 34.46 mm at the series modulus 7.109 kPa), both by the unrezoned true-normal FEM and the fast engine.
-    Writes ``docs/figures/fem_case4_trough_check.json``."""
+    ``bones``: which of "slab" and "flat" to run (both by default; two runs may write at once); ``rezone``: rezone
+    on a failing load step, for loads into large strain. Writes ``docs/figures/fem_case4_trough_check.json``."""
+    cases = _two_peak_cases()
+    for bone, c in cases.items():
+        if bones and bone not in bones:
+            continue
+        label = {"bone": bone}
+        _side_by_side(c, specs, loads or [1, 2, 4, 7, 10, 14], label, "fem_case4_trough_check", rezone, max_cuts)
+
+
+def _two_peak_cases(tip_blend_mm: float = 1.0) -> dict:
+    """The two-peak PSO-Spine (``n_peaks=2``: one pair at x = +-32 mm) on the back slab at T7 and on a flat bone at
+    the outer columns' thickness and series modulus (34.46 mm, 7.109 kPa)."""
     import dataclasses
 
-    case = back_slab_case(tip_blend_mm=1.0, crease_blend_mm=1.0, tool_params={"n_peaks": 2})
+    case = back_slab_case(tip_blend_mm=tip_blend_mm, crease_blend_mm=tip_blend_mm, tool_params={"n_peaks": 2})
     iy, ix = nearest_cell(case.grid, case.peak_xy_mm[:, 0], case.peak_xy_mm[:, 1])  # the two side peaks
     t, e = float(case.thickness_mm[iy, ix].max()), float(case.modulus_kpa[iy, ix].max())
     flat = dataclasses.replace(
         case, thickness_mm=np.full_like(case.thickness_mm, t), modulus_kpa=np.full_like(case.modulus_kpa, e)
     )
-    for bone, c in (("slab", case), ("flat", flat)):
-        _side_by_side(c, specs, loads or [1, 2, 4, 7, 10, 14], {"bone": bone}, "fem_case4_trough_check")
+    return {"slab": case, "flat": flat}
+
+
+#: Load of the linear trough check (``trough-linear``): light, as the linear model is meant (FEM strain 0.2). [N]
+TROUGH_LINEAR_LOAD_N = 2.0
+
+
+def trough_linear(specs: list[str]) -> None:
+    """The bone's trough in the linear model: the linear FEM (reference contact point) with the two-peak tool on the
+    slab and on the flat bone, on each mesh of ``specs``, against the fast engine's linear operator; the approach
+    ratio slab / flat is what ``solver.TROUGH_SPREAD_THICKNESSES`` is fitted to. Writes
+    ``tests/data/fem_back_trough_linear.json`` (checked by ``tests/test_layered.py``)."""
+    from spinerelease.contact import solver
+
+    load = TROUGH_LINEAR_LOAD_N
+    out = {
+        "about": (
+            "Linear 3D FEM (spinerelease.contact.fem.back3d, Taylor-Hood Q2-Q1, exact active set) of a two-peak "
+            f"PSO-Spine (one pair at x = +-32 mm) at {load:g} N on the back slab at T7 and on a flat bone at the "
+            "outer columns' thickness; produced by `python benchmarks/fem_case4_mesh.py trough-linear "
+            f"{' '.join(specs)}` (docs/calibration.md). The slab / flat approach ratio fits the fast engine's trough "
+            "confinement (solver.TROUGH_SPREAD_THICKNESSES)."
+        ),
+        "load_n": load,
+        "meshes": {},
+    }
+    cases = _two_peak_cases()
+    fast, fast_off = {}, {}
+    for bone, case in cases.items():
+        fast[bone] = case_metrics_fast(case, solve_fast_back(case, nonlinear=False, load_n=load))
+        default = solver.TROUGH_SPREAD_THICKNESSES
+        solver.TROUGH_SPREAD_THICKNESSES = 0.0
+        try:
+            fast_off[bone] = case_metrics_fast(case, solve_fast_back(case, nonlinear=False, load_n=load))
+        finally:
+            solver.TROUGH_SPREAD_THICKNESSES = default
+    for fine, layers in _meshes(specs):
+        entry = {}
+        for bone, case in cases.items():
+            t0 = time.perf_counter()
+            guess = solve_fast_back(case, nonlinear=False, load_n=load).contact
+            r = solve_fem_back(
+                case,
+                model="linear",
+                loads_n=[load],
+                contact_guess=guess,
+                fine_mm=fine,
+                n_layers=layers,
+                contact_point="reference",
+            )[-1][1]
+            entry[bone] = {"dofs": int(r.n_dofs), "fem": case_metrics_fem(case, r)}
+            print(f"{fine}x{layers} {bone}: FEM {time.perf_counter() - t0:.0f} s", _row(entry[bone]["fem"]))
+            print("   fast", _row(fast[bone], entry[bone]["fem"]))
+        ratio = entry["slab"]["fem"]["approach_mm"] / entry["flat"]["fem"]["approach_mm"]
+        entry["approach_ratio"] = ratio
+        out["meshes"][f"{fine}x{layers}"] = entry
+        print(f"{fine}x{layers}: approach slab / flat, FEM {ratio:.4f}")
+    r_fast = fast["slab"]["approach_mm"] / fast["flat"]["approach_mm"]
+    r_off = fast_off["slab"]["approach_mm"] / fast_off["flat"]["approach_mm"]
+    print(f"fast: {r_fast:.4f} (without the trough confinement {r_off:.4f})")
+    path = Path(__file__).resolve().parents[1] / "tests" / "data" / "fem_back_trough_linear.json"
+    path.write_text(json.dumps(out, indent=1, default=float))
+    print("wrote", path)
+
+
+#: Tables whose fast-engine columns ``refresh-fast`` recomputes: file stem -> how a row's case is built.
+REFRESHED_TABLES = (
+    "fem_case4_true_normal_column",
+    "fem_case4_true_normal_column_apex",
+    "fem_case4_true_normal_column_apex_rezoned",
+    "fem_case4_true_normal_layered",
+    "fem_case4_margin_check",
+    "fem_case4_trough_check",
+    "fem_case4_rezone_check",
+)
+
+
+def refresh_fast(specs: list[str]) -> None:
+    """The fast-engine columns of the stored case-4 tables solved again with the present code (the FEM columns are
+    kept): ``fast`` is replaced and the stop-25 engine (no trough confinement, ridge widths 0.38 / 0.57) is kept
+    beside it as ``fast_stop25``, for the figure and the docs. ``specs`` unused."""
+    from spinerelease import workflow
+    from spinerelease.contact import solver
+
+    stop25 = {"TROUGH_SPREAD_THICKNESSES": 0.0, "RIDGE_SPREAD_THICKNESSES": 0.38}
+    stop25["RIDGE_SPREAD_THICKNESSES_TWO_LAYER"] = 0.57
+    root = Path(__file__).resolve().parents[1] / "docs" / "figures"
+    base = back_slab_case()
+    margin_default = workflow.WINDOW_MARGIN_MM
+    two = _two_peak_cases()
+
+    def solve(case, load: float, tissue: str, old: bool) -> dict:
+        saved = {k: getattr(solver, k) for k in stop25}
+        if old:
+            for k, v in stop25.items():
+                setattr(solver, k, v)
+        try:
+            return case_metrics_fast(case, solve_fast_back(case, nonlinear=True, load_n=load, tissue=tissue))
+        finally:
+            for k, v in saved.items():
+                setattr(solver, k, v)
+
+    for stem in REFRESHED_TABLES:
+        path = root / f"{stem}.json"
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        tissue = "layers" if data.get("material") == "layered" else "column"
+        for row in data["rows"]:
+            if "bone" in row:
+                case = two[row["bone"]]
+            elif "margin_mm" in row:
+                workflow.WINDOW_MARGIN_MM = float(row["margin_mm"])
+                try:
+                    case = back_slab_case()
+                finally:
+                    workflow.WINDOW_MARGIN_MM = margin_default
+            else:
+                case = base
+            row["fast"] = solve(case, row["load_n"], tissue, old=False)
+            row["fast_stop25"] = solve(case, row["load_n"], tissue, old=True)
+            ref = row.get("fem") or row.get("refined") or row.get("same") or row.get("old")
+            print(f"{stem} {row['load_n']:6.2f} N", _row(row["fast"], ref) if ref else "", flush=True)
+        path.write_text(json.dumps(data, indent=1, default=float))
+        print("wrote", path)
 
 
 HOLDOUT = {
@@ -739,6 +904,8 @@ if __name__ == "__main__":
             "rezone-check",
             "margin-check",
             "trough-check",
+            "trough-linear",
+            "refresh-fast",
         ),
     )
     ap.add_argument("meshes", nargs="*", default=["3.5x4"], help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
@@ -771,6 +938,7 @@ if __name__ == "__main__":
     ap.add_argument(
         "--margins", type=float, nargs="+", help="margin-check: window margins around the tool [mm] (default 20 60)"
     )
+    ap.add_argument("--bones", nargs="+", choices=("slab", "flat"), help="trough-check: bones to run (default both)")
     ap.add_argument(
         "--variants",
         nargs="+",
@@ -815,6 +983,8 @@ if __name__ == "__main__":
             specs, a.states, a.loads, a.tip_blend, a.crease_blend, variants=a.variants
         ),
         "margin-check": lambda specs: margin_check(specs, a.loads, a.margins),
-        "trough-check": lambda specs: trough_check(specs, a.loads),
+        "trough-linear": trough_linear,
+        "refresh-fast": refresh_fast,
+        "trough-check": lambda specs: trough_check(specs, a.loads, a.bones, a.rezone, a.max_cuts),
     }
     studies[a.study](a.meshes)

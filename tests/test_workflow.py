@@ -49,13 +49,14 @@ def test_compression_beyond_the_validated_range_is_flagged_with_the_support_that
 
 
 def test_shifted_tool_lands_on_bone_and_advice_computes_the_correction():
-    # at T10, where the centred tool keeps the spinous share under the 5 % tolerance on this grid (4.8 %; at T7-T9
-    # it is 5.2-5.6 %: the share sits at the tolerance there, docs/calibration.md)
-    res = wf.simulate(FAST, level="T10", offset_x_mm=20.0)
+    # at T11, where the centred tool keeps the spinous share under the 5 % tolerance on this grid (4.2 %; at T5-T10
+    # it is 5.2-6.2 % since the trough confinement of stop 26: the share sits at the tolerance there,
+    # docs/assessment.md)
+    res = wf.simulate(FAST, level="T11", offset_x_mm=20.0)
     assert res.assessment.verdict == "peak on bone"
     adv = wf.advise(res)
     assert adv.shift_x_mm is not None and adv.shift_x_mm < 0  # move back towards the left
-    fixed = wf.simulate(FAST, level="T10", offset_x_mm=20.0 + adv.shift_x_mm)
+    fixed = wf.simulate(FAST, level="T11", offset_x_mm=20.0 + adv.shift_x_mm)
     assert fixed.assessment.verdict != "peak on bone"
     assert f"{abs(adv.shift_x_mm):.0f} mm to your left" in adv.messages[0]
 

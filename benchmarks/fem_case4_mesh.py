@@ -260,10 +260,15 @@ def true_normal(
         if states and checkpoint and Path(checkpoint).exists():
             Path(states).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(checkpoint, Path(states) / f"{material}_{f:g}N.npz")
-        rows[:] = sorted([x for x in rows if x["load_n"] != f] + [row], key=lambda x: x["load_n"])
-        out.write_text(
-            json.dumps({"mesh": f"{fine}x{layers}", "material": material, "rows": rows}, indent=1, default=float)
-        )
+
+        def put(data: dict) -> None:  # under the lock: rows refreshed meanwhile (refresh-fast) are kept
+            if data.get("mesh") != f"{fine}x{layers}" or data.get("material") != material:
+                data.clear()
+                data.update(mesh=f"{fine}x{layers}", material=material, rows=[])
+            data["rows"] = sorted([x for x in data["rows"] if x["load_n"] != f] + [row], key=lambda x: x["load_n"])
+            rows[:] = data["rows"]
+
+        _update_json(out, put)
         print(f"{f:6.2f} N {row['seconds']:5.0f} s", _row(m), "|", _row(mf, m), flush=True)
 
     steps = solve_fem_back(
@@ -410,6 +415,19 @@ def rezone_check(
         out.write_text(json.dumps({"half_width_mm": half_width_mm, "rows": rows}, indent=1, default=float))
 
 
+def _update_json(path: Path, change) -> None:
+    """Read the JSON table at ``path`` (``{"rows": []}`` if there is none), let ``change(data)`` edit it in place,
+    and write it back, under an exclusive lock on ``<path>.lock`` (runs that share a table never lose each other's
+    rows) and through a temporary file (a reader never sees half a file)."""
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(path.read_text()) if path.exists() else {"rows": []}
+        change(data)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1, default=float))
+        tmp.replace(path)
+
+
 def _side_by_side(
     case, specs: list[str], loads: list[float], label: dict, name: str, rezone: bool = False, max_cuts: int = 3
 ) -> None:
@@ -434,13 +452,11 @@ def _side_by_side(
         row["seconds"] = time.perf_counter() - t0
         row["strain"] = r.extras.get("max_compressive_strain")
         row["rezoned"] = bool(r.extras.get("rezoned", False))
-        with open(out.with_suffix(".lock"), "w") as lock:  # one writer at a time
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            data = json.loads(out.read_text()) if out.exists() else {"rows": []}
+
+        def add(data: dict) -> None:
             data["rows"] = [x for x in data["rows"] if not same(x, f)] + [row]
-            tmp = out.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(data, indent=1, default=float))
-            tmp.replace(out)  # atomic: a reader never sees half a file
+
+        _update_json(out, add)
         print(f"{tag} {f:6.2f} N {r.n_dofs} dofs", _row(m), "|", _row(mf, m), flush=True)
 
     solve_fem_back(
@@ -586,10 +602,24 @@ REFRESHED_TABLES = (
 )
 
 
-def refresh_fast(specs: list[str]) -> None:
+def _row_key(row: dict) -> tuple:
+    """What tells a stored row from the others of its table: load, mesh and labels."""
+    return (row["load_n"], row.get("mesh"), row.get("bone"), row.get("margin_mm"), row.get("state"))
+
+
+def _merge_fast(data: dict, fresh: dict) -> None:
+    """Put the refreshed fast columns into the rows they were solved for; rows another run added meanwhile are kept
+    as they are."""
+    for row in data["rows"]:
+        if _row_key(row) in fresh:
+            row["fast"], row["fast_stop25"] = fresh[_row_key(row)]
+
+
+def refresh_fast(specs: list[str], tables: list[str] | None = None) -> None:
     """The fast-engine columns of the stored case-4 tables solved again with the present code (the FEM columns are
     kept): ``fast`` is replaced and the stop-25 engine (no trough confinement, ridge widths 0.38 / 0.57) is kept
-    beside it as ``fast_stop25``, for the figure and the docs. ``specs`` unused."""
+    beside it as ``fast_stop25``, for the figure and the docs. ``tables``: the file stems to refresh (default
+    :data:`REFRESHED_TABLES`). ``specs`` unused."""
     from spinerelease import workflow
     from spinerelease.contact import solver
 
@@ -611,12 +641,13 @@ def refresh_fast(specs: list[str]) -> None:
             for k, v in saved.items():
                 setattr(solver, k, v)
 
-    for stem in REFRESHED_TABLES:
+    for stem in tables or REFRESHED_TABLES:
         path = root / f"{stem}.json"
         if not path.exists():
             continue
         data = json.loads(path.read_text())
         tissue = "layers" if data.get("material") == "layered" else "column"
+        fresh = {}  # (load, label) -> (fast, fast_stop25): solved outside the lock, merged under it
         for row in data["rows"]:
             if "bone" in row:
                 case = two[row["bone"]]
@@ -628,11 +659,12 @@ def refresh_fast(specs: list[str]) -> None:
                     workflow.WINDOW_MARGIN_MM = margin_default
             else:
                 case = base
-            row["fast"] = solve(case, row["load_n"], tissue, old=False)
-            row["fast_stop25"] = solve(case, row["load_n"], tissue, old=True)
+            new = solve(case, row["load_n"], tissue, old=False), solve(case, row["load_n"], tissue, old=True)
+            fresh[_row_key(row)] = new
             ref = row.get("fem") or row.get("refined") or row.get("same") or row.get("old")
-            print(f"{stem} {row['load_n']:6.2f} N", _row(row["fast"], ref) if ref else "", flush=True)
-        path.write_text(json.dumps(data, indent=1, default=float))
+            print(f"{stem} {row['load_n']:6.2f} N", _row(new[0], ref) if ref else "", flush=True)
+
+        _update_json(path, lambda data, fresh=fresh: _merge_fast(data, fresh))
         print("wrote", path)
 
 
@@ -938,6 +970,7 @@ if __name__ == "__main__":
     ap.add_argument(
         "--margins", type=float, nargs="+", help="margin-check: window margins around the tool [mm] (default 20 60)"
     )
+    ap.add_argument("--tables", nargs="+", help="refresh-fast: table file stems (default: all case-4 tables)")
     ap.add_argument("--bones", nargs="+", choices=("slab", "flat"), help="trough-check: bones to run (default both)")
     ap.add_argument(
         "--variants",
@@ -984,7 +1017,7 @@ if __name__ == "__main__":
         ),
         "margin-check": lambda specs: margin_check(specs, a.loads, a.margins),
         "trough-linear": trough_linear,
-        "refresh-fast": refresh_fast,
+        "refresh-fast": lambda specs: refresh_fast(specs, a.tables),
         "trough-check": lambda specs: trough_check(specs, a.loads, a.bones, a.rezone, a.max_cuts),
     }
     studies[a.study](a.meshes)

@@ -870,6 +870,21 @@ def true_normal_figure(specs: list[str]) -> None:
     ax.plot(load, dev_p, "o-", ms=3, label="peak pressure [%] (target 15)")
     ax.plot(load, dev_q, "o-", ms=3, label="probe average [%]")
     ax.plot(load, dsp, "o-", ms=3, label="spinous share [pp] (target 5)")
+    centre = lambda m: m["peak_force_n"]["centre"]  # noqa: E731
+    big = get("fem", centre) >= 1.0  # where the centre peak carries at least 1 N
+    dev_c = 100 * (get("fast", centre)[big] / get("fem", centre)[big] - 1)
+    ax.plot(load[big], dev_c, "o-", ms=3, color="C4", label="centre zone force [%] (FEM >= 1 N)")
+    if all("fast_stop25" in r for r in rows):  # the engine before the trough confinement (refresh-fast)
+        old_p = get("fast_stop25", lambda m: m["peak_pressure_kpa"]) / get("fem", lambda m: m["face_peak_pressure_kpa"])
+        ax.plot(load, 100 * (old_p - 1), ":", color="C1", lw=1, label="peak pressure, stop-25 engine")
+        ax.plot(
+            load,
+            100 * (get("fast_stop25", probe) / get("fem", probe) - 1),
+            ":",
+            color="C2",
+            lw=1,
+            label="probe, stop-25 engine",
+        )
     check = figs / "fem_case4_rezone_check.json"
     if check.exists():  # the same deviations against the FEM rezoned onto a mesh refined about the outer peaks
         ref = [r for r in json.loads(check.read_text())["rows"] if "refined" in r]
@@ -882,6 +897,7 @@ def true_normal_figure(specs: list[str]) -> None:
             ax.plot(at_c, dev, "D", color=c, mfc="none", ms=7, label=f"{lab}, FEM on a finer rezoned mesh")
     for t in (-5, 5, 15):
         ax.axhline(t, color="0.7", lw=0.8, ls=":")
+    ax.set_ylim(-10, 45)  # the centre zone's first points (a fraction of a newton) lie far above
     at = max(r["load_n"] for r in rows if r["load_n"] < first)  # the last load on the first mesh: rezoned there
     ax.axvline(at, color="0.5", lw=0.8, ls="--")
     ax.text(at, ax.get_ylim()[0], f" rezoned at {at:g} N", fontsize=8, va="bottom")

@@ -78,7 +78,7 @@ from spinerelease.contact.fem.back3d import (
     back_slab_case,
     case_metrics_fast,
     case_metrics_fem,
-    nearest_cell,
+    flat_bone_case,
     solve_fast_back,
     solve_fem_back,
 )
@@ -516,16 +516,9 @@ def trough_check(
 
 def _two_peak_cases(tip_blend_mm: float = 1.0) -> dict:
     """The two-peak PSO-Spine (``n_peaks=2``: one pair at x = +-32 mm) on the back slab at T7 and on a flat bone at
-    the outer columns' thickness and series modulus (34.46 mm, 7.109 kPa)."""
-    import dataclasses
-
+    the outer columns' thickness and series modulus (34.46 mm, 7.109 kPa; ``flat_bone_case``)."""
     case = back_slab_case(tip_blend_mm=tip_blend_mm, crease_blend_mm=tip_blend_mm, tool_params={"n_peaks": 2})
-    iy, ix = nearest_cell(case.grid, case.peak_xy_mm[:, 0], case.peak_xy_mm[:, 1])  # the two side peaks
-    t, e = float(case.thickness_mm[iy, ix].max()), float(case.modulus_kpa[iy, ix].max())
-    flat = dataclasses.replace(
-        case, thickness_mm=np.full_like(case.thickness_mm, t), modulus_kpa=np.full_like(case.modulus_kpa, e)
-    )
-    return {"slab": case, "flat": flat}
+    return {"slab": case, "flat": flat_bone_case(case)}
 
 
 #: Load of the linear trough check (``trough-linear``): light, as the linear model is meant (FEM strain 0.2). [N]

@@ -1,6 +1,5 @@
 """The layered compliance operator for tissue of varying thickness over bone (issue 8 calibration)."""
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -8,7 +7,7 @@ import numpy as np
 import pytest
 
 from spinerelease.contact import contact_modulus_kpa, solver
-from spinerelease.contact.fem.back3d import back_slab_case, case_metrics_fast, nearest_cell, solve_fast_back
+from spinerelease.contact.fem.back3d import back_slab_case, case_metrics_fast, flat_bone_case, solve_fast_back
 from spinerelease.contact.kernels import layer_kernel_zero_padded_ft, padded_shape
 from spinerelease.contact.solver import _Operator, effective_layer_thickness_mm
 
@@ -265,11 +264,7 @@ def test_linear_operator_feels_the_bone_trough_like_the_fem():
     for bone in ("slab", "flat"):
         case = back_slab_case(tip_blend_mm=1.0, crease_blend_mm=1.0, tool_params={"n_peaks": 2})
         if bone == "flat":
-            iy, ix = nearest_cell(case.grid, case.peak_xy_mm[:, 0], case.peak_xy_mm[:, 1])
-            t, e = float(case.thickness_mm[iy, ix].max()), float(case.modulus_kpa[iy, ix].max())
-            case = dataclasses.replace(
-                case, thickness_mm=np.full_like(case.thickness_mm, t), modulus_kpa=np.full_like(case.modulus_kpa, e)
-            )
+            case = flat_bone_case(case)
         cases[bone] = case_metrics_fast(case, solve_fast_back(case, nonlinear=False, load_n=load))["approach_mm"]
     fem = TROUGH_REFERENCE["meshes"]["2.5x4"]
     assert cases["slab"] / cases["flat"] == pytest.approx(fem["approach_ratio"], abs=0.005)

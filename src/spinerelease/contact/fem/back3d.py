@@ -350,6 +350,15 @@ def nearest_cell(grid: Grid, x_mm, y_mm) -> tuple[np.ndarray, np.ndarray]:
     return iy, ix
 
 
+def flat_bone_case(case: BackSlabCase) -> BackSlabCase:
+    """The same case on a flat bone: uniform tissue of the thickness and series modulus found under the tool's
+    peaks (their largest), the tool and its load unchanged; for separating what the bone's shape does (the
+    trough about the paraspinal columns, validation stops 25-26) from what the peaks do."""
+    iy, ix = nearest_cell(case.grid, case.peak_xy_mm[:, 0], case.peak_xy_mm[:, 1])
+    t, e = float(case.thickness_mm[iy, ix].max()), float(case.modulus_kpa[iy, ix].max())
+    return replace(case, thickness_mm=np.full_like(case.thickness_mm, t), modulus_kpa=np.full_like(case.modulus_kpa, e))
+
+
 def nodes_guess(prob: SlabContact, grid: Grid, contact: np.ndarray) -> np.ndarray:
     """Active-set guess on the FEM skin nodes from a contact map on the case grid (nearest cell)."""
     iy, ix = nearest_cell(grid, prob.xy_top[0], prob.xy_top[1])

@@ -271,3 +271,49 @@ def test_linear_operator_feels_the_bone_trough_like_the_fem():
     assert fem["approach_ratio"] == pytest.approx(TROUGH_REFERENCE["meshes"]["3.5x4"]["approach_ratio"], abs=0.002)
     for bone in ("slab", "flat"):
         assert cases[bone] == pytest.approx(fem[bone]["fem"]["approach_mm"], rel=0.03), bone
+
+
+LARGE_STRAIN_REFERENCE = json.loads(
+    (Path(__file__).parent / "data" / "fem_back_large_strain_reference.json").read_text()
+)
+
+
+def _large_strain_rows():
+    for row in LARGE_STRAIN_REFERENCE["rows"]:
+        yield pytest.param(row, id=f"{row['load_n']:g}N")
+
+
+@pytest.fixture(scope="module")
+def slab_case():
+    return back_slab_case()
+
+
+@pytest.mark.parametrize("row", list(_large_strain_rows()))
+def test_fast_engine_against_the_large_strain_3d_fem(slab_case, row):
+    """The fast engine at large strain (60-74 N, FEM strain 0.79-0.84) against the 3D neo-Hookean FEM on the true
+    normal, rezoned onto a mesh refined about the outer peaks: outer peak forces within the issue's 5 %, peak
+    pressure (fast: the largest cell; FEM: the largest skin-face mean) and 1 cm2 probe within 15 %, spinous share
+    within 5 pp, approach within 3 % (since the trough confinement of stop 26: +2.0..+3.7 %, +5.3..+7.0 %,
+    +1.5..+1.8 %; the stop-25 engine was +8.8..+13.6 %, +11.3..+15.6 % and +5.4..+5.7 %). The centre peak is
+    checked apart (``test_centre_peak_at_large_strain``)."""
+    fem = row["fem"]
+    m = case_metrics_fast(slab_case, solve_fast_back(slab_case, nonlinear=True, load_n=row["load_n"]))
+    for peak, f_ref in fem["peak_force_n"].items():
+        if peak != "centre":
+            assert m["peak_force_n"][peak] == pytest.approx(f_ref, rel=0.05), peak
+    assert m["peak_pressure_kpa"] == pytest.approx(fem["face_peak_pressure_kpa"], rel=0.15)
+    assert max(m["probe_pressure_kpa"].values()) == pytest.approx(max(fem["probe_pressure_kpa"].values()), rel=0.15)
+    assert abs(m["spinous_share"] - fem["spinous_share"]) < 0.05
+    assert m["approach_mm"] == pytest.approx(fem["approach_mm"], rel=0.03)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the centre peak takes +9 % at 74 N (0.4 N on 4.6 N): at the FEM's approach it matches, so this is the "
+    "fast engine's 2 % extra approach (docs/validation.md, stop 26)",
+)
+def test_centre_peak_at_large_strain(slab_case):
+    """The centre peak, over the spinous ridge, within the issue's 5 % at the top of the checked range (74 N)."""
+    row = max(LARGE_STRAIN_REFERENCE["rows"], key=lambda r: r["load_n"])
+    m = case_metrics_fast(slab_case, solve_fast_back(slab_case, nonlinear=True, load_n=row["load_n"]))
+    assert m["peak_force_n"]["centre"] == pytest.approx(row["fem"]["peak_force_n"]["centre"], rel=0.05)

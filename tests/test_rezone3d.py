@@ -284,3 +284,60 @@ def test_lifting_the_columns_under_skin_nodes(monkeypatch):
     prob.x[prob.top_z[prob.active]] += 0.05  # off the tool, so the first iterate moves the skin back onto it
     assert prob.solve(0.5 * 2.0, predict=False)
     assert calls["n"] > 2 and prob.approach == pytest.approx(approach, rel=1e-6)
+
+
+def test_inverse_map_in_a_folding_element_beside_the_ridge():
+    """An element of the back slab at 78 N beside the spinous ridge whose map folds (Jacobian determinant negative
+    in part of it): a point inside it is lost from the parent lattice of 9 points per axis (measured:
+    rezoning the 78 N state failed, stop 26) and found from that of :data:`FALLBACK_LATTICE` (17)."""
+    from spinerelease.contact.fem import rezone3d
+
+    nodes = np.array(FOLDING_ELEMENT).reshape(1, 3, 3, 3, 3)
+    target = np.array([[8.748, 137.046, -4.473]])
+    elem, xi = invert_q2(nodes, target)
+    assert elem[0] == 0 and np.abs(xi).max() < 1.0
+    assert np.abs(q2_map(nodes[elem], xi)[0] - target).max() < 1e-8
+    g = np.linspace(-1.0, 1.0, 5)
+    lattice = np.stack(np.meshgrid(g, g, g, indexing="ij"), axis=-1).reshape(-1, 3)
+    dets = np.linalg.det(q2_map(np.repeat(nodes, len(lattice), axis=0), lattice)[1])
+    assert dets.min() < 0 < dets.max()  # the map folds inside the element
+    old = rezone3d.FALLBACK_LATTICE
+    try:
+        rezone3d.FALLBACK_LATTICE = 9
+        with pytest.raises(_Diverged):
+            invert_q2(nodes, target)
+    finally:
+        rezone3d.FALLBACK_LATTICE = old
+
+
+#: Node positions (mm, Q2 lattice order, 4 decimals) of an element of the back slab at 78 N beside the spinous ridge
+#: (the rezoned run's state of stop 25).
+FOLDING_ELEMENT = [
+    [7.3184, 135.7610, -3.1578],
+    [7.9967, 135.5897, -2.8569],
+    [8.9429, 134.8939, -3.2677],
+    [7.3355, 137.3287, -3.4788],
+    [8.1976, 137.1121, -3.5125],
+    [9.3026, 136.3668, -4.4542],
+    [7.4688, 138.9915, -3.7762],
+    [8.4240, 138.6680, -4.2575],
+    [9.6623, 137.8398, -5.5819],
+    [7.8459, 135.8545, -4.5879],
+    [8.1765, 135.7011, -4.0119],
+    [9.0302, 135.4147, -3.6611],
+    [7.6389, 137.4493, -4.9807],
+    [7.9530, 137.3257, -4.3132],
+    [8.9743, 136.9262, -4.4856],
+    [7.4512, 139.1794, -5.2774],
+    [7.8398, 139.0706, -4.6077],
+    [8.9185, 138.4377, -5.2332],
+    [8.9188, 135.9536, -6.0330],
+    [8.9887, 135.8273, -5.1279],
+    [9.1175, 135.9355, -4.0152],
+    [8.7468, 137.5943, -6.4909],
+    [8.5912, 137.4041, -5.6562],
+    [8.6460, 137.4856, -4.7625],
+    [8.5796, 139.3557, -6.8452],
+    [8.2003, 139.1881, -5.9314],
+    [8.1746, 139.0357, -5.3341],
+]

@@ -46,8 +46,12 @@ INSIDE_TOLERANCE = 1e-6
 #: element face approximates only to rounding; it is taken from the element it is nearest outside of. [-]
 BOUNDARY_TOLERANCE = 1e-3
 #: Points per parent axis of the lattice whose nearest point starts the second try of the inverse map, for the
-#: points the first (from the nearest element node) did not place. [-]
-FALLBACK_LATTICE = 9
+#: points the first (from the nearest element node) did not place: 17 since stop 26, when the back slab's 78 N
+#: state (an element beside the spinous ridge whose map folds near one corner, Jacobian determinant -0.37 to 1.98)
+#: could not be rezoned with 9 (one point lost; 13 finds it). [-]
+FALLBACK_LATTICE = 17
+#: Lattice values evaluated at once in that second try (bounds its memory: about 8 bytes x 3 x this). [-]
+FALLBACK_BATCH_VALUES = 1 << 22
 
 
 def _shapes_1d(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -223,8 +227,9 @@ def invert_q2(nodes: np.ndarray, targets: np.ndarray, candidates: int = 8) -> tu
             if left.size == 0:
                 break
             near = np.empty(left.size, dtype=int)
-            for s in range(0, left.size, 1024):  # bounded memory: the lattice values of 1024 points at a time
-                b = slice(s, s + 1024)
+            batch = max(1, FALLBACK_BATCH_VALUES // FALLBACK_LATTICE**d)  # bounded memory
+            for s in range(0, left.size, batch):
+                b = slice(s, s + batch)
                 if d == 2:
                     val = np.einsum("mabc,ga,hb->mghc", nodes[e[b]], L, L)
                 else:

@@ -474,6 +474,19 @@ def _side_by_side(
     )
 
 
+def _case_with_margin(margin_mm: float, **kwargs):
+    """``back_slab_case(**kwargs)`` on a window of ``margin_mm`` of back around the tool's footprint
+    (``workflow.WINDOW_MARGIN_MM``, restored afterwards)."""
+    from spinerelease import workflow
+
+    default = workflow.WINDOW_MARGIN_MM
+    workflow.WINDOW_MARGIN_MM = margin_mm
+    try:
+        return back_slab_case(**kwargs)
+    finally:
+        workflow.WINDOW_MARGIN_MM = default
+
+
 def margin_check(specs: list[str], loads: list[float] | None, margins: list[float] | None) -> None:
     """Does the slab's finite box stiffen the FEM? The true-normal run (unrezoned, ``--apex-lines``, tips and creases
     blended by 1 mm) on the default window (``workflow.WINDOW_MARGIN_MM`` of back around the tool's footprint; the
@@ -484,11 +497,7 @@ def margin_check(specs: list[str], loads: list[float] | None, margins: list[floa
 
     default = workflow.WINDOW_MARGIN_MM
     for margin in margins or [default, 3.0 * default]:
-        workflow.WINDOW_MARGIN_MM = float(margin)
-        try:
-            case = back_slab_case(tip_blend_mm=1.0, crease_blend_mm=1.0)
-        finally:
-            workflow.WINDOW_MARGIN_MM = default
+        case = _case_with_margin(float(margin), tip_blend_mm=1.0, crease_blend_mm=1.0)
         label = {"margin_mm": float(margin)}
         _side_by_side(case, specs, loads or [1, 2, 4, 8, 12, 16, 20, 24, 28, 32], label, "fem_case4_margin_check")
 
@@ -545,9 +554,10 @@ def trough_linear(specs: list[str]) -> None:
         "meshes": {},
     }
     cases = _two_peak_cases()
-    fast, fast_off = {}, {}
+    fast, fast_off, guess = {}, {}, {}
     for bone, case in cases.items():
-        fast[bone] = case_metrics_fast(case, solve_fast_back(case, nonlinear=False, load_n=load))
+        r = solve_fast_back(case, nonlinear=False, load_n=load)
+        fast[bone], guess[bone] = case_metrics_fast(case, r), r.contact
         default = solver.TROUGH_SPREAD_THICKNESSES
         solver.TROUGH_SPREAD_THICKNESSES = 0.0
         try:
@@ -558,12 +568,11 @@ def trough_linear(specs: list[str]) -> None:
         entry = {}
         for bone, case in cases.items():
             t0 = time.perf_counter()
-            guess = solve_fast_back(case, nonlinear=False, load_n=load).contact
             r = solve_fem_back(
                 case,
                 model="linear",
                 loads_n=[load],
-                contact_guess=guess,
+                contact_guess=guess[bone],
                 fine_mm=fine,
                 n_layers=layers,
                 contact_point="reference",
@@ -583,7 +592,7 @@ def trough_linear(specs: list[str]) -> None:
     print("wrote", path)
 
 
-#: Tables whose fast-engine columns ``refresh-fast`` recomputes: file stem -> how a row's case is built.
+#: Tables (file stems in docs/figures) whose fast-engine columns ``refresh-fast`` recomputes.
 REFRESHED_TABLES = (
     "fem_case4_true_normal_column",
     "fem_case4_true_normal_column_apex",
@@ -613,14 +622,12 @@ def refresh_fast(specs: list[str], tables: list[str] | None = None) -> None:
     kept): ``fast`` is replaced and the stop-25 engine (no trough confinement, ridge widths 0.38 / 0.57) is kept
     beside it as ``fast_stop25``, for the figure and the docs. ``tables``: the file stems to refresh (default
     :data:`REFRESHED_TABLES`). ``specs`` unused."""
-    from spinerelease import workflow
     from spinerelease.contact import solver
 
     stop25 = {"TROUGH_SPREAD_THICKNESSES": 0.0, "RIDGE_SPREAD_THICKNESSES": 0.38}
     stop25["RIDGE_SPREAD_THICKNESSES_TWO_LAYER"] = 0.57
     root = Path(__file__).resolve().parents[1] / "docs" / "figures"
     base = back_slab_case()
-    margin_default = workflow.WINDOW_MARGIN_MM
     two = _two_peak_cases()
 
     def solve(case, load: float, tissue: str, old: bool) -> dict:
@@ -645,11 +652,7 @@ def refresh_fast(specs: list[str], tables: list[str] | None = None) -> None:
             if "bone" in row:
                 case = two[row["bone"]]
             elif "margin_mm" in row:
-                workflow.WINDOW_MARGIN_MM = float(row["margin_mm"])
-                try:
-                    case = back_slab_case()
-                finally:
-                    workflow.WINDOW_MARGIN_MM = margin_default
+                case = _case_with_margin(float(row["margin_mm"]))
             else:
                 case = base
             new = solve(case, row["load_n"], tissue, old=False), solve(case, row["load_n"], tissue, old=True)

@@ -70,6 +70,7 @@ import json
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,22 @@ from spinerelease.contact.fem.back3d import (
     solve_fast_back,
     solve_fem_back,
 )
+
+
+@contextmanager
+def _solver_constants(**values):
+    """Set module constants of ``spinerelease.contact.solver`` (names as keywords) for the duration of a block,
+    and put the old ones back afterwards."""
+    from spinerelease.contact import solver
+
+    saved = {k: getattr(solver, k) for k in values}
+    try:
+        for k, v in values.items():
+            setattr(solver, k, v)
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(solver, k, v)
 
 
 def _meshes(specs: list[str]) -> list[tuple[float, int]]:
@@ -539,7 +556,6 @@ def trough_linear(specs: list[str]) -> None:
     slab and on the flat bone, on each mesh of ``specs``, against the fast engine's linear operator; the approach
     ratio slab / flat is what ``solver.TROUGH_SPREAD_THICKNESSES`` is fitted to. Writes
     ``tests/data/fem_back_trough_linear.json`` (checked by ``tests/test_layered.py``)."""
-    from spinerelease.contact import solver
 
     load = TROUGH_LINEAR_LOAD_N
     out = {
@@ -558,12 +574,8 @@ def trough_linear(specs: list[str]) -> None:
     for bone, case in cases.items():
         r = solve_fast_back(case, nonlinear=False, load_n=load)
         fast[bone], guess[bone] = case_metrics_fast(case, r), r.contact
-        default = solver.TROUGH_SPREAD_THICKNESSES
-        solver.TROUGH_SPREAD_THICKNESSES = 0.0
-        try:
+        with _solver_constants(TROUGH_SPREAD_THICKNESSES=0.0):
             fast_off[bone] = case_metrics_fast(case, solve_fast_back(case, nonlinear=False, load_n=load))
-        finally:
-            solver.TROUGH_SPREAD_THICKNESSES = default
     for fine, layers in _meshes(specs):
         entry = {}
         for bone, case in cases.items():
@@ -622,7 +634,6 @@ def refresh_fast(specs: list[str], tables: list[str] | None = None) -> None:
     kept): ``fast`` is replaced and the stop-25 engine (no trough confinement, ridge widths 0.38 / 0.57) is kept
     beside it as ``fast_stop25``, for the figure and the docs. ``tables``: the file stems to refresh (default
     :data:`REFRESHED_TABLES`). ``specs`` unused."""
-    from spinerelease.contact import solver
 
     stop25 = {"TROUGH_SPREAD_THICKNESSES": 0.0, "RIDGE_SPREAD_THICKNESSES": 0.38}
     stop25["RIDGE_SPREAD_THICKNESSES_TWO_LAYER"] = 0.57
@@ -631,15 +642,8 @@ def refresh_fast(specs: list[str], tables: list[str] | None = None) -> None:
     two = _two_peak_cases()
 
     def solve(case, load: float, tissue: str, old: bool) -> dict:
-        saved = {k: getattr(solver, k) for k in stop25}
-        if old:
-            for k, v in stop25.items():
-                setattr(solver, k, v)
-        try:
+        with _solver_constants(**(stop25 if old else {})):
             return case_metrics_fast(case, solve_fast_back(case, nonlinear=True, load_n=load, tissue=tissue))
-        finally:
-            for k, v in saved.items():
-                setattr(solver, k, v)
 
     for stem in tables or REFRESHED_TABLES:
         path = root / f"{stem}.json"
@@ -672,7 +676,6 @@ HOLDOUT = {
 
 
 def holdout(specs: list[str]) -> None:
-    from spinerelease.contact import solver
 
     ((fine, layers),) = _meshes(specs[:1])
     out = {
@@ -698,15 +701,10 @@ def holdout(specs: list[str]) -> None:
         mf = case_metrics_fem(case, r)
         out["cases"][name] = {"config": cfg, "dofs": int(r.n_dofs), "role": role, "fem": mf}
         print(f"{name} ({role}) FEM", _row(mf))
-        default = (solver.COUPLING, solver.RIDGE_SPREAD_THICKNESSES, solver.BIN_RATIO)
         for label, (coupling, spread, ratio) in variants.items():
-            solver.COUPLING = coupling
-            solver.RIDGE_SPREAD_THICKNESSES = default[1] if spread is None else spread
-            solver.BIN_RATIO = default[2] if ratio is None else ratio
-            try:
+            changed = {"COUPLING": coupling, "RIDGE_SPREAD_THICKNESSES": spread, "BIN_RATIO": ratio}
+            with _solver_constants(**{k: v for k, v in changed.items() if v is not None}):
                 m = case_metrics_fast(case, solve_fast_back(case, nonlinear=False))
-            finally:
-                solver.COUPLING, solver.RIDGE_SPREAD_THICKNESSES, solver.BIN_RATIO = default
             print(f"  {label:16s}", _row(m, mf))
     path = Path(__file__).resolve().parents[1] / "tests" / "data" / "fem_back_linear_reference.json"
     path.write_text(json.dumps(out, indent=1))

@@ -286,7 +286,7 @@ def test_lifting_the_columns_under_skin_nodes(monkeypatch):
     assert calls["n"] > 2 and prob.approach == pytest.approx(approach, rel=1e-6)
 
 
-def test_inverse_map_in_a_folding_element_beside_the_ridge():
+def test_inverse_map_in_a_folding_element_beside_the_ridge(monkeypatch):
     """An element of the back slab at 78 N beside the spinous ridge whose map folds (Jacobian determinant negative
     in part of it): a point inside it is lost from the parent lattice of 9 points per axis (measured:
     rezoning the 78 N state failed, stop 26) and found from that of :data:`FALLBACK_LATTICE` (17)."""
@@ -301,13 +301,9 @@ def test_inverse_map_in_a_folding_element_beside_the_ridge():
     lattice = np.stack(np.meshgrid(g, g, g, indexing="ij"), axis=-1).reshape(-1, 3)
     dets = np.linalg.det(q2_map(np.repeat(nodes, len(lattice), axis=0), lattice)[1])
     assert dets.min() < 0 < dets.max()  # the map folds inside the element
-    old = rezone3d.FALLBACK_LATTICE
-    try:
-        rezone3d.FALLBACK_LATTICE = 9
-        with pytest.raises(_Diverged):
-            invert_q2(nodes, target)
-    finally:
-        rezone3d.FALLBACK_LATTICE = old
+    monkeypatch.setattr(rezone3d, "FALLBACK_LATTICE", 9)
+    with pytest.raises(_Diverged):
+        invert_q2(nodes, target)
 
 
 #: Node positions (mm, Q2 lattice order, 4 decimals) of an element of the back slab at 78 N beside the spinous ridge

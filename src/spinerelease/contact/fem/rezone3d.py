@@ -47,7 +47,7 @@ INSIDE_TOLERANCE = 1e-6
 BOUNDARY_TOLERANCE = 1e-3
 #: Points per parent axis of the lattice whose nearest point starts the second try of the inverse map, for the
 #: points the first (from the nearest element node) did not place: 17 since stop 26, when the back slab's 78 N
-#: state (an element beside the spinous ridge whose map folds near one corner, Jacobian determinant -0.37 to 1.98)
+#: state (an element beside the spinous ridge whose map folds in part of it, Jacobian determinant -0.37 to 1.98)
 #: could not be rezoned with 9 (one point lost; 13 finds it). [-]
 FALLBACK_LATTICE = 17
 #: Lattice values evaluated at once in that second try (bounds its memory: about 8 bytes x 3 x this). [-]

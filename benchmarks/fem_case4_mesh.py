@@ -504,11 +504,18 @@ def _case_with_margin(margin_mm: float, **kwargs):
         workflow.WINDOW_MARGIN_MM = default
 
 
-def margin_check(specs: list[str], loads: list[float] | None, margins: list[float] | None) -> None:
+def margin_check(
+    specs: list[str],
+    loads: list[float] | None,
+    margins: list[float] | None,
+    rezone: bool = False,
+    max_cuts: int = 3,
+) -> None:
     """Does the slab's finite box stiffen the FEM? The true-normal run (unrezoned, ``--apex-lines``, tips and creases
     blended by 1 mm) on the default window (``workflow.WINDOW_MARGIN_MM`` of back around the tool's footprint; the
     FEM's side faces carry rollers there) and on wider ones, load by load; the fast engine, whose layered operator
-    treats the tissue as unbounded, is solved on each window too. Writes ``docs/figures/fem_case4_margin_check.json``.
+    treats the tissue as unbounded, is solved on each window too. ``rezone``: rezone on a failing load step, for
+    loads into large strain. Writes ``docs/figures/fem_case4_margin_check.json``.
     """
     from spinerelease import workflow
 
@@ -516,7 +523,15 @@ def margin_check(specs: list[str], loads: list[float] | None, margins: list[floa
     for margin in margins or [default, 3.0 * default]:
         case = _case_with_margin(float(margin), tip_blend_mm=1.0, crease_blend_mm=1.0)
         label = {"margin_mm": float(margin)}
-        _side_by_side(case, specs, loads or [1, 2, 4, 8, 12, 16, 20, 24, 28, 32], label, "fem_case4_margin_check")
+        _side_by_side(
+            case,
+            specs,
+            loads or [1, 2, 4, 8, 12, 16, 20, 24, 28, 32],
+            label,
+            "fem_case4_margin_check",
+            rezone,
+            max_cuts,
+        )
 
 
 def trough_check(
@@ -525,25 +540,40 @@ def trough_check(
     bones: list[str] | None = None,
     rezone: bool = False,
     max_cuts: int = 3,
+    margins: list[float] | None = None,
 ) -> None:
     """Does the bone's shape about the outer peaks stiffen the FEM? A two-peak PSO-Spine (``n_peaks=2``: one pair
     at x = +-32 mm) on the back slab at T7, whose outer columns (34.46 mm) lie in a trough of bone (the tissue
     thins to 15 mm over the spinous ridge at |x| < 12 mm and to 12-20 mm beyond |x| = 64 mm), and on a flat bone
     (uniform 34.46 mm at the series modulus 7.109 kPa), both by the unrezoned true-normal FEM and the fast engine.
     ``bones``: which of "slab" and "flat" to run (both by default; two runs may write at once); ``rezone``: rezone
-    on a failing load step, for loads into large strain. Writes ``docs/figures/fem_case4_trough_check.json``."""
-    cases = _two_peak_cases()
-    for bone, c in cases.items():
-        if bones and bone not in bones:
-            continue
-        label = {"bone": bone}
-        _side_by_side(c, specs, loads or [1, 2, 4, 7, 10, 14], label, "fem_case4_trough_check", rezone, max_cuts)
+    on a failing load step, for loads into large strain; ``margins``: run on windows of these margins of back around
+    the tool's footprint instead of the default ``workflow.WINDOW_MARGIN_MM`` (the FEM's side faces carry rollers
+    there; rows of another margin are labelled with it). Writes ``docs/figures/fem_case4_trough_check.json``."""
+    from spinerelease import workflow
+
+    for margin in margins or [workflow.WINDOW_MARGIN_MM]:
+        for bone, c in _two_peak_cases(margin_mm=margin).items():
+            if bones and bone not in bones:
+                continue
+            label = {"bone": bone}
+            if margin != workflow.WINDOW_MARGIN_MM:
+                label["margin_mm"] = float(margin)
+            _side_by_side(c, specs, loads or [1, 2, 4, 7, 10, 14], label, "fem_case4_trough_check", rezone, max_cuts)
 
 
-def _two_peak_cases(tip_blend_mm: float = 1.0) -> dict:
+def _two_peak_cases(tip_blend_mm: float = 1.0, margin_mm: float | None = None) -> dict:
     """The two-peak PSO-Spine (``n_peaks=2``: one pair at x = +-32 mm) on the back slab at T7 and on a flat bone at
-    the outer columns' thickness and series modulus (34.46 mm, 7.109 kPa; ``flat_bone_case``)."""
-    case = back_slab_case(tip_blend_mm=tip_blend_mm, crease_blend_mm=tip_blend_mm, tool_params={"n_peaks": 2})
+    the outer columns' thickness and series modulus (34.46 mm, 7.109 kPa; ``flat_bone_case``); ``margin_mm``: the
+    window's margin around the tool's footprint (default ``workflow.WINDOW_MARGIN_MM``)."""
+    from spinerelease import workflow
+
+    case = _case_with_margin(
+        workflow.WINDOW_MARGIN_MM if margin_mm is None else margin_mm,
+        tip_blend_mm=tip_blend_mm,
+        crease_blend_mm=tip_blend_mm,
+        tool_params={"n_peaks": 2},
+    )
     return {"slab": case, "flat": flat_bone_case(case)}
 
 
@@ -978,7 +1008,10 @@ if __name__ == "__main__":
         help="true-normal*: round the creases between the FEM tool's peaks over this height difference [mm] (C2)",
     )
     ap.add_argument(
-        "--margins", type=float, nargs="+", help="margin-check: window margins around the tool [mm] (default 20 60)"
+        "--margins",
+        type=float,
+        nargs="+",
+        help="margin-check: window margins around the tool [mm] (default 20 60); trough-check: the windows (20)",
     )
     ap.add_argument("--tables", nargs="+", help="refresh-fast: table file stems (default: all case-4 tables)")
     ap.add_argument("--bones", nargs="+", choices=("slab", "flat"), help="trough-check: bones to run (default both)")
@@ -1025,9 +1058,9 @@ if __name__ == "__main__":
         "rezone-check": lambda specs: rezone_check(
             specs, a.states, a.loads, a.tip_blend, a.crease_blend, variants=a.variants
         ),
-        "margin-check": lambda specs: margin_check(specs, a.loads, a.margins),
+        "margin-check": lambda specs: margin_check(specs, a.loads, a.margins, a.rezone, a.max_cuts),
         "trough-linear": trough_linear,
         "refresh-fast": lambda specs: refresh_fast(specs, a.tables),
-        "trough-check": lambda specs: trough_check(specs, a.loads, a.bones, a.rezone, a.max_cuts),
+        "trough-check": lambda specs: trough_check(specs, a.loads, a.bones, a.rezone, a.max_cuts, a.margins),
     }
     studies[a.study](a.meshes)

@@ -20,9 +20,11 @@ faster solves; ``--checkpoint F`` resumes a long run, ``--states DIR`` keeps eve
 onto the same layout and onto one with lines halved about the outer peaks, solved again at its load (stop 24;
 ``--variants deep`` / ``refined-deep`` halve the element layers through the thickness, stop 25).
 ``margin-check``: the unrezoned true-normal run on the default window and on a wider one (``--margins``), to see
-whether the FEM's box with rollers on its sides stiffens it (stop 25).
+whether the FEM's box with rollers on its sides stiffens it (stop 25; ``--rezone`` takes it into large strain,
+stop 27).
 ``trough-check``: a two-peak tool on the slab and on a flat bone of the outer columns' thickness, to see whether
-the bone's trough about the outer peaks stiffens the FEM (stop 25).
+the bone's trough about the outer peaks stiffens the FEM (stop 25); ``--margins`` runs it on a wider window
+(stop 27).
 ``trough-linear``: the same two-peak tool, slab and flat bone, by the linear FEM on each mesh against the fast
 engine's linear operator; writes ``tests/data/fem_back_trough_linear.json`` (the fit of the fast engine's trough
 confinement, stop 26). ``refresh-fast``: the fast-engine columns of the stored tables solved again with the present
@@ -58,6 +60,10 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py trough-check 3.5x4   # about 10 minutes per bone
     /work/venv/bin/python benchmarks/fem_case4_mesh.py trough-check 3.5x4 --bones slab --rezone --max-cuts 4 \
         --loads 2 4 7 10 14 17.4 20 24 28 32 35   # into large strain; run slab and flat at once
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py trough-check 3.5x4 --bones flat --margins 60 --rezone \
+        --max-cuts 4 --loads 2 4 7 10 14 17.4 20 24 28 32 35   # the same on a 60 mm window, about 30 minutes
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py margin-check 3.5x4 --margins 60 --rezone --max-cuts 4 \
+        --loads 2 4 8 12 16 20 24 28 32 36 40 44 48 52 56 60 64 68 72 74 76 78   # the full tool, 60 mm window
     /work/venv/bin/python benchmarks/fem_case4_mesh.py trough-linear 3.5x4 2.5x4   # about 2 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py refresh-fast   # about 10 minutes
 """
@@ -985,7 +991,12 @@ if __name__ == "__main__":
     ap.add_argument(
         "--checkpoint", help="true-normal*: .npz solver state, written after each load and resumed from if present"
     )
-    ap.add_argument("--max-cuts", type=int, default=3, help="true-normal*: most halvings of a failing load step")
+    ap.add_argument(
+        "--max-cuts",
+        type=int,
+        default=3,
+        help="true-normal*, trough-check, margin-check: most halvings of a failing step",
+    )
     ap.add_argument(
         "--states",
         help="true-normal*: folder keeping the solver state of every load (with --checkpoint); remeasure*: read from",
@@ -1023,8 +1034,8 @@ if __name__ == "__main__":
     ap.add_argument(
         "--rezone",
         action="store_true",
-        help="true-normal*: rezone on a failing load step (results in fem_case4_true_normal_<material>[_apex]_rezoned"
-        ".json)",
+        help="true-normal*, trough-check, margin-check: rezone on a failing load step (true-normal results in "
+        "fem_case4_true_normal_<material>[_apex]_rezoned.json)",
     )
     a = ap.parse_args()
 

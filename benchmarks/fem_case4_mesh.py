@@ -465,8 +465,9 @@ def _side_by_side(
     t0 = time.perf_counter()
     tag = " ".join(f"{k} {v}" for k, v in label.items())
 
-    def same(r: dict, f: float) -> bool:
-        return r["mesh"] == mesh and r["load_n"] == f and all(r.get(k) == v for k, v in label.items())
+    def same(r: dict, f: float) -> bool:  # the labels a table's rows may carry: a row without one has none
+        keys = set(label) | {"bone", "margin_mm"}
+        return r["mesh"] == mesh and r["load_n"] == f and all(r.get(k) == label.get(k) for k in keys)
 
     def on_load(f: float, r) -> None:
         m = case_metrics_fem(case, r)
@@ -675,7 +676,7 @@ def refresh_fast(specs: list[str], tables: list[str] | None = None) -> None:
     stop25["RIDGE_SPREAD_THICKNESSES_TWO_LAYER"] = 0.57
     root = Path(__file__).resolve().parents[1] / "docs" / "figures"
     base = back_slab_case()
-    two = _two_peak_cases()
+    two = {}  # margin -> the two-peak cases on that window
 
     def solve(case, load: float, tissue: str, old: bool) -> dict:
         with _solver_constants(**(stop25 if old else {})):
@@ -690,7 +691,10 @@ def refresh_fast(specs: list[str], tables: list[str] | None = None) -> None:
         fresh = {}  # (load, label) -> (fast, fast_stop25): solved outside the lock, merged under it
         for row in data["rows"]:
             if "bone" in row:
-                case = two[row["bone"]]
+                margin = row.get("margin_mm")
+                if margin not in two:
+                    two[margin] = _two_peak_cases(margin_mm=margin)
+                case = two[margin][row["bone"]]
             elif "margin_mm" in row:
                 case = _case_with_margin(float(row["margin_mm"]))
             else:

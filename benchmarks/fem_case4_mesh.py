@@ -465,9 +465,8 @@ def _side_by_side(
     t0 = time.perf_counter()
     tag = " ".join(f"{k} {v}" for k, v in label.items())
 
-    def same(r: dict, f: float) -> bool:  # the labels a table's rows may carry: a row without one has none
-        keys = set(label) | {"bone", "margin_mm"}
-        return r["mesh"] == mesh and r["load_n"] == f and all(r.get(k) == label.get(k) for k in keys)
+    def same(r: dict, f: float) -> bool:  # a row without one of the labels has none
+        return _row_key(r) == _row_key({**label, "mesh": mesh, "load_n": f})
 
     def on_load(f: float, r) -> None:
         m = case_metrics_fem(case, r)

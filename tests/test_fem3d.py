@@ -25,6 +25,7 @@ from spinerelease.contact.fem.solid3d import (  # noqa: E402
     nested_dissection,
     rounded_peak_block,
     skin_mass_matrix,
+    skin_principal_stretches,
     skin_quadrature,
 )
 from spinerelease.errors import InputError  # noqa: E402
@@ -201,6 +202,7 @@ def test_case4_fem_balances(back_case_linear):
     assert res.converged
     assert res.bone_force_n == pytest.approx(60.0, rel=1e-6)
     assert sum(fem["peak_force_n"].values()) == pytest.approx(60.0, rel=1e-9)
+    assert 0.0 < fem["skin_min_stretch"] <= 1.0
     # mirror symmetry of the per-peak forces (exact by construction of the half model)
     assert fem["peak_force_n"]["upper left"] == pytest.approx(fem["peak_force_n"]["upper right"], rel=1e-12)
 
@@ -252,6 +254,42 @@ def test_true_normal_contact_matches_axisymmetric_fem(normal_block):
         assert res.contact_area_current_mm2 == pytest.approx(row["contact_area_mm2"], rel=0.15)
         assert res.contact_area_current_mm2 > res.contact_area_mm2  # the flanks push the skin outwards
         assert res.true_peak_pressure_kpa == pytest.approx(row["peak_pressure_kpa"], rel=0.10)
+
+
+def test_skin_principal_stretches_of_known_deformations():
+    """Exact on homogeneous deformations of an uneven lattice: a stretch, the same rotated and lifted, and a tilt
+    (a line along x of slope 3/4 is 5/4 as long)."""
+    X, Y = np.meshgrid([0.0, 1.0, 2.5, 4.0, 7.0], [0.0, 2.0, 3.0, 5.0])
+    ref = np.stack([X, Y, np.zeros_like(X)])
+    c, s_ = np.cos(0.7), np.sin(0.7)
+    cases = {
+        (0.5, 1.3): np.stack([0.5 * X, 1.3 * Y, np.zeros_like(X)]),
+        (0.5, 1.3, "turned"): np.stack([c * 0.5 * X - s_ * 1.3 * Y, s_ * 0.5 * X + c * 1.3 * Y, np.full_like(X, 2.0)]),
+        (1.0, 1.25): np.stack([X, Y, 0.75 * X]),
+    }
+    for key, cur in cases.items():
+        small, large = skin_principal_stretches(ref, cur)
+        np.testing.assert_allclose(small, key[0], rtol=1e-12)
+        np.testing.assert_allclose(large, key[1], rtol=1e-12)
+    with pytest.raises(InputError, match="shape"):
+        skin_principal_stretches(ref, ref[:2])
+    with pytest.raises(InputError, match="finite"):
+        skin_principal_stretches(ref, np.where(X > 3, np.nan, ref))
+    with pytest.raises(InputError, match="degenerate"):
+        skin_principal_stretches(np.stack([X, np.zeros_like(X), np.zeros_like(X)]), ref)
+
+
+def test_skin_stretches_under_a_rounded_peak(normal_block):
+    """The neo-Hookean skin under the rounded cone is stretched along the flanks (measured: up to 1.05 at 0.3 N,
+    1.15 at 1 N) and slightly compressed across (0.989 at 1 N), far from the onset of creasing."""
+    from spinerelease.contact.fem.solid3d import CREASE_ONSET_STRETCH
+
+    small, large = normal_block[-1].skin_stretches
+    assert CREASE_ONSET_STRETCH < small.min() < 0.995
+    assert 1.1 < large.max() < 1.2
+    assert np.all(small <= large)
+    assert normal_block[-1].skin_min_stretch == small.min()
+    assert normal_block[0].skin_stretches[1].max() < large.max()  # more stretched with load
 
 
 def test_true_normal_reaction_is_normal_to_the_tool(normal_block):

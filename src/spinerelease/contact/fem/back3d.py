@@ -523,6 +523,7 @@ def case_metrics_fem(case: BackSlabCase, res: Slab3DResult, *, cauchy: bool | No
         "approach_mm": float(res.approach_mm),
         "bone_ridge_share": bone_spin / float(res.bone_force_n),
         "probe_pressure_kpa": peak_probe_fem(case, res, cauchy=use_cauchy),
+        "skin_min_stretch": res.skin_min_stretch,
     }
 
 

@@ -159,6 +159,61 @@ def skin_quadrature(xy_mm: np.ndarray, values: np.ndarray, n_gauss: int = 8) -> 
     return (X @ N).ravel(), (Y @ N).ravel(), (v.ravel()[nodes] @ N).ravel(), (np.abs(det) * w).ravel()
 
 
+#: Smallest in-plane stretch at which the smooth surface of a neo-Hookean solid compressed in plane strain gives
+#: way to a crease, a fold of the surface into self-contact: compressive strain 0.35 (Hong, Zhao & Suo 2009;
+#: experiments on elastomers and gels agree). Linear perturbation puts the surface instability later, at a stretch
+#: of 0.544 (Biot 1963). A finite-element model without self-contact cannot form the crease: beyond this stretch its
+#: smooth surface is not the neo-Hookean solid's state of least energy. [-]
+CREASE_ONSET_STRETCH = 0.65
+
+
+def skin_principal_stretches(reference_mm: np.ndarray, current_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Principal in-plane stretches of a surface given on a structured lattice of material points. [-]
+
+    With ``G`` and ``g`` the metric tensors of the lattice's two directions in the reference and the current
+    configuration (tangents by central differences along the lattice, one-sided at its edges), the squared
+    principal stretches are the eigenvalues of ``G^-1 g``: the roots of ``det(g - lambda^2 G) = 0``.
+
+    Parameters
+    ----------
+    reference_mm, current_mm : array, shape (3, ny, nx)
+        Positions ``(x, y, z)`` of the same material points before and after the deformation. [mm]
+
+    Returns
+    -------
+    smaller, larger : arrays, shape (ny, nx)
+        The two principal stretches at each point (``smaller <= larger``; 1 = unstretched). [-]
+
+    References
+    ----------
+    Holzapfel GA (2000). Nonlinear Solid Mechanics: A Continuum Approach for Engineering. Wiley, Chichester
+    (chapter 2, kinematics).
+    """
+    citations.use("holzapfel2000")
+    ref = np.asarray(reference_mm, dtype=float)
+    cur = np.asarray(current_mm, dtype=float)
+    if ref.ndim != 3 or ref.shape[0] != 3 or cur.shape != ref.shape or min(ref.shape[1:]) < 2:
+        raise InputError("surface positions must both have shape (3, ny, nx) with ny, nx >= 2")
+    if not (np.all(np.isfinite(ref)) and np.all(np.isfinite(cur))):
+        raise InputError("surface positions must be finite")
+
+    def metric(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        a, b = np.gradient(pos, axis=2), np.gradient(pos, axis=1)
+        return (a * a).sum(0), (a * b).sum(0), (b * b).sum(0)
+
+    G11, G12, G22 = metric(ref)
+    g11, g12, g22 = metric(cur)
+    det_g_ref = G11 * G22 - G12**2
+    if np.any(det_g_ref <= 0):
+        raise InputError("the reference lattice is degenerate (coincident or collinear points)")
+    # det(g - s G) = det(G) s^2 - (g11 G22 + g22 G11 - 2 g12 G12) s + det(g) = 0
+    half_b = 0.5 * (g11 * G22 + g22 * G11 - 2.0 * g12 * G12) / det_g_ref
+    c = (g11 * g22 - g12**2) / det_g_ref
+    root = np.sqrt(np.clip(half_b**2 - c, 0.0, None))
+    small, large = np.clip(half_b - root, 0.0, None), half_b + root
+    return np.sqrt(small), np.sqrt(large)
+
+
 def contact_area_mm2(
     x_mm: np.ndarray,
     y_mm: np.ndarray,
@@ -302,6 +357,26 @@ class Slab3DResult:
     def true_face_peak_pressure_kpa(self) -> float:
         """Largest face mean of the Cauchy contact pressure (:func:`face_mean_max`). [kPa]"""
         return face_mean_max(self.true_pressure_kpa)
+
+    @property
+    def skin_stretches(self) -> tuple[np.ndarray, np.ndarray]:
+        """Principal in-plane stretches of the skin at its nodes (:func:`skin_principal_stretches`; the skin is
+        the slab's flat top, ``z = 0``, before the load). Compare the smaller with :data:`CREASE_ONSET_STRETCH`:
+        below it the smooth skin of the model is past where a neo-Hookean surface creases. [-]"""
+        xy_ref = self.extras.get("skin_xy_reference_mm")
+        xy_cur = self.extras.get("skin_xy_current_mm")
+        if xy_ref is None or xy_cur is None:
+            raise InputError("the result does not hold the skin's reference and current positions")
+        ref = np.concatenate([np.asarray(xy_ref, dtype=float), np.zeros((1, *self.deflection_mm.shape))])
+        cur = np.concatenate([np.asarray(xy_cur, dtype=float), -self.deflection_mm[None]])
+        return skin_principal_stretches(ref, cur)
+
+    @property
+    def skin_min_stretch(self) -> float:
+        """Smallest principal in-plane stretch of the skin (:attr:`skin_stretches`); below
+        :data:`CREASE_ONSET_STRETCH` the model's smooth skin is past the onset of creasing. [-]"""
+        citations.use("hong2009", "biot1963")
+        return float(self.skin_stretches[0].min())
 
     @property
     def contact_area_current_mm2(self) -> float:

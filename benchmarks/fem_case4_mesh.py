@@ -29,6 +29,10 @@ the bone's trough about the outer peaks stiffens the FEM (stop 25); ``--margins`
 engine's linear operator; writes ``tests/data/fem_back_trough_linear.json`` (the fit of the fast engine's trough
 confinement, stop 26). ``refresh-fast``: the fast-engine columns of the stored tables solved again with the present
 code, the stop-25 engine kept beside them (stop 26).
+``skin-stretch``: the smallest in-plane stretch of the FEM's skin in saved states of the true-normal run, against
+the onset of creasing (stop 28). ``pile-up``: at saved states, the fast engine at the FEM's approach: the contact
+force in rings about the outer apexes and the skin's height beside the contact (stop 28). ``skin-figure``: both
+as ``docs/figures/fem_case4_skin.png``.
 ``block-check``: the 3D slab on the true normal, with and without the tied skin, against the
 axisymmetric true-normal FEM on one peak.
 Meshes are given as ``<element size mm>x<layers>``.
@@ -66,6 +70,11 @@ Usage::
         --loads 2 4 8 12 16 20 24 28 32 36 40 44 48 52 56 60 64 68 72 74 76 78   # the full tool, 60 mm window
     /work/venv/bin/python benchmarks/fem_case4_mesh.py trough-linear 3.5x4 2.5x4   # about 2 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py refresh-fast   # about 10 minutes
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py skin-stretch 2.5x4 --tip-blend 1 --crease-blend 1 \
+        --states DIR1:DIR2   # seconds per state
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py pile-up 2.5x4 --tip-blend 1 --crease-blend 1 \
+        --states DIR1:DIR2 --loads 48 64 74 78   # about a minute per state
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py skin-figure   # seconds (reads the two tables)
 """
 
 from __future__ import annotations
@@ -436,6 +445,195 @@ def rezone_check(
         print(f"{load:6.2f} N fast    ", _row(row["fast"], best), flush=True)
         rows[:] = sorted([r for r in rows if r["load_n"] != load] + [row], key=lambda r: r["load_n"])
         out.write_text(json.dumps({"half_width_mm": half_width_mm, "rows": rows}, indent=1, default=float))
+
+
+def _named_states(states: str) -> list[tuple[float, Path]]:
+    """The saved states ``column_<load>N.npz`` in the folders ``states`` (joined by ``:``), by load; of two with
+    the same load the one in the earlier folder."""
+    named: dict[float, Path] = {}
+    for folder in states.split(os.pathsep):
+        for q in sorted(Path(folder).glob("column_*N.npz")):
+            named.setdefault(float(q.stem.split("_")[1][:-1]), q)
+    return sorted(named.items())
+
+
+def skin_stretch(specs: list[str], states: str, tip_blend_mm: float, crease_blend_mm: float) -> None:
+    """Where and from what load the FEM's skin is squeezed in its own plane past the onset of creasing
+    (``solid3d.CREASE_ONSET_STRETCH``): the smallest principal in-plane stretch of the skin in each saved state of
+    the true-normal run (``--states``, folders joined by ``:``; files ``column_<load>N.npz``), inside the window
+    and on its side walls (the rollers), with where the smallest sits; writes
+    ``docs/figures/fem_case4_skin_stretch.json`` (stop 28)."""
+    from spinerelease.contact.fem.back3d import _load_checkpoint, build_fem_back
+    from spinerelease.contact.fem.solid3d import CREASE_ONSET_STRETCH
+
+    ((fine, layers),) = _meshes(specs[:1])
+    case = back_slab_case(tip_blend_mm=tip_blend_mm, crease_blend_mm=crease_blend_mm)
+    prob = build_fem_back(
+        case,
+        model="neo-hookean",
+        fine_mm=fine,
+        n_layers=layers,
+        contact_guess=solve_fast_back(case, nonlinear=True, load_n=1.0, tissue="column").contact,
+        apex_lines=True,
+        **TRUE_NORMAL_MODEL,
+    )
+    named = _named_states(states)
+    g = case.grid
+    rows = []
+    print(f"onset of creasing: stretch {CREASE_ONSET_STRETCH}")
+    for _, path in named:
+        load, st = _load_checkpoint(prob, path)
+        res = st.result(True)
+        small, large = res.skin_stretches
+        ref = np.asarray(res.extras["skin_xy_reference_mm"])
+        cur = np.asarray(res.extras["skin_xy_current_mm"])
+        wall = np.zeros(small.shape, dtype=bool)
+        wall[0, :] = wall[-1, :] = wall[:, -1] = True  # the side faces (x = 0 is the symmetry plane)
+        k = np.unravel_index(np.argmin(np.where(wall, np.inf, small)), small.shape)
+        iy, ix = np.argmin(np.abs(g.y_mm - cur[1][k])), np.argmin(np.abs(g.x_mm - cur[0][k]))
+        row = {
+            "load_n": load,
+            "state": path.name,
+            "approach_mm": res.approach_mm,
+            "min_stretch": float(small[k]),
+            "at_reference_mm": [float(ref[0][k]), float(ref[1][k])],
+            "at_current_mm": [float(cur[0][k]), float(cur[1][k]), float(-res.deflection_mm[k])],
+            "in_contact": bool(res.active[k]),
+            "tissue_mm_there": float(case.thickness_mm[iy, ix]),
+            "min_stretch_walls": float(small[wall].min()),
+            "max_stretch": float(large.max()),
+            "nodes_past_onset": int(((small < CREASE_ONSET_STRETCH) & ~wall).sum()),
+        }
+        rows.append(row)
+        print(
+            f"{load:6.2f} N approach {res.approach_mm:6.2f} mm: smallest stretch {row['min_stretch']:.3f} at "
+            f"({cur[0][k]:.1f}, {cur[1][k]:.1f}) mm, {'in contact' if row['in_contact'] else 'free'}, "
+            f"tissue {row['tissue_mm_there']:.1f} mm; {row['nodes_past_onset']} nodes past onset; walls "
+            f"{row['min_stretch_walls']:.3f}; largest stretch {row['max_stretch']:.2f}",
+            flush=True,
+        )
+    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / "fem_case4_skin_stretch.json"
+    data = {"onset_stretch": CREASE_ONSET_STRETCH, "mesh": f"{fine}x{layers}", "rows": rows}
+    out.write_text(json.dumps(data, indent=1))
+
+
+#: Rings about the outer apexes (distance from the nearest, on the skin's current position) that the pile-up
+#: study sums the contact force over. [mm]
+PILE_UP_RINGS_MM = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 60.0)
+#: Rays from the upper right apex along which the pile-up study samples the skin: outwards, towards the spine,
+#: along the spine away from the neighbour (no peak) and towards it (the next outer peak 50 mm on).
+PILE_UP_RAYS = {
+    "outwards": (1.0, 0.0),
+    "to the spine": (-1.0, 0.0),
+    "along, no neighbour": (0.0, -1.0),
+    "along, to the neighbour": (0.0, 1.0),
+}
+
+
+def _approach_error(load: float, case, target_mm: float, solved: dict) -> float:
+    """The fast engine's approach at ``load`` less ``target_mm`` (each solution kept in ``solved`` by load)."""
+    solved[load] = solve_fast_back(case, nonlinear=True, load_n=load, tissue="column")
+    return solved[load].approach_mm - target_mm
+
+
+def pile_up(specs: list[str], states: str, loads: list[float] | None, tip_blend_mm: float, crease_blend_mm: float):
+    """Where the FEM carries more than the fast engine at the same approach, and how high its skin stands beside
+    the contact: for saved states of the true-normal run (``--states``, folders joined by ``:``), the fast engine
+    at the FEM's approach (its load found by Brent's method), the contact force in rings about the outer apexes
+    (:data:`PILE_UP_RINGS_MM`) and the skin's depth below its rest plane along rays from the upper right apex
+    (:data:`PILE_UP_RAYS`; the FEM's skin at its current positions), beside the tool's depth; writes
+    ``docs/figures/fem_case4_pile_up.json`` (stop 28)."""
+    from scipy.interpolate import griddata
+    from scipy.optimize import brentq
+
+    from spinerelease.contact.fem.back3d import _load_checkpoint, build_fem_back
+
+    ((fine, layers),) = _meshes(specs[:1])
+    case = back_slab_case(tip_blend_mm=tip_blend_mm, crease_blend_mm=crease_blend_mm)
+    prob = build_fem_back(
+        case,
+        model="neo-hookean",
+        fine_mm=fine,
+        n_layers=layers,
+        contact_guess=solve_fast_back(case, nonlinear=True, load_n=1.0, tissue="column").contact,
+        apex_lines=True,
+        **TRUE_NORMAL_MODEL,
+    )
+    named = _named_states(states)
+    g = case.grid
+    XG, YG = g.mesh()
+    outer = case.peak_xy_mm[[i for i, n in enumerate(case.peak_names) if n != "centre"]]
+    rings = np.asarray(PILE_UP_RINGS_MM)
+    rows = []
+    for named_load, path in named:
+        if loads and named_load not in loads:
+            continue
+        load, st = _load_checkpoint(prob, path)
+        res = st.result(True)
+        m_fem = case_metrics_fem(case, res)
+        target = res.approach_mm
+        solved: dict[float, object] = {}
+        f_same = brentq(_approach_error, 0.7 * load, 1.1 * load, xtol=0.01, args=(case, target, solved))
+        fast = solved[f_same]
+        m_fast = case_metrics_fast(case, fast)
+        xr = np.asarray(res.extras["skin_xy_reference_mm"])[0]
+        xc, yc = np.asarray(res.extras["skin_xy_current_mm"])
+        w = np.where(np.isclose(xr, 0.0), 1.0, 2.0) * res.reaction_n  # a node off the midline and its mirror
+
+        def nearest(x, y):
+            return np.min([np.hypot(np.abs(x) - abs(a), y - b) for a, b in outer], axis=0)
+
+        d_fem, d_fast = nearest(xc, yc), nearest(XG, YG)
+        f_cell = fast.pressure_kpa * g.cell_area_mm2 * 1e-3
+        ring_fem = [float(w[(d_fem >= a) & (d_fem < b)].sum()) for a, b in zip(rings[:-1], rings[1:], strict=True)]
+        ring_fast = [
+            float(f_cell[(d_fast >= a) & (d_fast < b)].sum()) for a, b in zip(rings[:-1], rings[1:], strict=True)
+        ]
+        pts = np.concatenate([np.c_[xc.ravel(), yc.ravel()], np.c_[-xc.ravel(), yc.ravel()]])
+        depth_fem = griddata(pts, np.tile(res.deflection_mm.ravel(), 2), (XG, YG), method="linear")
+        tool = target - case.gap0_mm  # the tool's depth below the skin's rest plane [mm]
+        ax, ay = case.peak_xy_mm[case.peak_names.index("upper right")]
+        rays = {}
+        for name, (dx, dy) in PILE_UP_RAYS.items():
+            r = np.arange(0.0, 31.0, 2.0)
+            iy = np.argmin(np.abs(g.y_mm[None] - (ay + dy * r)[:, None]), axis=1)
+            ix = np.argmin(np.abs(g.x_mm[None] - (ax + dx * r)[:, None]), axis=1)
+            rays[name] = {
+                "r_mm": r.tolist(),
+                "tool_mm": tool[iy, ix].tolist(),
+                "fem_mm": depth_fem[iy, ix].tolist(),
+                "fast_mm": fast.displacement_mm[iy, ix].tolist(),
+            }
+        rows.append(
+            {
+                "load_n": load,
+                "state": path.name,
+                "approach_mm": target,
+                "fast_load_same_approach_n": f_same,
+                "fem": {k: m_fem[k] for k in ("peak_force_n", "contact_area_mm2", "skin_min_stretch")},
+                "fast_same_approach": {
+                    "peak_force_n": m_fast["peak_force_n"],
+                    "contact_area_mm2": m_fast["contact_area_mm2"],
+                },
+                "rings_mm": rings.tolist(),
+                "ring_force_fem_n": ring_fem,
+                "ring_force_fast_n": ring_fast,
+                "rays": rays,
+            }
+        )
+        c_fem, c_fast = m_fem["peak_force_n"]["centre"], m_fast["peak_force_n"]["centre"]
+        print(
+            f"{load:6.2f} N, approach {target:.3f} mm: fast carries {f_same:.2f} N there, centre {c_fast:.2f} / FEM "
+            f"{c_fem:.2f} N, contact {m_fast['contact_area_mm2']:.0f} / FEM {m_fem['contact_area_mm2']:.0f} mm2",
+            flush=True,
+        )
+        for (a, b), rf, rs in zip(zip(rings[:-1], rings[1:], strict=True), ring_fem, ring_fast, strict=True):
+            print(f"    {a:4.0f}-{b:2.0f} mm from the outer apexes: FEM {rf:6.2f} N, fast {rs:6.2f} N", flush=True)
+        for name, ray in rays.items():
+            lift = [s_ - f_ for s_, f_, t_ in zip(ray["fast_mm"], ray["fem_mm"], ray["tool_mm"], strict=True)]
+            print(f"    {name}: fast skin - FEM skin [mm] at r = 0, 2, ... 30: " + " ".join(f"{v:.1f}" for v in lift))
+    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / "fem_case4_pile_up.json"
+    out.write_text(json.dumps({"mesh": f"{fine}x{layers}", "rows": rows}, indent=1, default=float))
 
 
 def _update_json(path: Path, change) -> None:
@@ -833,6 +1031,50 @@ def tissue_layers_figure(specs: list[str]) -> None:
     print("wrote", path)
 
 
+def skin_figure(specs: list[str]) -> None:
+    """Stop 28's two findings in one figure, from the stored JSON (``fem_case4_skin_stretch.json``,
+    ``fem_case4_pile_up.json``; nothing is recomputed; ``specs`` unused): the smallest in-plane stretch of the FEM's
+    skin against the load, with the onset of creasing; and the skin beside an outer peak at 78 N, FEM and fast
+    engine at the same approach, under the tool; writes ``docs/figures/fem_case4_skin.png``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spinerelease.contact.fem.solid3d import CREASE_ONSET_STRETCH
+
+    figs = Path(__file__).resolve().parents[1] / "docs" / "figures"
+    st = json.loads((figs / "fem_case4_skin_stretch.json").read_text())["rows"]
+    pu = json.loads((figs / "fem_case4_pile_up.json").read_text())["rows"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    ax = axes[0]
+    load = [r["load_n"] for r in st]
+    ax.plot(load, [r["min_stretch"] for r in st], "o-", label="smallest, inside the window (over the ridge's shoulder)")
+    ax.plot(load, [r["min_stretch_walls"] for r in st], "s--", label="smallest on the side walls (rollers)")
+    ax.axhline(CREASE_ONSET_STRETCH, color="k", lw=0.8, label="onset of creasing (Hong et al. 2009)")
+    ax.axhline(0.544, color="k", lw=0.8, ls=":", label="surface instability (Biot 1963)")
+    ax.set_xlabel("load [N]")
+    ax.set_ylabel("in-plane stretch of the skin [-]")
+    ax.set_ylim(0, 1)
+    ax.set_title("FEM skin squeezed in its own plane")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    row = max(pu, key=lambda r: r["load_n"])
+    ray = row["rays"]["outwards"]
+    r = np.asarray(ray["r_mm"])
+    ax.plot(r, -np.asarray(ray["tool_mm"]), "k-", label="tool surface")
+    ax.plot(r, -np.asarray(ray["fem_mm"]), "o-", label=f"FEM skin, {row['load_n']:g} N")
+    ax.plot(r, -np.asarray(ray["fast_mm"]), "s-", label=f"fast engine skin, {row['fast_load_same_approach_n']:.1f} N")
+    ax.set_ylim(-32, 8)
+    ax.set_xlabel("distance outwards from the upper right apex [mm]")
+    ax.set_ylabel("height above the skin's rest plane [mm]")
+    ax.set_title(f"Beside an outer peak, same approach ({row['approach_mm']:.2f} mm)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(figs / "fem_case4_skin.png", dpi=110)
+    print("wrote", figs / "fem_case4_skin.png")
+
+
 def true_normal_figure(specs: list[str]) -> None:
     """The large-strain FEM on the true normal (apex-line mesh; to 38 N on one mesh, beyond on the rezoned one)
     against the fast engine as the load grows: outer peak and centre-zone forces, the peak pressure (FEM: the
@@ -987,6 +1229,9 @@ if __name__ == "__main__":
             "trough-check",
             "trough-linear",
             "refresh-fast",
+            "skin-stretch",
+            "pile-up",
+            "skin-figure",
         ),
     )
     ap.add_argument("meshes", nargs="*", default=["3.5x4"], help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
@@ -1002,7 +1247,8 @@ if __name__ == "__main__":
     )
     ap.add_argument(
         "--states",
-        help="true-normal*: folder keeping the solver state of every load (with --checkpoint); remeasure*: read from",
+        help="true-normal*: folder keeping the solver state of every load (with --checkpoint); remeasure*, "
+        "rezone-check: read from; skin-stretch: folders joined by ':'",
     )
     ap.add_argument(
         "--apex-lines",
@@ -1075,6 +1321,9 @@ if __name__ == "__main__":
         "margin-check": lambda specs: margin_check(specs, a.loads, a.margins, a.rezone, a.max_cuts),
         "trough-linear": trough_linear,
         "refresh-fast": lambda specs: refresh_fast(specs, a.tables),
+        "skin-stretch": lambda specs: skin_stretch(specs, a.states, a.tip_blend, a.crease_blend),
+        "pile-up": lambda specs: pile_up(specs, a.states, a.loads, a.tip_blend, a.crease_blend),
+        "skin-figure": skin_figure,
         "trough-check": lambda specs: trough_check(specs, a.loads, a.bones, a.rezone, a.max_cuts, a.margins),
     }
     studies[a.study](a.meshes)

@@ -447,6 +447,12 @@ def rezone_check(
         out.write_text(json.dumps({"half_width_mm": half_width_mm, "rows": rows}, indent=1, default=float))
 
 
+def _state_case(margin_mm: float | None, tip_blend_mm: float, crease_blend_mm: float):
+    """The case a saved state was solved on: the default window, or one of ``margin_mm`` (``margin-check``)."""
+    kwargs = {"tip_blend_mm": tip_blend_mm, "crease_blend_mm": crease_blend_mm}
+    return back_slab_case(**kwargs) if margin_mm is None else _case_with_margin(float(margin_mm), **kwargs)
+
+
 def _named_states(states: str) -> list[tuple[float, Path]]:
     """The saved states ``column_<load>N.npz`` in the folders ``states`` (joined by ``:``), by load; of two with
     the same load the one in the earlier folder."""
@@ -457,7 +463,9 @@ def _named_states(states: str) -> list[tuple[float, Path]]:
     return sorted(named.items())
 
 
-def skin_stretch(specs: list[str], states: str, tip_blend_mm: float, crease_blend_mm: float) -> None:
+def skin_stretch(
+    specs: list[str], states: str, tip_blend_mm: float, crease_blend_mm: float, margin_mm: float | None = None
+) -> None:
     """Where and from what load the FEM's skin is squeezed in its own plane past the onset of creasing
     (``solid3d.CREASE_ONSET_STRETCH``): the smallest principal in-plane stretch of the skin in each saved state of
     the true-normal run (``--states``, folders joined by ``:``; files ``column_<load>N.npz``), inside the window
@@ -467,7 +475,7 @@ def skin_stretch(specs: list[str], states: str, tip_blend_mm: float, crease_blen
     from spinerelease.contact.fem.solid3d import CREASE_ONSET_STRETCH
 
     ((fine, layers),) = _meshes(specs[:1])
-    case = back_slab_case(tip_blend_mm=tip_blend_mm, crease_blend_mm=crease_blend_mm)
+    case = _state_case(margin_mm, tip_blend_mm, crease_blend_mm)
     prob = build_fem_back(
         case,
         model="neo-hookean",
@@ -512,7 +520,8 @@ def skin_stretch(specs: list[str], states: str, tip_blend_mm: float, crease_blen
             f"{row['min_stretch_walls']:.3f}; largest stretch {row['max_stretch']:.2f}",
             flush=True,
         )
-    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / "fem_case4_skin_stretch.json"
+    stem = "fem_case4_skin_stretch" + ("" if margin_mm is None else f"_margin{margin_mm:g}")
+    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"{stem}.json"
     data = {"onset_stretch": CREASE_ONSET_STRETCH, "mesh": f"{fine}x{layers}", "rows": rows}
     out.write_text(json.dumps(data, indent=1))
 
@@ -536,7 +545,14 @@ def _approach_error(load: float, case, target_mm: float, solved: dict) -> float:
     return solved[load].approach_mm - target_mm
 
 
-def pile_up(specs: list[str], states: str, loads: list[float] | None, tip_blend_mm: float, crease_blend_mm: float):
+def pile_up(
+    specs: list[str],
+    states: str,
+    loads: list[float] | None,
+    tip_blend_mm: float,
+    crease_blend_mm: float,
+    margin_mm: float | None = None,
+):
     """Where the FEM carries more than the fast engine at the same approach, and how high its skin stands beside
     the contact: for saved states of the true-normal run (``--states``, folders joined by ``:``), the fast engine
     at the FEM's approach (its load found by Brent's method), the contact force in rings about the outer apexes
@@ -549,7 +565,7 @@ def pile_up(specs: list[str], states: str, loads: list[float] | None, tip_blend_
     from spinerelease.contact.fem.back3d import _load_checkpoint, build_fem_back
 
     ((fine, layers),) = _meshes(specs[:1])
-    case = back_slab_case(tip_blend_mm=tip_blend_mm, crease_blend_mm=crease_blend_mm)
+    case = _state_case(margin_mm, tip_blend_mm, crease_blend_mm)
     prob = build_fem_back(
         case,
         model="neo-hookean",
@@ -632,8 +648,15 @@ def pile_up(specs: list[str], states: str, loads: list[float] | None, tip_blend_
         for name, ray in rays.items():
             lift = [s_ - f_ for s_, f_, t_ in zip(ray["fast_mm"], ray["fem_mm"], ray["tool_mm"], strict=True)]
             print(f"    {name}: fast skin - FEM skin [mm] at r = 0, 2, ... 30: " + " ".join(f"{v:.1f}" for v in lift))
-    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / "fem_case4_pile_up.json"
-    out.write_text(json.dumps({"mesh": f"{fine}x{layers}", "rows": rows}, indent=1, default=float))
+    stem = "fem_case4_pile_up" + ("" if margin_mm is None else f"_margin{margin_mm:g}")
+    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"{stem}.json"
+
+    def merge(data: dict) -> None:  # rows of other loads (an earlier run's) are kept
+        done = {r["load_n"] for r in rows}
+        data["rows"] = sorted([r for r in data["rows"] if r["load_n"] not in done] + rows, key=lambda r: r["load_n"])
+        data["mesh"] = f"{fine}x{layers}"
+
+    _update_json(out, merge)
 
 
 def _update_json(path: Path, change) -> None:
@@ -650,15 +673,27 @@ def _update_json(path: Path, change) -> None:
 
 
 def _side_by_side(
-    case, specs: list[str], loads: list[float], label: dict, name: str, rezone: bool = False, max_cuts: int = 3
+    case,
+    specs: list[str],
+    loads: list[float],
+    label: dict,
+    name: str,
+    rezone: bool = False,
+    max_cuts: int = 3,
+    states: str | None = None,
 ) -> None:
     """The true-normal FEM run (``--apex-lines``) on ``case``, load by load, with the fast engine on the same case;
     rows tagged with ``label`` go to ``docs/figures/<name>.json``. A row of the same label, mesh and load solved
     again is replaced; the file is read again before every write, so runs of other labels may write to it at the
     same time. ``rezone``: a failing load step first lays a fresh mesh over the last converged state
-    (``solve_fem_back(rezone=True)``), the row says whether its mesh was rezoned."""
+    (``solve_fem_back(rezone=True)``), the row says whether its mesh was rezoned. ``states``: a folder that keeps
+    the solver state of every load (``column_<load>N.npz``; the run resumes from ``checkpoint.npz`` there)."""
     ((fine, layers),) = _meshes(specs[:1])
     mesh = f"{fine}x{layers}"
+    checkpoint = None
+    if states:
+        Path(states).mkdir(parents=True, exist_ok=True)
+        checkpoint = Path(states) / "checkpoint.npz"
     out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"{name}.json"
     t0 = time.perf_counter()
     tag = " ".join(f"{k} {v}" for k, v in label.items())
@@ -678,6 +713,8 @@ def _side_by_side(
             data["rows"] = [x for x in data["rows"] if not same(x, f)] + [row]
 
         _update_json(out, add)
+        if checkpoint is not None and checkpoint.exists():
+            shutil.copyfile(checkpoint, checkpoint.with_name(f"column_{f:g}N.npz"))
         print(f"{tag} {f:6.2f} N {r.n_dofs} dofs", _row(m), "|", _row(mf, m), flush=True)
 
     solve_fem_back(
@@ -692,6 +729,7 @@ def _side_by_side(
         on_load=on_load,
         rezone=rezone,
         max_cuts=max_cuts,
+        checkpoint=checkpoint,
     )
 
 
@@ -714,12 +752,14 @@ def margin_check(
     margins: list[float] | None,
     rezone: bool = False,
     max_cuts: int = 3,
+    states: str | None = None,
 ) -> None:
     """Does the slab's finite box stiffen the FEM? The true-normal run (unrezoned, ``--apex-lines``, tips and creases
     blended by 1 mm) on the default window (``workflow.WINDOW_MARGIN_MM`` of back around the tool's footprint; the
     FEM's side faces carry rollers there) and on wider ones, load by load; the fast engine, whose layered operator
     treats the tissue as unbounded, is solved on each window too. ``rezone``: rezone on a failing load step, for
-    loads into large strain. Writes ``docs/figures/fem_case4_margin_check.json``.
+    loads into large strain. ``states``: keep every load's solver state in ``<states>/margin<margin>`` (one window
+    at a time then). Writes ``docs/figures/fem_case4_margin_check.json``.
     """
     from spinerelease import workflow
 
@@ -735,6 +775,7 @@ def margin_check(
             "fem_case4_margin_check",
             rezone,
             max_cuts,
+            str(Path(states) / f"margin{margin:g}") if states else None,
         )
 
 
@@ -1248,7 +1289,7 @@ if __name__ == "__main__":
     ap.add_argument(
         "--states",
         help="true-normal*: folder keeping the solver state of every load (with --checkpoint); remeasure*, "
-        "rezone-check: read from; skin-stretch: folders joined by ':'",
+        "rezone-check: read from; skin-stretch, pile-up: folders joined by ':'; margin-check: keep them in",
     )
     ap.add_argument(
         "--apex-lines",
@@ -1271,7 +1312,8 @@ if __name__ == "__main__":
         "--margins",
         type=float,
         nargs="+",
-        help="margin-check: window margins around the tool [mm] (default 20 60); trough-check: the windows (20)",
+        help="margin-check: window margins around the tool [mm] (default 20 60); trough-check: the windows (20); "
+        "skin-stretch, pile-up: the window the states were solved on (default the case's)",
     )
     ap.add_argument("--tables", nargs="+", help="refresh-fast: table file stems (default: all case-4 tables)")
     ap.add_argument("--bones", nargs="+", choices=("slab", "flat"), help="trough-check: bones to run (default both)")
@@ -1318,11 +1360,15 @@ if __name__ == "__main__":
         "rezone-check": lambda specs: rezone_check(
             specs, a.states, a.loads, a.tip_blend, a.crease_blend, variants=a.variants
         ),
-        "margin-check": lambda specs: margin_check(specs, a.loads, a.margins, a.rezone, a.max_cuts),
+        "margin-check": lambda specs: margin_check(specs, a.loads, a.margins, a.rezone, a.max_cuts, a.states),
         "trough-linear": trough_linear,
         "refresh-fast": lambda specs: refresh_fast(specs, a.tables),
-        "skin-stretch": lambda specs: skin_stretch(specs, a.states, a.tip_blend, a.crease_blend),
-        "pile-up": lambda specs: pile_up(specs, a.states, a.loads, a.tip_blend, a.crease_blend),
+        "skin-stretch": lambda specs: skin_stretch(
+            specs, a.states, a.tip_blend, a.crease_blend, a.margins[0] if a.margins else None
+        ),
+        "pile-up": lambda specs: pile_up(
+            specs, a.states, a.loads, a.tip_blend, a.crease_blend, a.margins[0] if a.margins else None
+        ),
         "skin-figure": skin_figure,
         "trough-check": lambda specs: trough_check(specs, a.loads, a.bones, a.rezone, a.max_cuts, a.margins),
     }

@@ -160,10 +160,10 @@ def skin_quadrature(xy_mm: np.ndarray, values: np.ndarray, n_gauss: int = 8) -> 
 
 
 #: Smallest in-plane stretch at which the smooth surface of a neo-Hookean solid compressed in plane strain gives
-#: way to a crease, a fold of the surface into self-contact: compressive strain 0.35 (Hong, Zhao & Suo 2009;
-#: experiments on elastomers and gels agree). Linear perturbation puts the surface instability later, at a stretch
-#: of 0.544 (Biot 1963). A finite-element model without self-contact cannot form the crease: beyond this stretch its
-#: smooth surface is not the neo-Hookean solid's state of least energy. [-]
+#: way to a crease, a fold of the surface into self-contact: compressive strain 0.35 (Hong, Zhao & Suo 2009, who
+#: compare it with experiments on elastomers and gels). Linear perturbation puts the surface instability later,
+#: at a stretch of 0.544 (Biot 1963). A finite-element model without self-contact cannot form the crease: beyond
+#: this stretch its smooth surface is not the neo-Hookean solid's state of least energy. [-]
 CREASE_ONSET_STRETCH = 0.65
 
 

@@ -32,7 +32,8 @@ code, the stop-25 engine kept beside them (stop 26).
 ``skin-stretch``: the smallest in-plane stretch of the FEM's skin in saved states of the true-normal run, against
 the onset of creasing (stop 28). ``pile-up``: at saved states, the fast engine at the FEM's approach: the contact
 force in rings about the outer apexes and the skin's height beside the contact (stop 28). ``skin-figure``: both
-as ``docs/figures/fem_case4_skin.png``.
+as ``docs/figures/fem_case4_skin.png``. ``column-block``: one rounded peak on the back's thick column in 3D on
+blocks of several widths against the axisymmetric FEM (is the 3D FEM right, and what does its box do? stop 28).
 ``block-check``: the 3D slab on the true normal, with and without the tied skin, against the
 axisymmetric true-normal FEM on one peak.
 Meshes are given as ``<element size mm>x<layers>``.
@@ -75,6 +76,7 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py pile-up 2.5x4 --tip-blend 1 --crease-blend 1 \
         --states DIR1:DIR2 --loads 48 64 74 78   # about a minute per state
     /work/venv/bin/python benchmarks/fem_case4_mesh.py skin-figure   # seconds (reads the two tables)
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py column-block 2.5x4 --margins 60 100   # about 10 minutes each
 """
 
 from __future__ import annotations
@@ -228,6 +230,62 @@ def block_check(specs: list[str]) -> None:
                     f"{100 * (r.contact_area_current_mm2 / a['contact_area_mm2'] - 1):+.1f} %"
                 )
             print(line, flush=True)
+
+
+def column_block(specs: list[str], half_widths: list[float] | None, loads: list[float] | None) -> None:
+    """Is the 3D FEM as soft as the axisymmetric one on one peak, and how much does its box stiffen it? The
+    PSO-Spine's rounded cone (``rounded_peak_block``, true normal, tied skin) into the back's thick column (34.46 mm,
+    7.109 kPa: the outer peaks' column at T7) on half blocks of the given half widths (default 30, 60 and 100 mm;
+    rollers on the sides), loaded in 0.5 N steps, against the axisymmetric FEM on the same column
+    (``docs/figures/fem_deep_column_rezoned.json``, domain radius 172 mm) and the fast engine stored there; writes
+    ``docs/figures/fem_case4_column_block.json`` (stop 28)."""
+    from spinerelease.contact.fem.solid3d import _Diverged, rounded_peak_block
+
+    ((fine, layers),) = _meshes(specs[:1])
+    figs = Path(__file__).resolve().parents[1] / "docs" / "figures"
+    deep = json.loads((figs / "fem_deep_column_rezoned.json").read_text())
+    ((column,),) = [deep["layers"]]
+    ref = {round(r["load_n"], 2): r for r in deep["rows"]}
+    out = figs / "fem_case4_column_block.json"
+    for hw in half_widths or [30.0, 60.0, 100.0]:
+        prob = rounded_peak_block(
+            fine_mm=fine,
+            n_layers=layers,
+            thickness_mm=column["thickness_mm"],
+            modulus_kpa=column["modulus_kpa"],
+            half_width_mm=hw,
+        )
+        rows, done, t0 = [], 0.0, time.perf_counter()
+        for target in loads or [1.0, 3.0, 6.0, 8.0, 10.0, 12.0]:
+            steps = max(1, int(np.ceil((target - done) / 0.5)))
+            try:
+                for k in range(1, steps + 1):
+                    ok = prob.solve(0.5 * (done + (target - done) * k / steps))
+            except _Diverged as exc:
+                print(f"half width {hw:g} mm: no convergence on the way to {target:g} N ({exc})", flush=True)
+                break
+            done = target
+            r = prob.result(ok)
+            row = {"load_n": target, "approach_mm": r.approach_mm, "skin_min_stretch": r.skin_min_stretch}
+            row["seconds"] = time.perf_counter() - t0
+            if target in ref:
+                row["axisymmetric_approach_mm"] = ref[target]["fem"]["approach_mm"]
+                row["fast_approach_mm"] = ref[target]["fast"]["approach_mm"]
+            rows.append(row)
+            a, fa = row.get("axisymmetric_approach_mm", np.nan), row.get("fast_approach_mm", np.nan)
+            print(
+                f"half width {hw:5.1f} mm, {target:5.2f} N ({prob.n} unknowns): approach 3D {r.approach_mm:.3f} mm, "
+                f"axisymmetric {a:.3f} ({100 * (r.approach_mm / a - 1):+.2f} %), fast {fa:.3f} "
+                f"({100 * (fa / r.approach_mm - 1):+.2f} % against 3D); {row['seconds']:.0f} s",
+                flush=True,
+            )
+
+        def put(data: dict, hw=hw, rows=rows) -> None:  # this half width's rows replace its earlier ones
+            data["rows"] = [x for x in data["rows"] if x["half_width_mm"] != hw]
+            data["rows"] += [{"half_width_mm": hw, "mesh": f"{fine}x{layers}", **x} for x in rows]
+            data["rows"].sort(key=lambda x: (x["half_width_mm"], x["load_n"]))
+
+        _update_json(out, put)
 
 
 TRUE_NORMAL_LOADS = {
@@ -1273,6 +1331,7 @@ if __name__ == "__main__":
             "skin-stretch",
             "pile-up",
             "skin-figure",
+            "column-block",
         ),
     )
     ap.add_argument("meshes", nargs="*", default=["3.5x4"], help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
@@ -1313,7 +1372,8 @@ if __name__ == "__main__":
         type=float,
         nargs="+",
         help="margin-check: window margins around the tool [mm] (default 20 60); trough-check: the windows (20); "
-        "skin-stretch, pile-up: the window the states were solved on (default the case's)",
+        "skin-stretch, pile-up: the window the states were solved on (default the case's); column-block: the "
+        "blocks' half widths (default 30 60 100)",
     )
     ap.add_argument("--tables", nargs="+", help="refresh-fast: table file stems (default: all case-4 tables)")
     ap.add_argument("--bones", nargs="+", choices=("slab", "flat"), help="trough-check: bones to run (default both)")
@@ -1370,6 +1430,7 @@ if __name__ == "__main__":
             specs, a.states, a.loads, a.tip_blend, a.crease_blend, a.margins[0] if a.margins else None
         ),
         "skin-figure": skin_figure,
+        "column-block": lambda specs: column_block(specs, a.margins, a.loads),
         "trough-check": lambda specs: trough_check(specs, a.loads, a.bones, a.rezone, a.max_cuts, a.margins),
     }
     studies[a.study](a.meshes)

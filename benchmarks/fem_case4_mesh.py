@@ -260,12 +260,13 @@ def column_block(specs: list[str], half_widths: list[float] | None, loads: list[
             steps = max(1, int(np.ceil((target - done) / 0.5)))
             try:
                 for k in range(1, steps + 1):
-                    ok = prob.solve(0.5 * (done + (target - done) * k / steps))
+                    if not prob.solve(0.5 * (done + (target - done) * k / steps)):
+                        raise _Diverged("the active set did not settle")
             except _Diverged as exc:
                 print(f"half width {hw:g} mm: no convergence on the way to {target:g} N ({exc})", flush=True)
                 break
             done = target
-            r = prob.result(ok)
+            r = prob.result(True)
             row = {"load_n": target, "approach_mm": r.approach_mm, "skin_min_stretch": r.skin_min_stretch}
             row["seconds"] = time.perf_counter() - t0
             if target in ref:

@@ -76,7 +76,7 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py pile-up 2.5x4 --tip-blend 1 --crease-blend 1 \
         --states DIR1:DIR2 --loads 48 64 74 78   # about a minute per state
     /work/venv/bin/python benchmarks/fem_case4_mesh.py skin-figure   # seconds (reads the two tables)
-    /work/venv/bin/python benchmarks/fem_case4_mesh.py column-block 2.5x4 --margins 60 100   # about 10 minutes each
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py column-block 2.5x4 --margins 60 100 140   # 6-12 minutes each
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def block_check(specs: list[str]) -> None:
 def column_block(specs: list[str], half_widths: list[float] | None, loads: list[float] | None) -> None:
     """Is the 3D FEM as soft as the axisymmetric one on one peak, and how much does its box stiffen it? The
     PSO-Spine's rounded cone (``rounded_peak_block``, true normal, tied skin) into the back's thick column (34.46 mm,
-    7.109 kPa: the outer peaks' column at T7) on half blocks of the given half widths (default 30, 60 and 100 mm;
+    7.109 kPa: the outer peaks' column at T7) on half blocks of the given half widths (default 60, 100 and 140 mm;
     rollers on the sides), loaded in 0.5 N steps, against the axisymmetric FEM on the same column
     (``docs/figures/fem_deep_column_rezoned.json``, domain radius 172 mm) and the fast engine stored there; writes
     ``docs/figures/fem_case4_column_block.json`` (stop 28)."""
@@ -247,7 +247,7 @@ def column_block(specs: list[str], half_widths: list[float] | None, loads: list[
     ((column,),) = [deep["layers"]]
     ref = {round(r["load_n"], 2): r for r in deep["rows"]}
     out = figs / "fem_case4_column_block.json"
-    for hw in half_widths or [30.0, 60.0, 100.0]:
+    for hw in half_widths or [60.0, 100.0, 140.0]:
         prob = rounded_peak_block(
             fine_mm=fine,
             n_layers=layers,
@@ -1374,7 +1374,7 @@ if __name__ == "__main__":
         nargs="+",
         help="margin-check: window margins around the tool [mm] (default 20 60); trough-check: the windows (20); "
         "skin-stretch, pile-up: the window the states were solved on (default the case's); column-block: the "
-        "blocks' half widths (default 30 60 100)",
+        "blocks' half widths (default 60 100 140)",
     )
     ap.add_argument("--tables", nargs="+", help="refresh-fast: table file stems (default: all case-4 tables)")
     ap.add_argument("--bones", nargs="+", choices=("slab", "flat"), help="trough-check: bones to run (default both)")

@@ -449,26 +449,17 @@ def rezone_check(
     or both (``refined-deep``) - the ``variants`` asked for, default the first two - solved again at the same load,
     and compared with the old mesh and the fast engine; writes ``docs/figures/fem_case4_rezone_check.json`` (a
     variant solved again replaces its entry in the row of that load, the other entries are kept)."""
-    from spinerelease.contact.fem.back3d import _load_checkpoint, build_fem_back
+    from spinerelease.contact.fem.back3d import _load_checkpoint
     from spinerelease.contact.fem.rezone3d import rezone_slab
     from spinerelease.contact.fem.solid3d import _Diverged, _node_lines
 
     ((fine, layers),) = _meshes(specs[:1])
-    case = back_slab_case(tip_blend_mm=tip_blend_mm, crease_blend_mm=crease_blend_mm)
-    prob = build_fem_back(
-        case,
-        model="neo-hookean",
-        fine_mm=fine,
-        n_layers=layers,
-        contact_guess=solve_fast_back(case, nonlinear=True, load_n=1.0, tissue="column").contact,
-        apex_lines=True,
-        **TRUE_NORMAL_MODEL,
-    )
+    case, prob = _state_problem(fine, layers, None, tip_blend_mm, crease_blend_mm)
     out = Path(__file__).resolve().parents[1] / "docs" / "figures" / "fem_case4_rezone_check.json"
     rows = json.loads(out.read_text())["rows"] if out.exists() else []
     outer = np.array([name != "centre" for name in case.peak_names])
     cx, cy = np.unique(np.abs(case.peak_xy_mm[outer, 0])), np.unique(case.peak_xy_mm[outer, 1])
-    named = sorted((float(q.stem.split("_")[1][:-1]), q) for q in Path(states).glob("column_*N.npz"))
+    named = _named_states(states)
     for named_load, path in named:
         if loads and named_load not in loads:
             continue  # (by the file's name: loading a state builds its mesh)
@@ -508,10 +499,23 @@ def rezone_check(
         out.write_text(json.dumps({"half_width_mm": half_width_mm, "rows": rows}, indent=1, default=float))
 
 
-def _state_case(margin_mm: float | None, tip_blend_mm: float, crease_blend_mm: float):
-    """The case a saved state was solved on: the default window, or one of ``margin_mm`` (``margin-check``)."""
+def _state_problem(fine: float, layers: int, margin_mm: float | None, tip_blend_mm: float, crease_blend_mm: float):
+    """The case a saved state of the true-normal run was solved on (the default window, or one of ``margin_mm``,
+    ``margin-check``) and the apex-line neo-Hookean problem to load it into: ``(case, problem)``."""
+    from spinerelease.contact.fem.back3d import build_fem_back
+
     kwargs = {"tip_blend_mm": tip_blend_mm, "crease_blend_mm": crease_blend_mm}
-    return back_slab_case(**kwargs) if margin_mm is None else _case_with_margin(float(margin_mm), **kwargs)
+    case = back_slab_case(**kwargs) if margin_mm is None else _case_with_margin(float(margin_mm), **kwargs)
+    prob = build_fem_back(
+        case,
+        model="neo-hookean",
+        fine_mm=fine,
+        n_layers=layers,
+        contact_guess=solve_fast_back(case, nonlinear=True, load_n=1.0, tissue="column").contact,
+        apex_lines=True,
+        **TRUE_NORMAL_MODEL,
+    )
+    return case, prob
 
 
 def _named_states(states: str) -> list[tuple[float, Path]]:
@@ -532,20 +536,11 @@ def skin_stretch(
     the true-normal run (``--states``, folders joined by ``:``; files ``column_<load>N.npz``), inside the window
     and on its side walls (the rollers), with where the smallest sits; writes
     ``docs/figures/fem_case4_skin_stretch.json`` (stop 28)."""
-    from spinerelease.contact.fem.back3d import _load_checkpoint, build_fem_back
+    from spinerelease.contact.fem.back3d import _load_checkpoint
     from spinerelease.contact.fem.solid3d import CREASE_ONSET_STRETCH
 
     ((fine, layers),) = _meshes(specs[:1])
-    case = _state_case(margin_mm, tip_blend_mm, crease_blend_mm)
-    prob = build_fem_back(
-        case,
-        model="neo-hookean",
-        fine_mm=fine,
-        n_layers=layers,
-        contact_guess=solve_fast_back(case, nonlinear=True, load_n=1.0, tissue="column").contact,
-        apex_lines=True,
-        **TRUE_NORMAL_MODEL,
-    )
+    case, prob = _state_problem(fine, layers, margin_mm, tip_blend_mm, crease_blend_mm)
     named = _named_states(states)
     g = case.grid
     rows = []
@@ -623,19 +618,10 @@ def pile_up(
     from scipy.interpolate import griddata
     from scipy.optimize import brentq
 
-    from spinerelease.contact.fem.back3d import _load_checkpoint, build_fem_back
+    from spinerelease.contact.fem.back3d import _load_checkpoint
 
     ((fine, layers),) = _meshes(specs[:1])
-    case = _state_case(margin_mm, tip_blend_mm, crease_blend_mm)
-    prob = build_fem_back(
-        case,
-        model="neo-hookean",
-        fine_mm=fine,
-        n_layers=layers,
-        contact_guess=solve_fast_back(case, nonlinear=True, load_n=1.0, tissue="column").contact,
-        apex_lines=True,
-        **TRUE_NORMAL_MODEL,
-    )
+    case, prob = _state_problem(fine, layers, margin_mm, tip_blend_mm, crease_blend_mm)
     named = _named_states(states)
     g = case.grid
     XG, YG = g.mesh()

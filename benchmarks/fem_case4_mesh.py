@@ -536,7 +536,7 @@ def skin_stretch(
     the true-normal run (``--states``, folders joined by ``:``; files ``column_<load>N.npz``), inside the window
     and on its side walls (the rollers), with where the smallest sits; writes
     ``docs/figures/fem_case4_skin_stretch.json`` (stop 28)."""
-    from spinerelease.contact.fem.back3d import _load_checkpoint
+    from spinerelease.contact.fem.back3d import _load_checkpoint, nearest_cell
     from spinerelease.contact.fem.solid3d import CREASE_ONSET_STRETCH
 
     ((fine, layers),) = _meshes(specs[:1])
@@ -554,7 +554,7 @@ def skin_stretch(
         wall = np.zeros(small.shape, dtype=bool)
         wall[0, :] = wall[-1, :] = wall[:, -1] = True  # the side faces (x = 0 is the symmetry plane)
         k = np.unravel_index(np.argmin(np.where(wall, np.inf, small)), small.shape)
-        iy, ix = np.argmin(np.abs(g.y_mm - cur[1][k])), np.argmin(np.abs(g.x_mm - cur[0][k]))
+        iy, ix = nearest_cell(g, cur[0][k], cur[1][k])
         row = {
             "load_n": load,
             "state": path.name,
@@ -618,7 +618,7 @@ def pile_up(
     from scipy.interpolate import griddata
     from scipy.optimize import brentq
 
-    from spinerelease.contact.fem.back3d import _load_checkpoint
+    from spinerelease.contact.fem.back3d import _load_checkpoint, nearest_cell
 
     ((fine, layers),) = _meshes(specs[:1])
     case, prob = _state_problem(fine, layers, margin_mm, tip_blend_mm, crease_blend_mm)
@@ -659,8 +659,7 @@ def pile_up(
         rays = {}
         for name, (dx, dy) in PILE_UP_RAYS.items():
             r = np.arange(0.0, 31.0, 2.0)
-            iy = np.argmin(np.abs(g.y_mm[None] - (ay + dy * r)[:, None]), axis=1)
-            ix = np.argmin(np.abs(g.x_mm[None] - (ax + dx * r)[:, None]), axis=1)
+            iy, ix = nearest_cell(g, ax + dx * r, ay + dy * r)
             rays[name] = {
                 "r_mm": r.tolist(),
                 "tool_mm": tool[iy, ix].tolist(),

@@ -60,9 +60,28 @@ CASES = {
 }
 
 
-def fast_cone(load_n: float, layers: list[Layer]) -> dict:
+def fast_half_width_mm(tip_mm: float) -> float:
+    """Half width of the fast engine's grid for a peak of tip radius ``tip_mm``: 45 mm for the PSO-Spine's peak,
+    1.5 tip radii for a wide one (its contact reaches about 0.9 tip radii at a strain of 0.9). [mm]"""
+    return max(45.0, 1.5 * tip_mm)
+
+
+def fast_cone(load_n: float, layers: list[Layer], tip_mm: float = TIP_MM) -> dict:
     """The fast engine on one rounded cone (``compare.fast_rounded_cone``); two layers -> the two-layer model."""
-    return asdict(fast_rounded_cone(load_n, layers, tip_radius_mm=TIP_MM, flank_angle_deg=FLANK_DEG))
+    return asdict(
+        fast_rounded_cone(
+            load_n,
+            layers,
+            tip_radius_mm=tip_mm,
+            flank_angle_deg=FLANK_DEG,
+            half_width_mm=fast_half_width_mm(tip_mm),
+        )
+    )
+
+
+def stem(case: str, tip_mm: float = TIP_MM) -> str:
+    """File stem of a case's JSON: ``fem_deep_<case>``, with ``_tip<R>`` for a tip other than the PSO-Spine's."""
+    return f"fem_deep_{case}" + ("" if tip_mm == TIP_MM else f"_tip{tip_mm:g}")
 
 
 def run(
@@ -75,6 +94,7 @@ def run(
     max_approach: float = 0.98,
     min_step: float = 4e-3,
     max_newton: int = 25,
+    tip_mm: float = TIP_MM,
 ) -> None:
     layers = CASES[case]
     suffix = "_rezoned" if rezone else ""
@@ -83,9 +103,11 @@ def run(
     curve = indentation_curve(
         loads,
         layers,
-        tip_radius_mm=TIP_MM,
+        tip_radius_mm=tip_mm,
         flank_angle_deg=FLANK_DEG,
         fine_mm=fine,
+        # a wide tip's contact reaches beyond the default fine zone (1.2 tissue thicknesses)
+        fine_extent_mm=max(1.2 * sum(la.thickness_mm for la in layers), 20.0, 1.1 * tip_mm),
         log=lambda m: print(f"{time.time() - t0:6.0f} s  {m}", flush=True),
         rezone_distortion=REZONE_DISTORTION if rezone else None,
         tie_surface=rezone,
@@ -105,7 +127,7 @@ def run(
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for res in curve.results:
-        fa = fast_cone(res.force_n, layers)
+        fa = fast_cone(res.force_n, layers, tip_mm)
         fem = {
             "force_n": res.force_n,
             "approach_mm": res.approach_mm,
@@ -135,12 +157,18 @@ def run(
             flush=True,
         )
     # the fast engine beyond the FEM's reach, for the figure
-    beyond = [{"load_n": L, "fast": fast_cone(L, layers)} for L in LOADS_N if L > curve.reach_force_n]
+    beyond = [
+        {"load_n": L, "fast": fast_cone(L, layers, tip_mm)}
+        for L in (LOADS_N if tip_mm == TIP_MM else loads)
+        if L > curve.reach_force_n
+    ]
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"fem_deep_{case}{suffix}.json").write_text(
+    (out / f"{stem(case, tip_mm)}{suffix}.json").write_text(
         json.dumps(
             {
                 "case": case,
+                "tip_radius_mm": tip_mm,
+                "flank_angle_deg": FLANK_DEG,
                 "layers": [la.__dict__ for la in layers],
                 "fine_mm": fine,
                 "rezone_distortion": REZONE_DISTORTION if rezone else None,
@@ -218,17 +246,60 @@ def figure(out: Path) -> None:
     print("wrote", out / "fem_deep_indentation.png")
 
 
+def wide_figure(out: Path) -> None:
+    """``fem_deep_wide.png``: the fast engine's error in approach and in the 1 cm2 probe average against the FEM's
+    strain, for the wide tips (``fem_deep_<case>_tip<R>_rezoned.json``) beside the PSO-Spine's peak on the same
+    column (``fem_deep_column_rezoned.json``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = [out / "fem_deep_column_rezoned.json"] + sorted(out.glob("fem_deep_*_tip*_rezoned.json"))
+    files = [f for f in files if f.exists()]
+    if len(files) < 2:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for f in files:
+        data = json.loads(f.read_text())
+        tip = data.get("tip_radius_mm", TIP_MM)
+        rows = [r for r in data["rows"] if r["fem"]["strain"] > 0]
+        strain = np.array([r["fem"]["strain"] for r in rows])
+        tissue = {"column": "34.5 mm column", "outer": "fat over muscle"}.get(data["case"], data["case"])
+        thickness = sum(la["thickness_mm"] for la in data["layers"])
+        # crosses: the fast engine's tip column beyond the validated compression (flagged to the user)
+        beyond = np.array([r["fast"]["approach_mm"] > VALIDATED_COMPRESSION * thickness for r in rows])
+        for ax, key in ((axes[0], "approach_mm"), (axes[1], "probe_pressure_kpa")):
+            err = np.array([100 * (r["fast"][key] / r["fem"][key] - 1) for r in rows])
+            (line,) = ax.plot(strain[~beyond], err[~beyond], "o-", mfc="none", label=f"{tissue}, tip {tip:g} mm")
+            if beyond.any():
+                ax.plot(strain[beyond], err[beyond], "x", color=line.get_color())
+    for ax, what in zip(axes, ("approach", "1 cm2 probe average"), strict=True):
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_xlabel("FEM compressive strain under the tip [-]")
+        ax.set_ylabel(f"fast engine - FEM, {what} [%]")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[1].axhspan(-15, 15, color="0.9", zorder=0)
+    fig.suptitle("Wide rounded tips (held out) against the PSO-Spine's peak: fast engine vs rezoned FEM")
+    fig.tight_layout()
+    fig.savefig(out / "fem_deep_wide.png", dpi=120)
+    print("wrote", out / "fem_deep_wide.png")
+
+
 def refresh_fast(out: Path) -> None:
     """Recompute the fast engine's side of every stored case (after a change to the fast engine) and print the
     comparison; the FEM side is kept."""
-    for case, suffix in ((c, s) for c in CASES for s in ("", "_rezoned", "_film", "_real_load")):
-        f = out / f"fem_deep_{case}{suffix}.json"
+    files = [out / f"fem_deep_{c}{s}.json" for c in CASES for s in ("", "_rezoned", "_film", "_real_load")]
+    files += sorted(f for c in CASES for f in out.glob(f"fem_deep_{c}_tip*.json"))  # wide tips
+    for f in files:
         if not f.exists():
             continue
         data = json.loads(f.read_text())
-        print(f"case {case}{suffix} (FEM {data['fine_mm']} mm, reach {data['reach_force_n']:.2f} N)")
+        case, tip = data["case"], data.get("tip_radius_mm", TIP_MM)
+        print(f"{f.stem} (FEM {data['fine_mm']} mm, reach {data['reach_force_n']:.2f} N)")
         for row in data["rows"]:
-            row["fast"] = fast_cone(row["load_n"], CASES[case])
+            row["fast"] = fast_cone(row["load_n"], CASES[case], tip)
             fem, fa = row["fem"], row["fast"]
             print(
                 f"  {row['load_n']:6.2f} N: p {fa['peak_pressure_kpa']:.2f} vs {fem['peak_pressure_kpa']:.2f} kPa "
@@ -236,8 +307,9 @@ def refresh_fast(out: Path) -> None:
                 f"{100 * (fa['approach_mm'] / fem['approach_mm'] - 1):+.0f} %, area "
                 f"{100 * (fa['contact_area_mm2'] / fem['contact_area_mm2'] - 1):+.0f} %, strain {fem['strain']:.2f}"
             )
+        beyond = LOADS_N if tip == TIP_MM else [r["load_n"] for r in data["fast_beyond"]]
         data["fast_beyond"] = [
-            {"load_n": L, "fast": fast_cone(L, CASES[case])} for L in LOADS_N if L > data["reach_force_n"]
+            {"load_n": L, "fast": fast_cone(L, CASES[case], tip)} for L in beyond if L > data["reach_force_n"]
         ]
         f.write_text(json.dumps(data, indent=1))
 
@@ -246,6 +318,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", choices=sorted(CASES), default="outer")
     ap.add_argument("--fine", type=float, default=1.0, help="FEM element size in the contact zone [mm]")
+    ap.add_argument(
+        "--tip-radius",
+        type=float,
+        default=TIP_MM,
+        help="tip radius [mm] (default the PSO-Spine's; a wide one writes fem_deep_<case>_tip<R>*.json)",
+    )
     ap.add_argument("--out", type=Path, default=Path("docs/figures"))
     ap.add_argument("--figure", action="store_true", help="only draw the figure from the JSON files")
     ap.add_argument("--loads", type=float, nargs="+", help="loads to report [N] (default: 0.3 ... 56 N)")
@@ -265,6 +343,7 @@ def main() -> None:
         refresh_fast(args.out)
     elif args.figure:
         figure(args.out)
+        wide_figure(args.out)
     else:
         run(
             args.case,
@@ -275,6 +354,7 @@ def main() -> None:
             max_approach=args.max_approach,
             min_step=args.min_step,
             max_newton=args.max_newton,
+            tip_mm=args.tip_radius,
         )
 
 

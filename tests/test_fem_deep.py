@@ -1,5 +1,7 @@
 """Deep indentation with true-normal contact (spinerelease.contact.fem.deep)."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -130,6 +132,26 @@ def _reference_data() -> dict:
     return json.loads((Path(__file__).parent / "data" / "fem_deep_reference.json").read_text())
 
 
+@functools.cache
+def _fast_peak_cached(load_n: float, layers: tuple, tip_mm: float, flank_deg: float, half_width_mm: float):
+    from spinerelease.contact.fem.compare import fast_rounded_cone
+
+    return fast_rounded_cone(
+        load_n,
+        [Layer(*la) for la in layers],
+        tip_radius_mm=tip_mm,
+        flank_angle_deg=flank_deg,
+        half_width_mm=half_width_mm,
+    )
+
+
+def _fast_peak(load_n: float, layers: list[Layer], tip_mm: float, flank_deg: float, half_width_mm: float):
+    """The fast engine on one rounded peak (``compare.fast_rounded_cone``), solved once for the approach, peak
+    pressure and probe tests that share a point."""
+    key = tuple((la.name, la.thickness_mm, la.modulus_kpa) for la in layers)
+    return _fast_peak_cached(float(load_n), key, float(tip_mm), float(flank_deg), float(half_width_mm))
+
+
 def _deep_reference():
     for name, case in _reference_data()["cases"].items():
         layers = [Layer(n, t, e) for n, t, e in case["layers"]]
@@ -137,6 +159,8 @@ def _deep_reference():
         shape = {
             "tip_radius_mm": case.get("tip_radius_mm", TIP_MM),
             "flank_angle_deg": case.get("flank_angle_deg", 55.0),
+            # the fast engine's grid: wide enough for a wide tip's contact
+            "half_width_mm": case.get("half_width_mm", 45.0),
         }
         for row in case["rows"]:
             # a point the fast engine is known to miss is a strict expected failure (see _probe_reference)
@@ -149,11 +173,7 @@ def test_fast_engine_against_the_true_normal_fem(layers, row):
     """The fast engine's calibrated stiffening against the stored true-normal large-strain FEM (one PSO-Spine
     peak on 10, 20 and 33 mm of muscle and on fat over muscle; into the film, FEM strain up to 0.99, in the
     ``*_film`` cases; ``benchmarks/fem_deep_indentation.py``, docs/calibration.md)."""
-    from spinerelease.contact.fem.compare import fast_rounded_cone
-
-    fast = fast_rounded_cone(
-        row["load_n"], layers, tip_radius_mm=row["tip_radius_mm"], flank_angle_deg=row["flank_angle_deg"]
-    )
+    fast = _fast_peak(row["load_n"], layers, row["tip_radius_mm"], row["flank_angle_deg"], row["half_width_mm"])
     assert fast.force_n == pytest.approx(row["load_n"], rel=1e-3)
     assert fast.peak_pressure_kpa == pytest.approx(row["peak_pressure_kpa"], rel=0.15)
     assert fast.approach_mm == pytest.approx(row["approach_mm"], rel=0.10)
@@ -256,13 +276,12 @@ def _probe_reference():
 def test_probe_average_against_the_fem_into_the_film(layers, row):
     """The 1 cm^2 probe average, which the verdicts use, follows the FEM into the film regime (strain 0.99 on 33 mm
     of muscle, 0.98 on 10 mm), where the single-element maximum does not everywhere (docs/calibration.md)."""
-    from spinerelease.contact.fem.compare import fast_rounded_cone
-
-    fast = fast_rounded_cone(
+    fast = _fast_peak(
         row["load_n"],
         layers,
-        tip_radius_mm=row.get("tip_radius_mm", TIP_MM),
-        flank_angle_deg=row.get("flank_angle_deg", 55.0),
+        row.get("tip_radius_mm", TIP_MM),
+        row.get("flank_angle_deg", 55.0),
+        row.get("half_width_mm", 45.0),
     )
     assert fast.probe_pressure_kpa == pytest.approx(row["probe_kpa"], rel=0.15)
 

@@ -16,9 +16,11 @@ as it converges, against the fast engine at every load (series modulus / fat ove
 ``docs/figures/fem_case4_true_normal_{column,layered}.json`` after every load (``pip install .[fem-mkl]`` for
 faster solves; ``--checkpoint F`` resumes a long run, ``--states DIR`` keeps every load's state).
 ``remeasure`` / ``remeasure-layers``: the FEM metrics of those tables measured again from saved states
-(``--states DIR``). ``rezone-check``: the FEM's mesh error at saved states of the rezoned run: each rezoned
-onto the same layout and onto one with lines halved about the outer peaks, solved again at its load (stop 24;
-``--variants deep`` / ``refined-deep`` halve the element layers through the thickness, stop 25).
+(``--states DIR``); ``remeasure-states``: the same for the apex-line rezoned run's table from its states (folders
+joined by ``:``; stop 29, the peak zones by where the skin presses on the tool). ``rezone-check``: the FEM's
+mesh error at saved states of the rezoned run: each rezoned onto the same layout and onto one with lines
+halved about the outer peaks, solved again at its load (stop 24; ``--variants deep`` / ``refined-deep`` halve
+the element layers through the thickness, stop 25).
 ``margin-check``: the unrezoned true-normal run on the default window and on a wider one (``--margins``), to see
 whether the FEM's box with rollers on its sides stiffens it (stop 25; ``--rezone`` takes it into large strain,
 stop 27).
@@ -51,6 +53,8 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal 2.5x4           # about 1-2 hours
     /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal-layers 2.5x4    # about 1-2 hours
     /work/venv/bin/python benchmarks/fem_case4_mesh.py remeasure 2.5x4 --states DIR  # seconds per state
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py remeasure-states 2.5x4 --tip-blend 1 --crease-blend 1 \
+        --states DIR1:DIR2   # seconds per state
     /work/venv/bin/python benchmarks/fem_case4_mesh.py true-normal 2.5x4 --apex-lines --rezone --tip-blend 1 \
         --crease-blend 1 --max-cuts 4 --checkpoint F --states DIR --loads 40 42 44 ...
         # rezones when a halved step fails; with the C2 tool surface the rezoned mesh re-converges at 38 N (stop 22),
@@ -424,6 +428,46 @@ def remeasure(specs: list[str], material: str, states: str) -> None:
         rows[load]["remeasured"] = "stop 20: FEM metrics measured again from the saved state with the present code"
         print(f"{load:6.2f} N", _row(m), "|", _row(rows[load]["fast"], m), flush=True)
     out.write_text(json.dumps(data, indent=1, default=float))
+
+
+def remeasure_states(specs: list[str], table: str, states: str, tip_blend_mm: float, crease_blend_mm: float) -> None:
+    """Measure the FEM rows of a stored table of the apex-line true-normal run (``table``: file stem in
+    docs/figures, default ``fem_case4_true_normal_column_apex_rezoned``) again from its saved states (``--states``,
+    folders joined by ':'), with the present ``case_metrics_fem``; the per-peak forces measured before are kept
+    as ``peak_force_n_before``. Stop 29: the peak zones by where the skin now presses on the tool."""
+    from spinerelease.contact.fem.back3d import _load_checkpoint
+
+    ((fine, layers),) = _meshes(specs[:1])
+    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"{table}.json"
+    data = json.loads(out.read_text())
+    if data.get("mesh") != f"{fine}x{layers}":
+        raise SystemExit(f"the stored table is for mesh {data.get('mesh')}, not {fine}x{layers}")
+    case, prob = _state_problem(fine, layers, None, tip_blend_mm, crease_blend_mm)
+    fresh = {}
+    for load, path in _named_states(states):
+        _, state = _load_checkpoint(prob, path)
+        fresh[load] = case_metrics_fem(case, state.result(True))
+
+    def merge(data: dict) -> None:
+        for row in data["rows"]:
+            m = fresh.get(float(row["load_n"]))
+            if m is None:
+                continue
+            old = row["fem"]
+            for k in ("approach_mm", "force_n"):
+                if abs(m[k] - old[k]) > 1e-6 * max(1.0, abs(old[k])):
+                    raise SystemExit(f"{row['load_n']} N: {k} {m[k]} differs from the table's {old[k]}: another state")
+            row.setdefault("peak_force_n_before", old["peak_force_n"])
+            row["fem"] = m
+            row["remeasured"] = "stop 29: FEM metrics measured again from the saved state (peak zones on the tool)"
+            before = row["peak_force_n_before"]["centre"]
+            print(
+                f"{row['load_n']:6.2f} N centre {before:.3f} -> {m['peak_force_n']['centre']:.3f} N |",
+                _row(row["fast"], m),
+                flush=True,
+            )
+
+    _update_json(out, merge)
 
 
 def _halved_near(lines: np.ndarray, centres: np.ndarray, half_width_mm: float) -> np.ndarray:
@@ -1311,6 +1355,7 @@ if __name__ == "__main__":
             "block-check",
             "remeasure",
             "remeasure-layers",
+            "remeasure-states",
             "rezone-check",
             "margin-check",
             "trough-check",
@@ -1405,6 +1450,13 @@ if __name__ == "__main__":
         "block-check": block_check,
         "remeasure": lambda specs: remeasure(specs, "column", a.states),
         "remeasure-layers": lambda specs: remeasure(specs, "layered", a.states),
+        "remeasure-states": lambda specs: remeasure_states(
+            specs,
+            (a.tables or ["fem_case4_true_normal_column_apex_rezoned"])[0],
+            a.states,
+            a.tip_blend,
+            a.crease_blend,
+        ),
         "rezone-check": lambda specs: rezone_check(
             specs, a.states, a.loads, a.tip_blend, a.crease_blend, variants=a.variants
         ),

@@ -207,6 +207,30 @@ def test_case4_fem_balances(back_case_linear):
     assert fem["peak_force_n"]["upper left"] == pytest.approx(fem["peak_force_n"]["upper right"], rel=1e-12)
 
 
+def test_case4_peak_zones_follow_the_skin_on_the_tool(back_case_linear):
+    """Per-peak forces go by where each skin node presses on the tool: at large strain its current position (the
+    frictionless skin slides along the tool), for the small-strain model its reference position (where its
+    contact is taken); the spinous share by where its tissue came from. Skin moved bodily onto the centre apex
+    puts the whole load on the centre in a large-strain result, changes nothing in a small-strain one, and leaves
+    the spinous share as it was."""
+    import dataclasses
+
+    case, res, fem, _ = back_case_linear
+    assert res.extras["contact_point"] == "reference"
+    xy = np.asarray(res.extras["skin_xy_current_mm"])
+    centre = case.peak_xy_mm[case.peak_names.index("centre")]
+    moved = np.stack([np.full_like(xy[0], centre[0]), np.full_like(xy[1], centre[1])])
+    small = dataclasses.replace(res, extras={**res.extras, "skin_xy_current_mm": moved})
+    assert case_metrics_fem(case, small)["peak_force_n"] == fem["peak_force_n"]
+    large = dataclasses.replace(
+        res, model="neo-hookean", extras={**res.extras, "skin_xy_current_mm": moved, "contact_point": "normal"}
+    )
+    fem2 = case_metrics_fem(case, large, cauchy=False)
+    assert fem2["peak_force_n"]["centre"] == pytest.approx(60.0, rel=1e-9)
+    assert fem2["peak_force_n"]["upper left"] == 0.0
+    assert fem2["spinous_share"] == pytest.approx(fem["spinous_share"], rel=1e-12)
+
+
 def test_case4_side_peak_forces_within_target(back_case_linear):
     _, _, fem, fast = back_case_linear
     for name in ("upper left", "upper right", "lower left", "lower right"):

@@ -481,21 +481,28 @@ def case_metrics_fast(case: BackSlabCase, res) -> dict:
 def case_metrics_fem(case: BackSlabCase, res: Slab3DResult, *, cauchy: bool | None = None) -> dict:
     """The same quantities from a FEM result, from its nodal contact reactions (whole, mirrored slab).
 
-    Each skin node belongs to the nearest peak (as the fast engine's peak zones) and to the anatomical region of
-    the grid cell it lies in; nodes off the midline stand for themselves and their mirror image, nodes on it
-    (whose half-model reaction is half the full one) count twice. Peak pressure: Cauchy (per deformed area, on
-    the tool) for the large-strain model unless ``cauchy=False``, nominal for the linear model.
+    Each skin node's reaction goes to the peak nearest to where it presses on the tool (as the fast engine's peak
+    zones on the tool): its current position for the large-strain model (the frictionless skin slides along the
+    tool, by up to 2 mm on the back slab at 74 N, stop 29), its reference position for the small-strain model and
+    ``contact_point="reference"``, whose contact is taken there. Its region is that of the grid cell its tissue
+    came from (reference position: the force through the skin over the spinous processes). Nodes off the midline
+    stand for themselves and their mirror image, nodes on it (whose half-model reaction is half the full one)
+    count twice. Peak pressure: Cauchy (per deformed area, on the tool) for the large-strain model unless
+    ``cauchy=False``, nominal for the linear model.
     """
     from ...anatomy import REGIONS
 
     if not res.symmetric:
         raise InputError("case metrics expect the symmetric half-slab model")
     X, Y = res.extras["skin_xy_reference_mm"] if res.extras.get("rezoned") else np.meshgrid(res.x_mm, res.y_mm)
+    sliding = res.model != "linear" and res.extras.get("contact_point", "current") != "reference"
+    Xc, Yc = (np.asarray(a, dtype=float) for a in (res.extras.get("skin_xy_current_mm", (X, Y)) if sliding else (X, Y)))
     r = res.reaction_n
     peaks = case.peak_xy_mm
-    lab = _nearest_peak(X.ravel(), Y.ravel(), peaks).reshape(X.shape)
-    lab_m = _nearest_peak(-X.ravel(), Y.ravel(), peaks).reshape(X.shape)
     on_axis = np.isclose(X, 0.0)
+    Xc = np.where(on_axis, 0.0, Xc)  # on the symmetry plane (held there; rounding aside)
+    lab = _nearest_peak(Xc.ravel(), Yc.ravel(), peaks).reshape(X.shape)
+    lab_m = _nearest_peak(-Xc.ravel(), Yc.ravel(), peaks).reshape(X.shape)
     per = np.zeros(len(peaks) + 1)
     np.add.at(per, lab.ravel(), np.where(on_axis, 2 * r, r).ravel())
     np.add.at(per, lab_m.ravel(), np.where(on_axis, 0.0, r).ravel())

@@ -1439,6 +1439,8 @@ class SlabContact:
                 "skin_xy_current_mm": (self.xy_top + self.x[self.top_xy_dofs]).reshape(2, *shp),
                 "skin_xy_reference_mm": ref_xy.copy(),
                 "rezoned": self.rezoned,
+                # where a skin node meets the tool: its reference position (small strain) or its current one
+                "contact_point": "reference" if self.model_name == "linear" else self.contact_point,
             },
         )
 

@@ -483,7 +483,7 @@ def case_metrics_fem(case: BackSlabCase, res: Slab3DResult, *, cauchy: bool | No
 
     Each skin node's reaction goes to the peak nearest to where it presses on the tool (as the fast engine's peak
     zones on the tool): its current position for the large-strain model (the frictionless skin slides along the
-    tool, by up to 2 mm on the back slab at 74 N, stop 29), its reference position for the small-strain model and
+    tool, by up to 2 mm on the back slab at 74 N, stops 28-29), its reference position for the small-strain model and
     ``contact_point="reference"``, whose contact is taken there. Its region is that of the grid cell its tissue
     came from (reference position: the force through the skin over the spinous processes). Nodes off the midline
     stand for themselves and their mirror image, nodes on it (whose half-model reaction is half the full one)

@@ -318,8 +318,9 @@ def test_fast_engine_against_the_large_strain_3d_fem(large_strain_fast, row):
 @pytest.mark.xfail(
     strict=True,
     reason="the centre peak takes +19 % at 74 N (0.8 N on 4.3 N, the FEM's zones where its skin presses on the tool, "
-    "stop 29): +4 to +7 % at the FEM's approach, the rest the fast engine's 2 % extra approach; at the same approach the "
-    "FEM carries more on the peaks' flanks, as on a lone peak (docs/validation.md, stops 26, 28 and 29)",
+    "stop 29): +4 to +7 % at the FEM's approach, the rest the fast engine's 2 % extra approach; at the same "
+    "approach the fast engine puts more on the spinous ridge and the FEM more on the peaks' flanks "
+    "(docs/validation.md, stops 26, 28 and 29)",
 )
 def test_centre_peak_at_large_strain(large_strain_fast):
     """The centre peak, over the spinous ridge, within the issue's 5 % at the top of the checked range (74 N)."""

@@ -390,6 +390,29 @@ def true_normal(
         print(f"stopped: no convergence at {steps[-1][0]} N (highest load {rows[-1]['load_n'] if rows else 0} N)")
 
 
+def _stored_table(stem: str, fine: float, layers: int) -> tuple[Path, dict]:
+    """A stored table in docs/figures (``<stem>.json``) and its data, checked to be of the mesh asked for."""
+    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"{stem}.json"
+    data = json.loads(out.read_text())
+    if data.get("mesh") != f"{fine}x{layers}":
+        raise SystemExit(f"the stored table is for mesh {data.get('mesh')}, not {fine}x{layers}")
+    return out, data
+
+
+def _take_remeasured(row: dict, m: dict, note: str, source: str, *, keep_before: bool = False) -> None:
+    """Put FEM metrics ``m`` measured again from the saved state ``source`` into a stored table's ``row``, once
+    the state is shown to be the row's own (same approach and force); ``keep_before``: keep the per-peak forces
+    measured before as ``peak_force_n_before`` (the first time)."""
+    old = row["fem"]
+    for k in ("approach_mm", "force_n"):
+        if abs(m[k] - old[k]) > 1e-6 * max(1.0, abs(old[k])):
+            raise SystemExit(f"{source}: {k} {m[k]} differs from the table's {old[k]}: another state")
+    if keep_before:
+        row.setdefault("peak_force_n_before", old["peak_force_n"])
+    row["fem"] = m
+    row["remeasured"] = note
+
+
 def remeasure(specs: list[str], material: str, states: str) -> None:
     """Measure the FEM rows of the stored true-normal table again from saved solver states (``--states``, files
     ``<material>_<load>N.npz`` from a run with ``--states``, or checkpoints): every FEM metric is recomputed with
@@ -400,10 +423,7 @@ def remeasure(specs: list[str], material: str, states: str) -> None:
     ((fine, layers),) = _meshes(specs[:1])
     case = back_slab_case()
     tissue = "column" if material == "column" else "layers"
-    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"fem_case4_true_normal_{material}.json"
-    data = json.loads(out.read_text())
-    if data.get("mesh") != f"{fine}x{layers}":
-        raise SystemExit(f"the stored table is for mesh {data.get('mesh')}, not {fine}x{layers}")
+    out, data = _stored_table(f"fem_case4_true_normal_{material}", fine, layers)
     prob = build_fem_back(
         case,
         model="neo-hookean",
@@ -420,12 +440,8 @@ def remeasure(specs: list[str], material: str, states: str) -> None:
             print(f"{path.name}: {load} N is not in the table")
             continue
         m = case_metrics_fem(case, state.result(True))
-        old = rows[load]["fem"]
-        for k in ("approach_mm", "force_n"):
-            if abs(m[k] - old[k]) > 1e-6 * max(1.0, abs(old[k])):
-                raise SystemExit(f"{path.name}: {k} {m[k]} differs from the table's {old[k]}: another state")
-        rows[load]["fem"] = m
-        rows[load]["remeasured"] = "stop 20: FEM metrics measured again from the saved state with the present code"
+        note = "stop 20: FEM metrics measured again from the saved state with the present code"
+        _take_remeasured(rows[load], m, note, path.name)
         print(f"{load:6.2f} N", _row(m), "|", _row(rows[load]["fast"], m), flush=True)
     out.write_text(json.dumps(data, indent=1, default=float))
 
@@ -438,28 +454,20 @@ def remeasure_states(specs: list[str], table: str, states: str, tip_blend_mm: fl
     from spinerelease.contact.fem.back3d import _load_checkpoint
 
     ((fine, layers),) = _meshes(specs[:1])
-    out = Path(__file__).resolve().parents[1] / "docs" / "figures" / f"{table}.json"
-    data = json.loads(out.read_text())
-    if data.get("mesh") != f"{fine}x{layers}":
-        raise SystemExit(f"the stored table is for mesh {data.get('mesh')}, not {fine}x{layers}")
+    out, _ = _stored_table(table, fine, layers)
     case, prob = _state_problem(fine, layers, None, tip_blend_mm, crease_blend_mm)
     fresh = {}
     for load, path in _named_states(states):
         _, state = _load_checkpoint(prob, path)
-        fresh[load] = case_metrics_fem(case, state.result(True))
+        fresh[load] = (case_metrics_fem(case, state.result(True)), path.name)
+    note = "stop 29: FEM metrics measured again from the saved state (peak zones on the tool)"
 
     def merge(data: dict) -> None:
         for row in data["rows"]:
-            m = fresh.get(float(row["load_n"]))
-            if m is None:
+            if float(row["load_n"]) not in fresh:
                 continue
-            old = row["fem"]
-            for k in ("approach_mm", "force_n"):
-                if abs(m[k] - old[k]) > 1e-6 * max(1.0, abs(old[k])):
-                    raise SystemExit(f"{row['load_n']} N: {k} {m[k]} differs from the table's {old[k]}: another state")
-            row.setdefault("peak_force_n_before", old["peak_force_n"])
-            row["fem"] = m
-            row["remeasured"] = "stop 29: FEM metrics measured again from the saved state (peak zones on the tool)"
+            m, source = fresh[float(row["load_n"])]
+            _take_remeasured(row, m, note, source, keep_before=True)
             before = row["peak_force_n_before"]["centre"]
             print(
                 f"{row['load_n']:6.2f} N centre {before:.3f} -> {m['peak_force_n']['centre']:.3f} N |",

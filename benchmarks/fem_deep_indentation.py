@@ -43,7 +43,7 @@ import numpy as np
 from spinerelease import params
 from spinerelease.contact.fem import Layer
 from spinerelease.contact.fem.compare import axisymmetric_probe_pressure_kpa, fast_rounded_cone
-from spinerelease.contact.fem.deep import indentation_curve
+from spinerelease.contact.fem.deep import default_fine_extent_mm, indentation_curve
 from spinerelease.workflow import VALIDATED_COMPRESSION
 
 TIP_MM = float(params.load("tools").value("pso_spine_tip_radius"))
@@ -106,8 +106,8 @@ def run(
         tip_radius_mm=tip_mm,
         flank_angle_deg=FLANK_DEG,
         fine_mm=fine,
-        # a wide tip's contact reaches beyond the default fine zone (1.2 tissue thicknesses)
-        fine_extent_mm=max(1.2 * sum(la.thickness_mm for la in layers), 20.0, 1.1 * tip_mm),
+        # a wide tip's contact reaches beyond the default fine zone
+        fine_extent_mm=max(default_fine_extent_mm(sum(la.thickness_mm for la in layers)), 1.1 * tip_mm),
         log=lambda m: print(f"{time.time() - t0:6.0f} s  {m}", flush=True),
         rezone_distortion=REZONE_DISTORTION if rezone else None,
         tie_surface=rezone,

@@ -496,7 +496,7 @@ def case_metrics_fem(case: BackSlabCase, res: Slab3DResult, *, cauchy: bool | No
         raise InputError("case metrics expect the symmetric half-slab model")
     X, Y = res.extras["skin_xy_reference_mm"] if res.extras.get("rezoned") else np.meshgrid(res.x_mm, res.y_mm)
     sliding = res.model != "linear" and res.extras.get("contact_point", "current") != "reference"
-    Xc, Yc = (np.asarray(a, dtype=float) for a in (res.extras.get("skin_xy_current_mm", (X, Y)) if sliding else (X, Y)))
+    Xc, Yc = np.asarray(res.extras["skin_xy_current_mm"], dtype=float) if sliding else (X, Y)
     r = res.reaction_n
     peaks = case.peak_xy_mm
     on_axis = np.isclose(X, 0.0)

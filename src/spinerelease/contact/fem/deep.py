@@ -55,6 +55,12 @@ from .axisym import AxisymmetricContact, FemResult, Layer, _Diverged, _IllinoisB
 _MAX_HALVINGS = 6
 
 
+def default_fine_extent_mm(thickness_mm: float) -> float:
+    """Radial extent of :func:`indentation_curve`'s fine mesh zone when none is given: 1.2 tissue thicknesses,
+    at least 20 mm. [mm]"""
+    return max(1.2 * float(thickness_mm), 20.0)
+
+
 def rounded_cone_profile(
     r_mm: np.ndarray, tip_radius_mm: float, flank_angle_deg: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -522,7 +528,8 @@ def indentation_curve(
     fine_mm : float
         Element size in the contact zone. [mm]
     fine_extent_mm : float, optional
-        Radial extent of the fine zone (default: 1.2 x the tissue thickness, at least 20 mm). [mm]
+        Radial extent of the fine zone (default :func:`default_fine_extent_mm`: 1.2 x the tissue thickness, at least
+        20 mm). [mm]
     growth : float
         Element growth factor outside the fine zone. [-]
     load_tol : float
@@ -572,7 +579,7 @@ def indentation_curve(
     check_positive("element size", fine_mm, "mm")
     check_range("deepest approach", max_approach_fraction, 0.1, 0.999, "of the tissue thickness")
     radius = domain_radius_mm if domain_radius_mm is not None else max(5.0 * H, 120.0)
-    extent = fine_extent_mm if fine_extent_mm is not None else max(1.2 * H, 20.0)
+    extent = fine_extent_mm if fine_extent_mm is not None else default_fine_extent_mm(H)
     prob = NormalContact(
         layers,
         tip_radius_mm,

@@ -414,10 +414,11 @@ def _take_remeasured(row: dict, m: dict, note: str, source: str, *, keep_before:
 
 
 def remeasure(specs: list[str], material: str, states: str) -> None:
-    """Measure the FEM rows of the stored true-normal table again from saved solver states (``--states``, files
-    ``<material>_<load>N.npz`` from a run with ``--states``, or checkpoints): every FEM metric is recomputed with
-    the present code (e.g. the probe integrated over the skin's Q2 field since stop 20) and the row says so. Rows
-    without a state are left as they are."""
+    """Measure the FEM rows of the stored true-normal table again from saved solver states (``--states``, folders
+    joined by ``:``, files ``<material>_<load>N.npz`` from a run with ``--states``, or checkpoints): every FEM
+    metric is recomputed with the present code (e.g. the probe integrated over the skin's Q2 field since stop 20)
+    and the row says so. Rows without a state are left as they are; the table is written under its lock
+    (``_update_json``), so rows another run changed meanwhile are kept."""
     from spinerelease.contact.fem.back3d import _load_checkpoint, build_fem_back
 
     ((fine, layers),) = _meshes(specs[:1])
@@ -433,17 +434,24 @@ def remeasure(specs: list[str], material: str, states: str) -> None:
         contact_guess=solve_fast_back(case, nonlinear=True, load_n=1.0, tissue=tissue).contact,
         **TRUE_NORMAL_MODEL,
     )
-    rows = {float(r["load_n"]): r for r in data["rows"]}
-    for path in sorted(Path(states).glob(f"{material}_*N.npz")):
+    in_table = {float(r["load_n"]) for r in data["rows"]}
+    fresh = {}
+    for _, path in _named_states(states, material):
         load, state = _load_checkpoint(prob, path)
-        if load not in rows:
+        if load not in in_table:
             print(f"{path.name}: {load} N is not in the table")
             continue
-        m = case_metrics_fem(case, state.result(True))
-        note = "stop 20: FEM metrics measured again from the saved state with the present code"
-        _take_remeasured(rows[load], m, note, path.name)
-        print(f"{load:6.2f} N", _row(m), "|", _row(rows[load]["fast"], m), flush=True)
-    out.write_text(json.dumps(data, indent=1, default=float))
+        fresh[load] = (case_metrics_fem(case, state.result(True)), path.name)
+    note = "stop 20: FEM metrics measured again from the saved state with the present code"
+
+    def merge(data: dict) -> None:
+        for row in data["rows"]:
+            if float(row["load_n"]) in fresh:
+                m, source = fresh[float(row["load_n"])]
+                _take_remeasured(row, m, note, source)
+                print(f"{row['load_n']:6.2f} N", _row(m), "|", _row(row["fast"], m), flush=True)
+
+    _update_json(out, merge)
 
 
 def remeasure_states(specs: list[str], table: str, states: str, tip_blend_mm: float, crease_blend_mm: float) -> None:
@@ -508,7 +516,6 @@ def rezone_check(
     ((fine, layers),) = _meshes(specs[:1])
     case, prob = _state_problem(fine, layers, None, tip_blend_mm, crease_blend_mm)
     out = Path(__file__).resolve().parents[1] / "docs" / "figures" / "fem_case4_rezone_check.json"
-    rows = json.loads(out.read_text())["rows"] if out.exists() else []
     outer = np.array([name != "centre" for name in case.peak_names])
     cx, cy = np.unique(np.abs(case.peak_xy_mm[outer, 0])), np.unique(case.peak_xy_mm[outer, 1])
     named = _named_states(states)
@@ -516,9 +523,7 @@ def rezone_check(
         if loads and named_load not in loads:
             continue  # (by the file's name: loading a state builds its mesh)
         load, old = _load_checkpoint(prob, path)
-        kept = [r for r in rows if r["load_n"] == load and r["mesh"] == f"{fine}x{layers}" and r["state"] == path.name]
-        row = dict(kept[0]) if kept else {}
-        row.update(load_n=load, mesh=f"{fine}x{layers}", state=path.name, old=case_metrics_fem(case, old.result(True)))
+        row = dict(load_n=load, mesh=f"{fine}x{layers}", state=path.name, old=case_metrics_fem(case, old.result(True)))
         row["old"]["dofs"] = old.n
         row["fast"] = case_metrics_fast(case, solve_fast_back(case, nonlinear=True, load_n=load, tissue="column"))
         x, y, fr = old.layout
@@ -547,8 +552,20 @@ def rezone_check(
         print(f"{load:6.2f} N old      {old.n} dofs", _row(row["old"]), flush=True)
         best = next((row[k] for k in ("refined-deep", "refined", "deep") if k in row), row["old"])
         print(f"{load:6.2f} N fast    ", _row(row["fast"], best), flush=True)
-        rows[:] = sorted([r for r in rows if r["load_n"] != load] + [row], key=lambda r: r["load_n"])
-        out.write_text(json.dumps({"half_width_mm": half_width_mm, "rows": rows}, indent=1, default=float))
+
+        def merge(data: dict, row=row, tried=tuple(variants or ("same", "refined"))) -> None:
+            """Under the table's lock: the row of this load, mesh and state takes the variants tried now (one that
+            failed is dropped) and keeps the others (another run's meanwhile included); other loads' rows are
+            left as they are."""
+            rows = data.setdefault("rows", [])
+            key = (row["load_n"], row["mesh"], row["state"])
+            same = [r for r in rows if (r["load_n"], r["mesh"], r["state"]) == key]
+            merged = {k: v for k, v in (same[0] if same else {}).items() if k not in tried}
+            merged.update(row)
+            rows[:] = sorted([r for r in rows if r["load_n"] != row["load_n"]] + [merged], key=lambda r: r["load_n"])
+            data["half_width_mm"] = half_width_mm
+
+        _update_json(out, merge)
 
 
 def _state_problem(fine: float, layers: int, margin_mm: float | None, tip_blend_mm: float, crease_blend_mm: float):
@@ -570,12 +587,12 @@ def _state_problem(fine: float, layers: int, margin_mm: float | None, tip_blend_
     return case, prob
 
 
-def _named_states(states: str) -> list[tuple[float, Path]]:
-    """The saved states ``column_<load>N.npz`` in the folders ``states`` (joined by ``:``), by load; of two with
-    the same load the one in the earlier folder."""
+def _named_states(states: str, material: str = "column") -> list[tuple[float, Path]]:
+    """The saved states ``<material>_<load>N.npz`` in the folders ``states`` (joined by ``:``), by load; of two
+    with the same load the one in the earlier folder."""
     named: dict[float, Path] = {}
     for folder in states.split(os.pathsep):
-        for q in sorted(Path(folder).glob("column_*N.npz")):
+        for q in sorted(Path(folder).glob(f"{material}_*N.npz")):
             named.setdefault(float(q.stem.split("_")[1][:-1]), q)
     return sorted(named.items())
 

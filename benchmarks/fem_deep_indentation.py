@@ -42,12 +42,25 @@ import numpy as np
 
 from spinerelease import params
 from spinerelease.contact.fem import Layer
-from spinerelease.contact.fem.compare import axisymmetric_probe_pressure_kpa, fast_rounded_cone
+from spinerelease.contact.fem.compare import (
+    axisymmetric_probe_pressure_kpa,
+    fast_cylinder,
+    fast_rounded_cone,
+    plane_strain_probe_pressure_kpa,
+)
 from spinerelease.contact.fem.deep import default_fine_extent_mm, indentation_curve
 from spinerelease.workflow import VALIDATED_COMPRESSION
 
 TIP_MM = float(params.load("tools").value("pso_spine_tip_radius"))
 FLANK_DEG = 55.0  # spinerelease.tools.builtin.pso_spine default
+#: ``--roller``: the foam roller (spinerelease.tools.builtin.foam_roller), a cylinder across the back
+ROLLER_RADIUS_MM = 0.5 * float(params.load("tools").value("foam_roller_diameter"))
+ROLLER_LENGTH_MM = float(params.load("tools").value("foam_roller_length"))
+#: the FEM's profile of the roller: the cap of the rounded cone covers |x| <= R sin(80 deg) = 0.985 R, beyond
+#: which the cylinder's own slope is steeper than 80 degrees and no skin reaches
+ROLLER_FLANK_DEG = 80.0
+#: ``--roller`` line loads [N/mm]
+ROLLER_LOADS = [0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.3, 1.6, 2.0, 2.5, 3.0]
 LOADS_N = [0.3, 1.0, 3.0, 6.0, 10.0, 15.0, 20.0, 30.0, 45.0, 56.0]
 #: ``--rezone``: rezone where an element's principal stretch ratio since its layout exceeds this
 REZONE_DISTORTION = 3.0
@@ -79,8 +92,16 @@ def fast_cone(load_n: float, layers: list[Layer], tip_mm: float = TIP_MM) -> dic
     )
 
 
-def stem(case: str, tip_mm: float = TIP_MM) -> str:
-    """File stem of a case's JSON: ``fem_deep_<case>``, with ``_tip<R>`` for a tip other than the PSO-Spine's."""
+def fast_roller(line_load_n_per_mm: float, layers: list[Layer]) -> dict:
+    """The fast engine on the foam roller (``compare.fast_cylinder``), read on its mid-section (per mm)."""
+    return asdict(fast_cylinder(line_load_n_per_mm, layers, radius_mm=ROLLER_RADIUS_MM, length_mm=ROLLER_LENGTH_MM))
+
+
+def stem(case: str, tip_mm: float = TIP_MM, roller: bool = False) -> str:
+    """File stem of a case's JSON: ``fem_deep_<case>``, with ``_tip<R>`` for a tip other than the PSO-Spine's,
+    ``_roller`` for the foam roller's plane-strain section."""
+    if roller:
+        return f"fem_deep_{case}_roller"
     return f"fem_deep_{case}" + ("" if tip_mm == TIP_MM else f"_tip{tip_mm:g}")
 
 
@@ -95,16 +116,31 @@ def run(
     min_step: float = 4e-3,
     max_newton: int = 25,
     tip_mm: float = TIP_MM,
+    roller: bool = False,
 ) -> None:
+    """One case by the FEM and the fast engine; ``roller``: the foam roller's cross-section in plane strain
+    (loads per mm of length, areas as contact widths [mm])."""
     layers = CASES[case]
     suffix = "_rezoned" if rezone else ""
-    loads = LOADS_N if loads is None else loads
+    if roller:
+        tip_mm, flank = ROLLER_RADIUS_MM, ROLLER_FLANK_DEG
+        loads = ROLLER_LOADS if loads is None else loads
+    else:
+        flank = FLANK_DEG
+        loads = LOADS_N if loads is None else loads
+    geometry = "plane-strain" if roller else "axisymmetric"
+    probe_of = plane_strain_probe_pressure_kpa if roller else axisymmetric_probe_pressure_kpa
+
+    def fast(load: float) -> dict:
+        return fast_roller(load, layers) if roller else fast_cone(load, layers, tip_mm)
+
     t0 = time.time()
     curve = indentation_curve(
         loads,
         layers,
         tip_radius_mm=tip_mm,
-        flank_angle_deg=FLANK_DEG,
+        flank_angle_deg=flank,
+        geometry=geometry,
         fine_mm=fine,
         # a wide tip's contact reaches beyond the default fine zone
         fine_extent_mm=max(default_fine_extent_mm(sum(la.thickness_mm for la in layers)), 1.1 * tip_mm),
@@ -127,7 +163,7 @@ def run(
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for res in curve.results:
-        fa = fast_cone(res.force_n, layers, tip_mm)
+        fa = fast(res.force_n)
         fem = {
             "force_n": res.force_n,
             "approach_mm": res.approach_mm,
@@ -141,7 +177,7 @@ def run(
             "converged": res.converged,
             "load_error": res.load_error,
             "peak_radius_mm": float(res.r_current_mm[int(np.argmax(res.true_pressure_kpa))]),
-            "probe_pressure_kpa": axisymmetric_probe_pressure_kpa(res.r_current_mm, res.true_pressure_kpa),
+            "probe_pressure_kpa": probe_of(res.r_current_mm, res.true_pressure_kpa),
         }
         rows.append({"load_n": res.force_n, "fem": fem, "fast": fa})
 
@@ -158,17 +194,17 @@ def run(
         )
     # the fast engine beyond the FEM's reach, for the figure
     beyond = [
-        {"load_n": L, "fast": fast_cone(L, layers, tip_mm)}
-        for L in (LOADS_N if tip_mm == TIP_MM else loads)
-        if L > curve.reach_force_n
+        {"load_n": L, "fast": fast(L)} for L in (LOADS_N if tip_mm == TIP_MM else loads) if L > curve.reach_force_n
     ]
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem(case, tip_mm)}{suffix}.json").write_text(
+    (out / f"{stem(case, tip_mm, roller)}{suffix}.json").write_text(
         json.dumps(
             {
                 "case": case,
+                "geometry": geometry,
+                "roller_length_mm": ROLLER_LENGTH_MM if roller else None,
                 "tip_radius_mm": tip_mm,
-                "flank_angle_deg": FLANK_DEG,
+                "flank_angle_deg": flank,
                 "layers": [la.__dict__ for la in layers],
                 "fine_mm": fine,
                 "rezone_distortion": REZONE_DISTORTION if rezone else None,
@@ -292,14 +328,20 @@ def refresh_fast(out: Path) -> None:
     comparison; the FEM side is kept."""
     files = [out / f"fem_deep_{c}{s}.json" for c in CASES for s in ("", "_rezoned", "_film", "_real_load")]
     files += sorted(f for c in CASES for f in out.glob(f"fem_deep_{c}_tip*.json"))  # wide tips
+    files += sorted(f for c in CASES for f in out.glob(f"fem_deep_{c}_roller*.json"))  # the foam roller
     for f in files:
         if not f.exists():
             continue
         data = json.loads(f.read_text())
         case, tip = data["case"], data.get("tip_radius_mm", TIP_MM)
+        roller = data.get("geometry") == "plane-strain"
+
+        def fast(load: float, case=case, tip=tip, roller=roller) -> dict:
+            return fast_roller(load, CASES[case]) if roller else fast_cone(load, CASES[case], tip)
+
         print(f"{f.stem} (FEM {data['fine_mm']} mm, reach {data['reach_force_n']:.2f} N)")
         for row in data["rows"]:
-            row["fast"] = fast_cone(row["load_n"], CASES[case], tip)
+            row["fast"] = fast(row["load_n"])
             fem, fa = row["fem"], row["fast"]
             print(
                 f"  {row['load_n']:6.2f} N: p {fa['peak_pressure_kpa']:.2f} vs {fem['peak_pressure_kpa']:.2f} kPa "
@@ -308,9 +350,7 @@ def refresh_fast(out: Path) -> None:
                 f"{100 * (fa['contact_area_mm2'] / fem['contact_area_mm2'] - 1):+.0f} %, strain {fem['strain']:.2f}"
             )
         beyond = LOADS_N if tip == TIP_MM else [r["load_n"] for r in data["fast_beyond"]]
-        data["fast_beyond"] = [
-            {"load_n": L, "fast": fast_cone(L, CASES[case], tip)} for L in beyond if L > data["reach_force_n"]
-        ]
+        data["fast_beyond"] = [{"load_n": L, "fast": fast(L)} for L in beyond if L > data["reach_force_n"]]
         f.write_text(json.dumps(data, indent=1))
 
 
@@ -332,6 +372,11 @@ def main() -> None:
         "--rezone",
         action="store_true",
         help="rezone onto the deformed tissue and tie the skin's midside nodes (writes fem_deep_<case>_rezoned.json)",
+    )
+    ap.add_argument(
+        "--roller",
+        action="store_true",
+        help="the foam roller's cross-section in plane strain, loads per mm (writes fem_deep_<case>_roller*.json)",
     )
     ap.add_argument("--max-newton", type=int, default=25, help="most Newton iterations of one solve")
     ap.add_argument("--min-step", type=float, default=4e-3, help="smallest approach step, fraction of thickness")
@@ -355,6 +400,7 @@ def main() -> None:
             min_step=args.min_step,
             max_newton=args.max_newton,
             tip_mm=args.tip_radius,
+            roller=args.roller,
         )
 
 

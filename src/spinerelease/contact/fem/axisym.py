@@ -41,6 +41,11 @@ from ...errors import InputError, check_positive, check_range
 #: Material models of :func:`solve_axisymmetric`.
 MODELS = ("linear", "neo-hookean")
 
+#: Geometries of the (r, z) model: a body of revolution about the axis ``r = 0``, or a cross-section in plane
+#: strain (``r`` read as x across a long tool such as a foam roller, ``r = 0`` a plane of symmetry; forces per mm
+#: of length).
+GEOMETRIES = ("axisymmetric", "plane-strain")
+
 #: Most triangles of an axisymmetric mesh (P2-P1: about 4.5 unknowns per triangle; the sparse LU of 200000
 #: triangles needs about 2 GB).
 MAX_TRIANGLES = 200_000
@@ -81,7 +86,8 @@ class FemResult:
     approach_mm : float
         Rigid approach of the sphere from first touch (indentation depth). [mm]
     force_n : float
-        Total contact force (sum of the nodal reactions). [N]
+        Total contact force (sum of the nodal reactions); per mm of length in plane strain
+        (``extras["geometry"]``). [N, or N/mm]
     contact_radius_mm : float
         Radius of the contact circle (midway between the outermost active and innermost free node). [mm]
     bone_force_n : float
@@ -129,9 +135,16 @@ class FemResult:
         return float(self.pressure_kpa.max())
 
     @property
+    def plane_strain(self) -> bool:
+        """The result is a plane-strain cross-section (forces per mm of length, areas per mm: widths)."""
+        return self.extras.get("geometry") == "plane-strain"
+
+    @property
     def contact_area_mm2(self) -> float:
-        """Contact area ``pi a^2`` (undeformed surface). [mm^2]"""
-        return float(np.pi * self.contact_radius_mm**2)
+        """Contact area ``pi a^2`` (undeformed surface); in plane strain the contact width ``2 a`` (area per mm of
+        length). [mm^2, or mm]"""
+        a = self.contact_radius_mm
+        return float(2.0 * a if self.plane_strain else np.pi * a**2)
 
     @property
     def true_peak_pressure_kpa(self) -> float:
@@ -140,8 +153,10 @@ class FemResult:
 
     @property
     def contact_area_current_mm2(self) -> float:
-        """Contact area on the deformed surface, ``pi a_current^2`` (the tool area in contact). [mm^2]"""
-        return float(np.pi * self.contact_radius_current_mm**2)
+        """Contact area on the deformed surface, ``pi a_current^2`` (the tool area in contact); in plane strain
+        the width ``2 a_current``. [mm^2, or mm]"""
+        a = self.contact_radius_current_mm
+        return float(2.0 * a if self.plane_strain else np.pi * a**2)
 
 
 def lame_from_young(modulus_kpa: float, poisson: float) -> tuple[float, float]:
@@ -154,11 +169,13 @@ def lame_from_young(modulus_kpa: float, poisson: float) -> tuple[float, float]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _grad3(value: np.ndarray, grad: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """3x3 displacement gradient of an axisymmetric field (components r, z, theta)."""
+def _grad3(value: np.ndarray, grad: np.ndarray, r: np.ndarray, axisymmetric: bool = True) -> np.ndarray:
+    """3x3 displacement gradient of an axisymmetric field (components r, z, theta), or of a plane-strain field
+    (components x, z, y; no out-of-plane strain) with ``axisymmetric=False``."""
     g = np.zeros((3, 3) + r.shape)
     g[:2, :2] = grad
-    g[2, 2] = value[0] / r
+    if axisymmetric:
+        g[2, 2] = value[0] / r
     return g
 
 
@@ -193,15 +210,23 @@ def _material(z: np.ndarray, tops: np.ndarray, mus: np.ndarray, kappas: np.ndarr
 
 
 class _Model:
-    """Assembly of residual and tangent of the mixed u-p axisymmetric problem."""
+    """Assembly of residual and tangent of the mixed u-p problem (axisymmetric, or plane strain per mm of length)."""
 
     def __init__(
-        self, mesh, layers: list[Layer], poisson: float, model: str, intorder: int = 4, W: np.ndarray | None = None
+        self,
+        mesh,
+        layers: list[Layer],
+        poisson: float,
+        model: str,
+        intorder: int = 4,
+        W: np.ndarray | None = None,
+        geometry: str = "axisymmetric",
     ) -> None:
         from skfem import Basis, ElementTriP1, ElementTriP2, ElementVector
 
         self.mesh = mesh
         self.model = model
+        self.axisymmetric = geometry == "axisymmetric"
         #: reference position minus mesh position of every P2 node (None: the mesh is the reference; a rezoned
         #: mesh is laid out in a deformed configuration and carries the map back to the reference)
         self.W = W
@@ -230,7 +255,10 @@ class _Model:
         from skfem import BilinearForm, LinearForm, asm
 
         tops, mus, kappas = self.tops, self.mus, self.kappas
-        two_pi = 2 * np.pi
+        axi = self.axisymmetric
+        # volume weight: 2 pi r per unit (r, z) area about the axis; in plane strain 2 (the mesh is the half x >= 0
+        # of a section symmetric about x = 0, per mm of length), so forces are those of the whole section
+        two_pi = 2 * np.pi if axi else 2.0
 
         rezoned = self.W is not None
 
@@ -239,7 +267,7 @@ class _Model:
             volume ratio and the reference height (for the layer)."""
             if not rezoned:
                 return None, 1.0, w.x[1]
-            G = _grad3(np.asarray(w["w0"]), w["w0"].grad, w.x[0])  # d(X - x~)/dx~
+            G = _grad3(np.asarray(w["w0"]), w["w0"].grad, w.x[0], axi)  # d(X - x~)/dx~
             G[0, 0] += 1
             G[1, 1] += 1
             G[2, 2] += 1
@@ -247,13 +275,13 @@ class _Model:
             return _inv3(G), detG, w.x[1] + np.asarray(w["w0"])[1]
 
         def grad(v, r, Fp):
-            g = _grad3(np.asarray(v), v.grad, r)
+            g = _grad3(np.asarray(v), v.grad, r, axi)
             return g if Fp is None else _mm(g, Fp)
 
         def state(w):
             r = w.x[0]
             Fp, detG, z_ref = prior(w)
-            F = _grad3(np.asarray(w["u0"]), w["u0"].grad, r)
+            F = _grad3(np.asarray(w["u0"]), w["u0"].grad, r, axi)
             F[0, 0] += 1
             F[1, 1] += 1
             F[2, 2] += 1
@@ -263,7 +291,7 @@ class _Model:
             FiT = np.swapaxes(Fi, 0, 1)
             J = (F[0, 0] * F[1, 1] - F[0, 1] * F[1, 0]) * F[2, 2]
             mu, kap = _material(z_ref, tops, mus, kappas)
-            return r * detG, F, FiT, J, mu, kap, Fp, r
+            return (r if axi else 1.0) * detG, F, FiT, J, mu, kap, Fp, r
 
         @BilinearForm
         def k_uu(du, v, w):
@@ -382,6 +410,12 @@ class AxisymmetricContact:
         Radial extent and depth of the finely meshed zone. [mm]
     growth : float
         Element size growth factor away from the contact. [-]
+    peak_flank_deg : float, optional
+        Press the PSO-Spine's rounded cone instead of a sphere. [degrees]
+    geometry : str
+        ``"axisymmetric"`` (default) or ``"plane-strain"``: the (r, z) mesh is then a cross-section of a long
+        block pressed by a long tool (a cylinder of the tip radius, a foam roller), ``r`` the distance from the
+        tool's mid-plane, and forces are per mm of length [N/mm], areas per mm of length (the contact width) [mm].
     """
 
     def __init__(
@@ -396,6 +430,7 @@ class AxisymmetricContact:
         fine_extent_mm: float = 10.0,
         growth: float = 1.25,
         peak_flank_deg: float | None = None,
+        geometry: str = "axisymmetric",
     ) -> None:
         from skfem import MeshTri
 
@@ -403,6 +438,9 @@ class AxisymmetricContact:
             raise InputError("at least one tissue layer is needed")
         if model not in MODELS:
             raise InputError(f"unknown material model {model!r}; choose one of {MODELS}")
+        if geometry not in GEOMETRIES:
+            raise InputError(f"unknown geometry {geometry!r}; choose one of {GEOMETRIES}")
+        self.geometry = geometry
         check_positive("tip radius", tip_radius_mm, "mm")
         check_positive("domain radius", domain_radius_mm, "mm")
         check_range("Poisson's ratio", poisson, 0.0, 0.49999)
@@ -437,7 +475,7 @@ class AxisymmetricContact:
         ``W`` (reference minus mesh position of the P2 nodes) is given for a rezoned mesh; the top surface nodes
         then sit at their mesh heights ``z_top`` instead of the undeformed skin height.
         """
-        self.model = _Model(mesh, self.layers, self.poisson, self.model_name, W=W)
+        self.model = _Model(mesh, self.layers, self.poisson, self.model_name, W=W, geometry=self.geometry)
         ub = self.model.ub
         self.nu, self.npr = self.model.nu, self.model.npr
         self.n = self.nu + self.npr
@@ -462,14 +500,17 @@ class AxisymmetricContact:
         self._bmass = self._boundary_mass("bottom")
 
     def _boundary_mass(self, facets: str) -> tuple[np.ndarray, sp.csr_matrix]:
-        """P2 boundary mass matrix (weight 2 pi r) on the named boundary, restricted to its dofs."""
+        """P2 boundary mass matrix (weight 2 pi r; 2 in plane strain, both halves of the section) on the named
+        boundary, restricted to its dofs."""
         from skfem import BilinearForm, ElementTriP2, FacetBasis, asm
 
         fb = FacetBasis(self.model.mesh, ElementTriP2(), facets=self.model.mesh.boundaries[facets], intorder=5)
 
+        axi = self.geometry == "axisymmetric"
+
         @BilinearForm
         def mass(u, v, w):
-            return 2 * np.pi * w.x[0] * u * v
+            return (2 * np.pi * w.x[0] if axi else 2.0) * u * v
 
         M = asm(mass, fb).tocsr()
         dofs = np.unique(fb.get_dofs(self.model.mesh.boundaries[facets]).all())
@@ -486,9 +527,11 @@ class AxisymmetricContact:
         moved = _replace(mesh, doflocs=mesh.doflocs + self.U[self.model.ub.nodal_dofs])
         fb = FacetBasis(moved, ElementTriP2(), facets=moved.boundaries["top"], intorder=5)
 
+        axi = self.geometry == "axisymmetric"
+
         @BilinearForm
         def mass(u, v, w):
-            return 2 * np.pi * w.x[0] * u * v
+            return (2 * np.pi * w.x[0] if axi else 2.0) * u * v
 
         dofs = self._mass[0]  # same scalar P2 numbering as on the undeformed mesh
         return asm(mass, fb).tocsr()[dofs][:, dofs]
@@ -645,7 +688,7 @@ class AxisymmetricContact:
             r_current_mm=r_cur,
             true_pressure_kpa=true_p,
             contact_radius_current_mm=float(a_cur),
-            extras={} if extras is None else extras,
+            extras={"geometry": self.geometry, **({} if extras is None else extras)},
         )
 
 
@@ -690,6 +733,7 @@ def solve_axisymmetric(
     max_secant: int = 30,
     steps: int = 4,
     peak_flank_deg: float | None = None,
+    geometry: str = "axisymmetric",
 ) -> FemResult:
     """Load-controlled frictionless indentation of layered tissue on bone by a rigid sphere (axisymmetric FEM).
 
@@ -723,6 +767,9 @@ def solve_axisymmetric(
         Press the PSO-Spine's rounded cone (the sphere blended into a cone of this flank angle) instead of a
         sphere. The contact is vertical either way (the surface slides freely under the tool; the true-normal
         model is :mod:`spinerelease.contact.fem.deep`). [degrees]
+    geometry : str
+        ``"axisymmetric"`` (default) or ``"plane-strain"`` (a cylinder of radius ``tip_radius_mm`` on a long
+        block; ``load_n`` is then per mm of length [N/mm], see :class:`AxisymmetricContact`).
 
     Returns
     -------
@@ -752,6 +799,7 @@ def solve_axisymmetric(
         fine_extent_mm=extent,
         growth=growth,
         peak_flank_deg=peak_flank_deg,
+        geometry=geometry,
     )
     # first guess of the approach from a linear solve at a small indentation (force ~ d^1.5 .. d^3)
     d0 = 0.01 * min(H, R)
@@ -766,6 +814,7 @@ def solve_axisymmetric(
             fine_extent_mm=extent,
             growth=growth,
             peak_flank_deg=peak_flank_deg,
+            geometry=geometry,
         )
         if model != "linear"
         else prob

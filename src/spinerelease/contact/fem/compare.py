@@ -87,6 +87,39 @@ def axisymmetric_probe_pressure_kpa(
     return float(np.trapezoid(pp * 2.0 * np.pi * rr, rr) / (np.pi * rho**2))
 
 
+def plane_strain_probe_pressure_kpa(
+    x_mm: np.ndarray,
+    pressure_kpa: np.ndarray,
+    probe_area_mm2: float = ALGOMETER_PROBE_AREA_MM2,
+    samples: int = 400,
+) -> float:
+    """Pressure averaged over a probe disc centred on the mid-plane of a plane-strain contact (a long tool). [kPa]
+
+    The pressure ``p(|x|)`` does not change along the tool, so the disc of radius ``rho`` carries
+    ``int_-rho^rho p(|x|) 2 sqrt(rho^2 - x^2) dx``; over the disc's area ``pi rho^2``. For the large-strain FEM
+    ``x`` is the current distance from the mid-plane and ``p`` the Cauchy pressure (as
+    :func:`axisymmetric_probe_pressure_kpa`).
+
+    Parameters
+    ----------
+    x_mm : array
+        Distances from the mid-plane of the pressure samples (any order). [mm]
+    pressure_kpa : array
+        Pressure there (linear in between, 0 beyond the last sample). [kPa]
+    probe_area_mm2 : float
+        Probe area (1 cm^2 algometer tip, Fischer 1987). [mm^2]
+    """
+    x = np.asarray(x_mm, dtype=float)
+    p = np.asarray(pressure_kpa, dtype=float)
+    if x.shape != p.shape or x.size < 2 or not (np.all(np.isfinite(x)) and np.all(np.isfinite(p))):
+        raise InputError("probe average: positions and pressures must be finite arrays of the same length")
+    rho = float(np.sqrt(check_positive("probe area", probe_area_mm2, "mm^2") / np.pi))
+    order = np.argsort(x)
+    xx = np.linspace(0.0, rho, samples)
+    pp = np.interp(xx, x[order], p[order], right=0.0)
+    return float(2.0 * np.trapezoid(pp * 2.0 * np.sqrt(np.maximum(rho**2 - xx**2, 0.0)), xx) / (np.pi * rho**2))
+
+
 def sphere_gap_mm(grid: Grid, radius_mm: float) -> np.ndarray:
     """Initial gap of a rigid sphere touching the flat skin at the grid origin (``inf`` beyond its rim). [mm]"""
     x, y = grid.mesh()
@@ -226,3 +259,93 @@ def fast_rounded_cone(
     kw = {"top_layer": (layers[0].thickness_mm, layers[0].modulus_kpa)} if len(layers) == 2 else {}
     res = solve_contact(gap, grid, load_n, layers[-1].modulus_kpa, total, poisson=poisson, nonlinear=True, **kw)
     return _fast_metrics(res, grid)
+
+
+def fast_cylinder(
+    line_load_n_per_mm: float,
+    layers: list[Layer],
+    *,
+    radius_mm: float,
+    length_mm: float,
+    poisson: float = 0.49,
+    spacing_mm: float = 1.0,
+    half_width_mm: float | None = None,
+    load_tol: float = 2e-3,
+    max_iter: int = 10,
+) -> CaseMetrics:
+    """The fast engine on a rigid cylinder of finite length (a foam roller) on layered tissue, read on its
+    mid-section: the counterpart of a plane-strain FEM of the roller's cross-section
+    (:func:`spinerelease.contact.fem.deep.indentation_curve` with ``geometry="plane-strain"``).
+
+    The cylinder's axis lies along y, centred on the grid; the fast engine solves the whole (finite) roller, whose
+    ends carry more than its middle, and the total load is adjusted (secant on the ratio) until the line load of
+    its mid-section is ``line_load_n_per_mm``. One layer: the one-material bonded layer; two layers: the top one
+    as ``top_layer`` over the second (as :func:`fast_rounded_cone`).
+
+    Parameters
+    ----------
+    line_load_n_per_mm : float
+        Force per mm of roller length at the mid-section. [N/mm]
+    layers : list of Layer
+        Tissue layers from the skin down to the bone.
+    radius_mm, length_mm : float
+        Cylinder radius and length. [mm]
+    poisson : float
+        Poisson's ratio. [-]
+    spacing_mm : float
+        Grid spacing. [mm]
+    half_width_mm : float, optional
+        Half width of the grid across the roller (default 1.5 radii). [mm]
+    load_tol : float
+        Relative tolerance on the mid-section line load. [-]
+    max_iter : int
+        Most solves.
+
+    Returns
+    -------
+    CaseMetrics
+        Per mm of length at the mid-section (mean of the two grid rows either side of it): ``force_n`` the line
+        load [N/mm], ``peak_pressure_kpa``, ``contact_area_mm2`` the contact width [mm], ``approach_mm``, and
+        ``probe_pressure_kpa`` the 1 cm2 probe average centred on the mid-section.
+    """
+    from .. import solve_contact
+
+    q = check_positive("line load", line_load_n_per_mm, "N/mm")
+    R = check_positive("cylinder radius", radius_mm, "mm")
+    L = check_positive("cylinder length", length_mm, "mm")
+    if len(layers) not in (1, 2):
+        raise InputError("the fast engine models one layer, or a top layer over a deep one")
+    check_positive("grid spacing", spacing_mm, "mm")
+    hw = 1.5 * R if half_width_mm is None else check_positive("grid half width", half_width_mm, "mm")
+    nx = 2 * int(np.ceil(hw / spacing_mm))
+    ny = 2 * int(np.ceil(0.5 * L / spacing_mm))
+    grid = Grid(nx, ny, spacing_mm, -(nx - 1) / 2 * spacing_mm, -(ny - 1) / 2 * spacing_mm)
+    x, y = grid.mesh()
+    on = (np.abs(x) < R) & (np.abs(y) <= 0.5 * L)
+    gap = np.where(on, R - np.sqrt(np.maximum(R**2 - x**2, 0.0)), np.inf)
+    total = sum(la.thickness_mm for la in layers)
+    kw = {"top_layer": (layers[0].thickness_mm, layers[0].modulus_kpa)} if len(layers) == 2 else {}
+    mid = [ny // 2 - 1, ny // 2]  # the two rows either side of the mid-section
+
+    def mid_line_load(res) -> float:
+        return float(res.pressure_kpa[mid].sum(axis=1).mean() * spacing_mm * 1e-3)
+
+    force, res = q * L, None
+    for _ in range(max_iter):
+        res = solve_contact(
+            gap, grid, force, layers[-1].modulus_kpa, total, poisson=poisson, nonlinear=True, initial=res, **kw
+        )
+        q_mid = mid_line_load(res)
+        if abs(q_mid / q - 1.0) <= load_tol:
+            break
+        force *= q / q_mid
+    p_mid = res.pressure_kpa[mid]
+    width = float((res.contact[mid].sum(axis=1) * spacing_mm).mean())
+    probe = probe_averaged_pressure(res.pressure_kpa, spacing_mm)[mid]
+    return CaseMetrics(
+        mid_line_load(res),
+        float(p_mid.max(axis=1).mean()),
+        width,
+        res.approach_mm,
+        float(probe.max(axis=1).mean()),
+    )

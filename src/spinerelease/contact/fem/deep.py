@@ -100,11 +100,14 @@ def rounded_cone_profile(
     return h, dh, ddh
 
 
-def facet_mean_pressure_kpa(r_mm: np.ndarray, z_mm: np.ndarray, p_kpa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def facet_mean_pressure_kpa(
+    r_mm: np.ndarray, z_mm: np.ndarray, p_kpa: np.ndarray, *, axisymmetric: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean of a quadratic (P2) surface pressure over each facet of an axisymmetric surface.
 
     The surface nodes alternate vertex, mid-side, vertex, ... (``2 E + 1`` nodes for ``E`` facets); each facet is
-    the straight segment between its two vertices, area element ``2 pi r ds``. The mean is the facet's force
+    the straight segment between its two vertices, area element ``2 pi r ds`` (``ds`` per mm of length of a
+    plane-strain section, ``axisymmetric=False``). The mean is the facet's force
     over its area, the quantity a pressure sensor (or an element of the fast engine) of the facet's size reads;
     unlike the nodal values it does not carry the node-to-node oscillation of multiplier-recovered pressures.
 
@@ -132,7 +135,7 @@ def facet_mean_pressure_kpa(r_mm: np.ndarray, z_mm: np.ndarray, p_kpa: np.ndarra
     ra, rb = r[0:-1:2], r[2::2]
     length = np.hypot(rb - ra, z[2::2] - z[0:-1:2])
     rq = ra[:, None] + (rb - ra)[:, None] * sg[None, :]  # (E, nq)
-    w = wg[None, :] * rq * length[:, None]  # 2 pi cancels in the mean
+    w = wg[None, :] * (rq if axisymmetric else 1.0) * length[:, None]  # 2 pi cancels in the mean
     pe = np.stack([p[0:-1:2], p[1::2], p[2::2]], axis=1)  # (E, 3)
     pq = pe @ phi  # (E, nq)
     area = w.sum(axis=1)
@@ -441,7 +444,10 @@ class NormalContact(AxisymmetricContact):
             self.internal_force(),
         )
         facet_r, facet_p = facet_mean_pressure_kpa(
-            res.r_current_mm, self.z_top + self.U[self.top_z], res.true_pressure_kpa
+            res.r_current_mm,
+            self.z_top + self.U[self.top_z],
+            res.true_pressure_kpa,
+            axisymmetric=self.geometry == "axisymmetric",
         )
         res.extras.update(
             contact="normal",
@@ -506,6 +512,7 @@ def indentation_curve(
     max_approach_fraction: float = 0.98,
     max_newton: int = 25,
     oscillation_damping: bool = True,
+    geometry: str = "axisymmetric",
 ) -> IndentationCurve:
     """Large-strain (neo-Hookean) indentation of layered tissue on bone by a rounded cone, to a list of loads.
 
@@ -556,6 +563,11 @@ def indentation_curve(
     oscillation_damping : bool
         Halve Newton steps that point back against the one before (default True; False: the full step
         whenever it inverts no element, for comparison).
+    geometry : str
+        ``"axisymmetric"`` (default: a peak) or ``"plane-strain"``: the cross-section of a long tool of this
+        profile (a cylinder of radius ``tip_radius_mm`` with ``flank_angle_deg`` near 80, a foam roller) on a long
+        block, symmetric about its mid-plane; loads and forces are then per mm of length [N/mm] and areas are
+        contact widths [mm] (:class:`~spinerelease.contact.fem.axisym.AxisymmetricContact`).
 
     Returns
     -------
@@ -593,6 +605,7 @@ def indentation_curve(
         tie_surface=tie_surface,
         max_newton=max_newton,
         oscillation_damping=oscillation_damping,
+        geometry=geometry,
     )
     results: list[FemResult] = []
     path: list[tuple[float, float]] = []

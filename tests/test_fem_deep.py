@@ -133,9 +133,19 @@ def _reference_data() -> dict:
 
 
 @functools.cache
-def _fast_peak_cached(load_n: float, layers: tuple, tip_mm: float, flank_deg: float, half_width_mm: float):
-    from spinerelease.contact.fem.compare import fast_rounded_cone
+def _fast_peak_cached(
+    load_n: float, layers: tuple, tip_mm: float, flank_deg: float, half_width_mm: float, roller_length_mm: float
+):
+    from spinerelease.contact.fem.compare import fast_cylinder, fast_rounded_cone
 
+    if roller_length_mm > 0:  # a roller's plane-strain section: the fast engine's finite roller, mid-section
+        return fast_cylinder(
+            load_n,
+            [Layer(*la) for la in layers],
+            radius_mm=tip_mm,
+            length_mm=roller_length_mm,
+            half_width_mm=half_width_mm,
+        )
     return fast_rounded_cone(
         load_n,
         [Layer(*la) for la in layers],
@@ -145,11 +155,21 @@ def _fast_peak_cached(load_n: float, layers: tuple, tip_mm: float, flank_deg: fl
     )
 
 
-def _fast_peak(load_n: float, layers: list[Layer], tip_mm: float, flank_deg: float, half_width_mm: float):
-    """The fast engine on one rounded peak (``compare.fast_rounded_cone``), solved once for the approach, peak
-    pressure and probe tests that share a point."""
+def _fast_peak(
+    load_n: float,
+    layers: list[Layer],
+    tip_mm: float,
+    flank_deg: float,
+    half_width_mm: float,
+    roller_length_mm: float | None = None,
+):
+    """The fast engine on one rounded peak (``compare.fast_rounded_cone``), or with ``roller_length_mm`` on a
+    roller of that length and radius ``tip_mm`` read on its mid-section (``compare.fast_cylinder``; loads per mm),
+    solved once for the approach, peak pressure and probe tests that share a point."""
     key = tuple((la.name, la.thickness_mm, la.modulus_kpa) for la in layers)
-    return _fast_peak_cached(float(load_n), key, float(tip_mm), float(flank_deg), float(half_width_mm))
+    return _fast_peak_cached(
+        float(load_n), key, float(tip_mm), float(flank_deg), float(half_width_mm), float(roller_length_mm or 0.0)
+    )
 
 
 def _deep_reference():
@@ -161,6 +181,8 @@ def _deep_reference():
             "flank_angle_deg": case.get("flank_angle_deg", 55.0),
             # the fast engine's grid: wide enough for a wide tip's contact
             "half_width_mm": case.get("half_width_mm", 45.0),
+            # a roller's plane-strain section (loads per mm of length)
+            "roller_length_mm": case.get("roller_length_mm"),
         }
         for row in case["rows"]:
             # a point the fast engine is known to miss is a strict expected failure (see _probe_reference)
@@ -173,7 +195,14 @@ def test_fast_engine_against_the_true_normal_fem(layers, row):
     """The fast engine's calibrated stiffening against the stored true-normal large-strain FEM (one PSO-Spine
     peak on 10, 20 and 33 mm of muscle and on fat over muscle; into the film, FEM strain up to 0.99, in the
     ``*_film`` cases; ``benchmarks/fem_deep_indentation.py``, docs/calibration.md)."""
-    fast = _fast_peak(row["load_n"], layers, row["tip_radius_mm"], row["flank_angle_deg"], row["half_width_mm"])
+    fast = _fast_peak(
+        row["load_n"],
+        layers,
+        row["tip_radius_mm"],
+        row["flank_angle_deg"],
+        row["half_width_mm"],
+        row["roller_length_mm"],
+    )
     assert fast.force_n == pytest.approx(row["load_n"], rel=1e-3)
     assert fast.peak_pressure_kpa == pytest.approx(row["peak_pressure_kpa"], rel=0.15)
     assert fast.approach_mm == pytest.approx(row["approach_mm"], rel=0.10)
@@ -282,6 +311,7 @@ def test_probe_average_against_the_fem_into_the_film(layers, row):
         row.get("tip_radius_mm", TIP_MM),
         row.get("flank_angle_deg", 55.0),
         row.get("half_width_mm", 45.0),
+        row.get("roller_length_mm"),
     )
     assert fast.probe_pressure_kpa == pytest.approx(row["probe_kpa"], rel=0.15)
 

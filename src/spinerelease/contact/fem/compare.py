@@ -270,7 +270,7 @@ def fast_cylinder(
     poisson: float = 0.49,
     spacing_mm: float = 1.0,
     half_width_mm: float | None = None,
-    load_tol: float = 2e-3,
+    load_tol: float = 5e-4,
     max_iter: int = 10,
 ) -> CaseMetrics:
     """The fast engine on a rigid cylinder of finite length (a foam roller) on layered tissue, read on its

@@ -24,6 +24,11 @@ nominal (per undeformed area), obtained from the nodal reactions through the bou
 This vertical-contact constraint holds while the contact stays on the tip (a/R < ~0.5); for deep indentation,
 with contact on the true normal of the PSO-Spine's peak, see :mod:`spinerelease.contact.fem.deep`.
 
+With ``geometry="plane-strain"`` the same (r, z) mesh is the cross-section of a long block under a long tool (a
+cylinder: a foam roller), symmetric about ``r = 0``: no hoop strain, volume weight 2 (both halves, per mm of
+length) instead of ``2 pi r``, forces per mm of length. Checked against the plane-strain Hertz solution (Johnson
+1985, sec. 4.2) in ``tests/test_fem_plane_strain.py``.
+
 Units: mm, kPa, N (1 kPa mm^2 = 1e-3 N).
 """
 
@@ -258,7 +263,7 @@ class _Model:
         axi = self.axisymmetric
         # volume weight: 2 pi r per unit (r, z) area about the axis; in plane strain 2 (the mesh is the half x >= 0
         # of a section symmetric about x = 0, per mm of length), so forces are those of the whole section
-        two_pi = 2 * np.pi if axi else 2.0
+        weight = 2 * np.pi if axi else 2.0
 
         rezoned = self.W is not None
 
@@ -308,17 +313,17 @@ class _Model:
                 -2.0 / 3.0 * Jm * A * (F - I1 / 3 * FiT) + Jm * (dF - 2.0 / 3.0 * FdF * FiT + I1 / 3 * FiT_dFT_FiT)
             )
             dP = dP + p * J * (A * FiT - FiT_dFT_FiT)
-            return two_pi * r * _ddot(dP, dV)
+            return weight * r * _ddot(dP, dV)
 
         @BilinearForm
         def k_up(dp, v, w):  # trial: pressure, test: displacement
             r, F, FiT, J, _, _, Fp, rm = state(w)
-            return two_pi * r * dp * J * _ddot(FiT, grad(v, rm, Fp))
+            return weight * r * dp * J * _ddot(FiT, grad(v, rm, Fp))
 
         @BilinearForm
         def k_pp(dp, q, w):
             r, _, _, _, _, kap, _, _ = state(w)
-            return -two_pi * r * dp * q / kap
+            return -weight * r * dp * q / kap
 
         @LinearForm
         def r_u(v, w):
@@ -326,12 +331,12 @@ class _Model:
             p = np.asarray(w["p0"])
             I1 = _ddot(F, F)
             Pk = mu * J ** (-2.0 / 3.0) * (F - I1 / 3 * FiT) + p * J * FiT
-            return two_pi * r * _ddot(Pk, grad(v, rm, Fp))
+            return weight * r * _ddot(Pk, grad(v, rm, Fp))
 
         @LinearForm
         def r_p(q, w):
             r, _, _, J, _, kap, _, _ = state(w)
-            return two_pi * r * (J - 1 - np.asarray(w["p0"]) / kap) * q
+            return weight * r * (J - 1 - np.asarray(w["p0"]) / kap) * q
 
         u0 = self.ub.interpolate(U)
         p0 = self.pb.interpolate(P)

@@ -146,7 +146,8 @@ def facet_mean_pressure_kpa(
 class NormalContact(AxisymmetricContact):
     """Axisymmetric tissue block indented by a rigid rounded cone, contact on the true normal.
 
-    Parameters are those of :class:`~spinerelease.contact.fem.axisym.AxisymmetricContact`, plus
+    Parameters are those of :class:`~spinerelease.contact.fem.axisym.AxisymmetricContact` (with ``geometry=
+    "plane-strain"`` the cross-section of a long tool of this profile, a foam roller), plus
 
     flank_angle_deg : float
         Flank slope of the peak from horizontal (the PSO-Spine's 55 degrees by default). [degrees]

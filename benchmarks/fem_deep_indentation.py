@@ -28,6 +28,11 @@ Usage::
     /work/venv/bin/python benchmarks/fem_deep_indentation.py --case outer [--fine 1.0] [--out docs/figures]
     /work/venv/bin/python benchmarks/fem_deep_indentation.py --figure
     /work/venv/bin/python benchmarks/fem_deep_indentation.py --refresh-fast   # after changing the fast engine
+    /work/venv/bin/python benchmarks/fem_deep_indentation.py --case column --roller --rezone   # 12 minutes
+
+``--roller``: the foam roller's cross-section in plane strain (``geometry="plane-strain"``; line loads 0.01-3
+N/mm, ``fem_deep_<case>_roller_rezoned.json``) against the fast engine's 900 mm roller read on its mid-section
+(``compare.fast_cylinder``; docs/validation.md, "The foam roller").
 """
 
 from __future__ import annotations

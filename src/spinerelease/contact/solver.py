@@ -228,6 +228,13 @@ PER_LAYER_STIFFENING = True
 #: (:func:`nonlocal_stiffening`). Fitted, with the law's constants, to the rezoned FEM into the film on 10 and
 #: 33 mm of muscle (docs/calibration.md, stop 17); 0 = the local law of stops 12-16. [-]
 STIFFENING_SPREAD_THICKNESSES = 0.14
+#: Strength ``K`` of the squeeze-flow confinement stiffening (:func:`confinement_stiffening`): 0 (default) = off.
+#: Experimental (stop 30): a prototype with ``K = 0.3-0.5`` brings the foam roller's plane-strain check within a
+#: few % but needs a joint refit with the round-peak law before it can be switched on (docs/validation.md, "The
+#: foam roller"). [-]
+CONFINEMENT_STIFFENING = 0.0
+#: Saturation ``c0`` of the confinement ratio ``c = phi / t^2`` in :func:`confinement_stiffening`. [-]
+CONFINEMENT_SATURATION = 0.3
 
 
 def _thickness_ladder_filter(
@@ -306,6 +313,106 @@ def nonlocal_stiffening(
     return out
 
 
+#: Largest patch (cells) whose squeeze-flow potential is solved; larger patches (beyond any tool on a back) are
+#: refused rather than solved slowly.
+_MAX_PATCH_CELLS = 400_000
+_POTENTIAL_CACHE: dict = {}
+
+
+def squeeze_flow_potential(patch: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """Torsion (Prandtl) function of a patch of grid cells: ``-lap phi = 1`` in the patch, ``phi = 0`` outside. [mm^2]
+
+    In a thin incompressible layer squeezed under the patch, the pressure is ``phi`` times the squeeze rate and
+    ``3 mu / h^3`` (the thin-layer equation ``u = -(h^3 / 3 mu) lap p``, Jaffar 1989): ``phi`` measures how far
+    the tissue under each cell has to flow to escape. It is largest in the middle of a patch, ``a^2 / 4`` in a
+    disc of radius ``a`` and ``a^2 / 2`` in a long strip of half width ``a``. Five-point Laplacian, the patch's
+    neighbours outside it held at 0 (second order in the spacing); the last few solutions are cached by patch.
+
+    Parameters
+    ----------
+    patch : array of bool (ny, nx)
+        The cells of the patch.
+    spacing_mm : float
+        Grid spacing. [mm]
+
+    References
+    ----------
+    Jaffar MJ (1989). Asymptotic behaviour of thin elastic layers bonded and unbonded to a rigid foundation.
+    Int J Mech Sci 31, 229-235.
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import spsolve
+
+    h = check_positive("grid spacing", spacing_mm, "mm")
+    m = np.asarray(patch, dtype=bool)
+    n = int(m.sum())
+    phi = np.zeros(m.shape)
+    if n == 0:
+        return phi
+    if n > _MAX_PATCH_CELLS:
+        raise InputError(f"a contact patch of {n} cells is too large for the confinement potential")
+    key = (m.shape, h, hash(np.packbits(m).tobytes()))
+    if key in _POTENTIAL_CACHE:
+        return _POTENTIAL_CACHE[key]
+    idx = np.full(m.shape, -1, dtype=np.int64)
+    idx[m] = np.arange(n)
+    iy, ix = np.nonzero(m)
+    rows, cols = [np.arange(n)], [np.arange(n)]
+    vals = [np.full(n, 4.0)]
+    for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        jy, jx = iy + dy, ix + dx
+        inside = (jy >= 0) & (jy < m.shape[0]) & (jx >= 0) & (jx < m.shape[1])
+        j = np.full(n, -1, dtype=np.int64)
+        j[inside] = idx[jy[inside], jx[inside]]
+        nb = j >= 0
+        rows.append(np.flatnonzero(nb))
+        cols.append(j[nb])
+        vals.append(-np.ones(int(nb.sum())))
+    A = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    phi[m] = spsolve(A, np.full(n, h * h))
+    if len(_POTENTIAL_CACHE) >= 16:
+        _POTENTIAL_CACHE.pop(next(iter(_POTENTIAL_CACHE)))
+    _POTENTIAL_CACHE[key] = phi
+    return phi
+
+
+def confinement_stiffening(
+    strain: np.ndarray,
+    thickness_mm: np.ndarray | float,
+    spacing_mm: float,
+    strength: float | None = None,
+    saturation: float | None = None,
+) -> np.ndarray:
+    """Extra stiffening of columns in the middle of a wide, confined patch (experimental, off by default). [-]
+
+    ``g = 1 + K eps c / (c + c0)`` with ``c = phi / t^2``, ``phi`` the squeeze-flow potential of the patch of
+    compressed columns (:func:`squeeze_flow_potential`), ``K`` :data:`CONFINEMENT_STIFFENING` and ``c0``
+    :data:`CONFINEMENT_SATURATION`. The round-peak law (:func:`calibrated_stiffening`) was fitted on contacts
+    that the tissue escapes all round; under a long strip (a foam roller) the large-strain FEM stiffens earlier
+    (docs/validation.md, "The foam roller"), in the squeezed middle of the patch, which ``phi`` weights. 1 where
+    nothing is compressed, and everywhere when ``K = 0``.
+
+    Parameters
+    ----------
+    strain : array (ny, nx)
+        Column compressive strain (the patch is where it is positive). [-]
+    thickness_mm : array or float
+        Tissue thickness. [mm]
+    spacing_mm : float
+        Grid spacing. [mm]
+    strength, saturation : float, optional
+        ``K`` and ``c0`` (defaults: the module constants). [-]
+    """
+    k = CONFINEMENT_STIFFENING if strength is None else check_range("confinement strength", strength, 0.0, None)
+    c0 = CONFINEMENT_SATURATION if saturation is None else check_positive("confinement saturation", saturation)
+    e = np.clip(np.asarray(strain, dtype=float), 0.0, MAX_STRAIN)
+    if k == 0 or e.ndim != 2 or not (e > 0).any():
+        return np.ones_like(e)
+    citations.use("jaffar1989")
+    c = squeeze_flow_potential(e > 0, spacing_mm) / np.asarray(thickness_mm, dtype=float) ** 2
+    return 1.0 + k * e * c / (c + c0)
+
+
 class _Columns:
     """The tissue columns under the elements, for the stiffening: total thickness ``t`` and, for the two-layer
     tissue, the top layer's thickness and the compliances ``t_i / E_i`` of both layers (elementwise arrays).
@@ -362,7 +469,13 @@ class _Columns:
         # two layers: the width scales with the soft top layer, whose squeeze governs the column's stiffening
         f_nl = nonlocal_stiffening(f, self.t if self.t1 is None else self.t1, self.spacing_mm)
         rest = 1.0 - np.clip(np.asarray(strain, dtype=float), 0.0, MAX_STRAIN)
-        return f_nl * np.maximum((1.0 - GUARD_STRAIN) / rest, 1.0) ** 3
+        f_nl = f_nl * np.maximum((1.0 - GUARD_STRAIN) / rest, 1.0) ** 3
+        if CONFINEMENT_STIFFENING > 0:
+            g = confinement_stiffening(strain, self.t, self.spacing_mm)
+            if self.t1 is not None:  # two layers: the deep layer's share of the column's compliance
+                g = 1.0 + self.a2 / (self.a1 + self.a2) * (g - 1.0)
+            f_nl = f_nl * g
+        return f_nl
 
     def subset(self, mask: np.ndarray) -> _Columns:
         if self.t1 is None:

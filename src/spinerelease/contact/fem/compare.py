@@ -76,15 +76,25 @@ def axisymmetric_probe_pressure_kpa(
     probe_area_mm2 : float
         Probe area (1 cm^2 algometer tip, Fischer 1987). [mm^2]
     """
+    return _probe_average(r_mm, pressure_kpa, probe_area_mm2, samples, axisymmetric=True)
+
+
+def _probe_average(
+    r_mm: np.ndarray, pressure_kpa: np.ndarray, probe_area_mm2: float, samples: int, *, axisymmetric: bool
+) -> float:
+    """Force on a probe disc of radius ``rho`` centred on the contact's axis (``2 pi r`` per unit radius) or on a
+    plane-strain contact's mid-plane (``2 x 2 sqrt(rho^2 - x^2)`` per unit distance, both sides), over the
+    disc's area. [kPa]"""
     r = np.asarray(r_mm, dtype=float)
     p = np.asarray(pressure_kpa, dtype=float)
     if r.shape != p.shape or r.size < 2 or not (np.all(np.isfinite(r)) and np.all(np.isfinite(p))):
-        raise InputError("probe average: radii and pressures must be finite arrays of the same length")
+        raise InputError("probe average: positions and pressures must be finite arrays of the same length")
     rho = float(np.sqrt(check_positive("probe area", probe_area_mm2, "mm^2") / np.pi))
     order = np.argsort(r)
     rr = np.linspace(0.0, rho, samples)
     pp = np.interp(rr, r[order], p[order], right=0.0)
-    return float(np.trapezoid(pp * 2.0 * np.pi * rr, rr) / (np.pi * rho**2))
+    weight = 2.0 * np.pi * rr if axisymmetric else 4.0 * np.sqrt(np.maximum(rho**2 - rr**2, 0.0))
+    return float(np.trapezoid(pp * weight, rr) / (np.pi * rho**2))
 
 
 def plane_strain_probe_pressure_kpa(
@@ -109,15 +119,7 @@ def plane_strain_probe_pressure_kpa(
     probe_area_mm2 : float
         Probe area (1 cm^2 algometer tip, Fischer 1987). [mm^2]
     """
-    x = np.asarray(x_mm, dtype=float)
-    p = np.asarray(pressure_kpa, dtype=float)
-    if x.shape != p.shape or x.size < 2 or not (np.all(np.isfinite(x)) and np.all(np.isfinite(p))):
-        raise InputError("probe average: positions and pressures must be finite arrays of the same length")
-    rho = float(np.sqrt(check_positive("probe area", probe_area_mm2, "mm^2") / np.pi))
-    order = np.argsort(x)
-    xx = np.linspace(0.0, rho, samples)
-    pp = np.interp(xx, x[order], p[order], right=0.0)
-    return float(2.0 * np.trapezoid(pp * 2.0 * np.sqrt(np.maximum(rho**2 - xx**2, 0.0)), xx) / (np.pi * rho**2))
+    return _probe_average(x_mm, pressure_kpa, probe_area_mm2, samples, axisymmetric=False)
 
 
 def sphere_gap_mm(grid: Grid, radius_mm: float) -> np.ndarray:
@@ -167,11 +169,22 @@ def fast_sphere(
     return _fast_metrics(res, grid)
 
 
-def _centred_grid(half_width_mm: float, spacing_mm: float) -> Grid:
-    """Square grid of an even number of elements centred on the origin (the peak's axis)."""
+def _centred_grid(half_width_mm: float, spacing_mm: float, half_length_mm: float | None = None) -> Grid:
+    """Grid of an even number of elements each way centred on the origin (the peak's axis): square, or
+    ``half_length_mm`` long in y (a roller's axis)."""
     check_positive("grid spacing", spacing_mm, "mm")
-    n = 2 * int(np.ceil(half_width_mm / spacing_mm))
-    return Grid(n, n, spacing_mm, -(n - 1) / 2 * spacing_mm, -(n - 1) / 2 * spacing_mm)
+    nx = 2 * int(np.ceil(half_width_mm / spacing_mm))
+    ny = nx if half_length_mm is None else 2 * int(np.ceil(half_length_mm / spacing_mm))
+    return Grid(nx, ny, spacing_mm, -(nx - 1) / 2 * spacing_mm, -(ny - 1) / 2 * spacing_mm)
+
+
+def _fast_tissue(layers: list[Layer]) -> tuple[float, float, dict]:
+    """The fast engine's tissue for ``layers``: (deep modulus [kPa], total thickness [mm], ``solve_contact``
+    keywords). One layer: the one-material bonded layer; two: the top one as ``top_layer`` over the second."""
+    if len(layers) not in (1, 2):
+        raise InputError("the fast engine models one layer, or a top layer over a deep one")
+    kw = {"top_layer": (layers[0].thickness_mm, layers[0].modulus_kpa)} if len(layers) == 2 else {}
+    return layers[-1].modulus_kpa, sum(la.thickness_mm for la in layers), kw
 
 
 def _fast_metrics(res, grid: Grid) -> CaseMetrics:
@@ -250,14 +263,11 @@ def fast_rounded_cone(
     from ...tools.base import rounded_peak_mm
     from .. import solve_contact
 
-    if len(layers) not in (1, 2):
-        raise InputError("the fast engine models one layer, or a top layer over a deep one")
+    modulus, total, kw = _fast_tissue(layers)
     grid = _centred_grid(half_width_mm, spacing_mm)
     x, y = grid.mesh()
     gap = -rounded_peak_mm(x, y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg)
-    total = sum(la.thickness_mm for la in layers)
-    kw = {"top_layer": (layers[0].thickness_mm, layers[0].modulus_kpa)} if len(layers) == 2 else {}
-    res = solve_contact(gap, grid, load_n, layers[-1].modulus_kpa, total, poisson=poisson, nonlinear=True, **kw)
+    res = solve_contact(gap, grid, load_n, modulus, total, poisson=poisson, nonlinear=True, **kw)
     return _fast_metrics(res, grid)
 
 
@@ -313,28 +323,20 @@ def fast_cylinder(
     q = check_positive("line load", line_load_n_per_mm, "N/mm")
     R = check_positive("cylinder radius", radius_mm, "mm")
     L = check_positive("cylinder length", length_mm, "mm")
-    if len(layers) not in (1, 2):
-        raise InputError("the fast engine models one layer, or a top layer over a deep one")
-    check_positive("grid spacing", spacing_mm, "mm")
+    modulus, total, kw = _fast_tissue(layers)
     hw = 1.5 * R if half_width_mm is None else check_positive("grid half width", half_width_mm, "mm")
-    nx = 2 * int(np.ceil(hw / spacing_mm))
-    ny = 2 * int(np.ceil(0.5 * L / spacing_mm))
-    grid = Grid(nx, ny, spacing_mm, -(nx - 1) / 2 * spacing_mm, -(ny - 1) / 2 * spacing_mm)
+    grid = _centred_grid(hw, spacing_mm, 0.5 * L)
     x, y = grid.mesh()
     on = (np.abs(x) < R) & (np.abs(y) <= 0.5 * L)
     gap = np.where(on, R - np.sqrt(np.maximum(R**2 - x**2, 0.0)), np.inf)
-    total = sum(la.thickness_mm for la in layers)
-    kw = {"top_layer": (layers[0].thickness_mm, layers[0].modulus_kpa)} if len(layers) == 2 else {}
-    mid = [ny // 2 - 1, ny // 2]  # the two rows either side of the mid-section
+    mid = [grid.ny // 2 - 1, grid.ny // 2]  # the two rows either side of the mid-section
 
     def mid_line_load(res) -> float:
         return float(res.pressure_kpa[mid].sum(axis=1).mean() * spacing_mm * 1e-3)
 
     force, res = q * L, None
     for _ in range(max_iter):
-        res = solve_contact(
-            gap, grid, force, layers[-1].modulus_kpa, total, poisson=poisson, nonlinear=True, initial=res, **kw
-        )
+        res = solve_contact(gap, grid, force, modulus, total, poisson=poisson, nonlinear=True, initial=res, **kw)
         q_mid = mid_line_load(res)
         if abs(q_mid / q - 1.0) <= load_tol:
             break
@@ -343,7 +345,7 @@ def fast_cylinder(
     width = float((res.contact[mid].sum(axis=1) * spacing_mm).mean())
     probe = probe_averaged_pressure(res.pressure_kpa, spacing_mm)[mid]
     return CaseMetrics(
-        mid_line_load(res),
+        q_mid,
         float(p_mid.max(axis=1).mean()),
         width,
         res.approach_mm,

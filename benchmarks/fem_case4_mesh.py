@@ -413,6 +413,20 @@ def _take_remeasured(row: dict, m: dict, note: str, source: str, *, keep_before:
     row["remeasured"] = note
 
 
+def _merge_remeasured(out: Path, fresh: dict, note: str, show, *, keep_before: bool = False) -> None:
+    """Under the table's lock (``_update_json``), put the metrics measured again, ``fresh`` (load -> (metrics,
+    state file)), into the rows of their loads (``_take_remeasured``) and ``show(row, metrics)`` each."""
+
+    def merge(data: dict) -> None:
+        for row in data["rows"]:
+            if float(row["load_n"]) in fresh:
+                m, source = fresh[float(row["load_n"])]
+                _take_remeasured(row, m, note, source, keep_before=keep_before)
+                show(row, m)
+
+    _update_json(out, merge)
+
+
 def remeasure(specs: list[str], material: str, states: str) -> None:
     """Measure the FEM rows of the stored true-normal table again from saved solver states (``--states``, folders
     joined by ``:``, files ``<material>_<load>N.npz`` from a run with ``--states``, or checkpoints): every FEM
@@ -444,14 +458,10 @@ def remeasure(specs: list[str], material: str, states: str) -> None:
         fresh[load] = (case_metrics_fem(case, state.result(True)), path.name)
     note = "stop 20: FEM metrics measured again from the saved state with the present code"
 
-    def merge(data: dict) -> None:
-        for row in data["rows"]:
-            if float(row["load_n"]) in fresh:
-                m, source = fresh[float(row["load_n"])]
-                _take_remeasured(row, m, note, source)
-                print(f"{row['load_n']:6.2f} N", _row(m), "|", _row(row["fast"], m), flush=True)
+    def show(row: dict, m: dict) -> None:
+        print(f"{row['load_n']:6.2f} N", _row(m), "|", _row(row["fast"], m), flush=True)
 
-    _update_json(out, merge)
+    _merge_remeasured(out, fresh, note, show)
 
 
 def remeasure_states(specs: list[str], table: str, states: str, tip_blend_mm: float, crease_blend_mm: float) -> None:
@@ -470,20 +480,15 @@ def remeasure_states(specs: list[str], table: str, states: str, tip_blend_mm: fl
         fresh[load] = (case_metrics_fem(case, state.result(True)), path.name)
     note = "stop 29: FEM metrics measured again from the saved state (peak zones on the tool)"
 
-    def merge(data: dict) -> None:
-        for row in data["rows"]:
-            if float(row["load_n"]) not in fresh:
-                continue
-            m, source = fresh[float(row["load_n"])]
-            _take_remeasured(row, m, note, source, keep_before=True)
-            before = row["peak_force_n_before"]["centre"]
-            print(
-                f"{row['load_n']:6.2f} N centre {before:.3f} -> {m['peak_force_n']['centre']:.3f} N |",
-                _row(row["fast"], m),
-                flush=True,
-            )
+    def show(row: dict, m: dict) -> None:
+        before = row["peak_force_n_before"]["centre"]
+        print(
+            f"{row['load_n']:6.2f} N centre {before:.3f} -> {m['peak_force_n']['centre']:.3f} N |",
+            _row(row["fast"], m),
+            flush=True,
+        )
 
-    _update_json(out, merge)
+    _merge_remeasured(out, fresh, note, show, keep_before=True)
 
 
 def _halved_near(lines: np.ndarray, centres: np.ndarray, half_width_mm: float) -> np.ndarray:

@@ -105,6 +105,11 @@ def fast_roller(line_load_n_per_mm: float, layers: list[Layer]) -> dict:
     return asdict(fast_cylinder(line_load_n_per_mm, layers, radius_mm=ROLLER_RADIUS_MM, length_mm=ROLLER_LENGTH_MM))
 
 
+def fast_point(load: float, layers: list[Layer], tip_mm: float, roller: bool) -> dict:
+    """The fast engine's side of one point: the roller's mid-section (per mm) or one rounded cone."""
+    return fast_roller(load, layers) if roller else fast_cone(load, layers, tip_mm)
+
+
 def stem(case: str, tip_mm: float = TIP_MM, roller: bool = False) -> str:
     """File stem of a case's JSON: ``fem_deep_<case>``, with ``_tip<R>`` for a tip other than the PSO-Spine's,
     ``_roller`` for the foam roller's plane-strain section."""
@@ -139,9 +144,6 @@ def run(
     geometry = "plane-strain" if roller else "axisymmetric"
     probe_of = plane_strain_probe_pressure_kpa if roller else axisymmetric_probe_pressure_kpa
 
-    def fast(load: float) -> dict:
-        return fast_roller(load, layers) if roller else fast_cone(load, layers, tip_mm)
-
     t0 = time.time()
     curve = indentation_curve(
         loads,
@@ -171,7 +173,7 @@ def run(
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for res in curve.results:
-        fa = fast(res.force_n)
+        fa = fast_point(res.force_n, layers, tip_mm, roller)
         fem = {
             "force_n": res.force_n,
             "approach_mm": res.approach_mm,
@@ -202,7 +204,9 @@ def run(
         )
     # the fast engine beyond the FEM's reach, for the figure
     beyond = [
-        {"load_n": L, "fast": fast(L)} for L in (LOADS_N if tip_mm == TIP_MM else loads) if L > curve.reach_force_n
+        {"load_n": L, "fast": fast_point(L, layers, tip_mm, roller)}
+        for L in (LOADS_N if tip_mm == TIP_MM else loads)
+        if L > curve.reach_force_n
     ]
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{stem(case, tip_mm, roller)}{suffix}.json").write_text(
@@ -314,10 +318,11 @@ def wide_figure(out: Path) -> None:
         thickness = sum(la["thickness_mm"] for la in data["layers"])
         # crosses: the fast engine's tip column beyond the validated compression (flagged to the user)
         beyond = np.array([r["fast"]["approach_mm"] > VALIDATED_COMPRESSION * thickness for r in rows])
+        roller = data.get("geometry") == "plane-strain"
+        shape = "foam roller (plane strain)" if roller else f"tip {tip:g} mm"
+        style = "s-." if roller else "o-"
         for ax, key in ((axes[0], "approach_mm"), (axes[1], "probe_pressure_kpa")):
             err = np.array([100 * (r["fast"][key] / r["fem"][key] - 1) for r in rows])
-            shape = "foam roller (plane strain)" if data.get("geometry") == "plane-strain" else f"tip {tip:g} mm"
-            style = "s-." if data.get("geometry") == "plane-strain" else "o-"
             (line,) = ax.plot(strain[~beyond], err[~beyond], style, mfc="none", label=f"{tissue}, {shape}")
             if beyond.any():
                 ax.plot(strain[beyond], err[beyond], "x", color=line.get_color())
@@ -344,17 +349,14 @@ def refresh_fast(out: Path) -> None:
         if not f.exists():
             continue
         data = json.loads(f.read_text())
-        case, tip = data["case"], data.get("tip_radius_mm", TIP_MM)
+        layers, tip = CASES[data["case"]], data.get("tip_radius_mm", TIP_MM)
         roller = data.get("geometry") == "plane-strain"
         if roller:
             data["roller_length_mm"] = ROLLER_LENGTH_MM
 
-        def fast(load: float, case=case, tip=tip, roller=roller) -> dict:
-            return fast_roller(load, CASES[case]) if roller else fast_cone(load, CASES[case], tip)
-
         print(f"{f.stem} (FEM {data['fine_mm']} mm, reach {data['reach_force_n']:.2f} N)")
         for row in data["rows"]:
-            row["fast"] = fast(row["load_n"])
+            row["fast"] = fast_point(row["load_n"], layers, tip, roller)
             fem, fa = row["fem"], row["fast"]
             print(
                 f"  {row['load_n']:6.2f} N: p {fa['peak_pressure_kpa']:.2f} vs {fem['peak_pressure_kpa']:.2f} kPa "
@@ -363,7 +365,9 @@ def refresh_fast(out: Path) -> None:
                 f"{100 * (fa['contact_area_mm2'] / fem['contact_area_mm2'] - 1):+.0f} %, strain {fem['strain']:.2f}"
             )
         beyond = LOADS_N if tip == TIP_MM else [r["load_n"] for r in data["fast_beyond"]]
-        data["fast_beyond"] = [{"load_n": L, "fast": fast(L)} for L in beyond if L > data["reach_force_n"]]
+        data["fast_beyond"] = [
+            {"load_n": L, "fast": fast_point(L, layers, tip, roller)} for L in beyond if L > data["reach_force_n"]
+        ]
         f.write_text(json.dumps(data, indent=1))
 
 

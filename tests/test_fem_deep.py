@@ -28,17 +28,32 @@ def test_profile_is_the_tool_peak_and_its_derivatives():
     assert ddh[0] == pytest.approx(1 / TIP_MM) and dh[-1] == pytest.approx(np.tan(np.radians(55.0)))
 
 
-@pytest.fixture(scope="module")
-def shallow():
-    layers = [Layer("muscle", 20.0, 15.0)]
+def _vertical_and_normal(layers, tip_mm, domain_mm, approaches, *, flank_angle_deg=55.0, **mesh) -> dict:
+    """The vertical-contact and the true-normal model on the same block, stepped through ``approaches`` and
+    measured at the last (``mesh`` also takes ``geometry``)."""
     out = {}
     for name, cls in (("vertical", AxisymmetricContact), ("normal", NormalContact)):
-        p = cls(layers, TIP_MM, 80.0, **MESH)
-        for d in (0.4, 0.8):
+        kw = {"flank_angle_deg": flank_angle_deg} if cls is NormalContact else {}
+        p = cls(layers, tip_mm, domain_mm, **mesh, **kw)
+        for d in approaches:
             f, ok = p.solve_at(d)
         assert ok
-        out[name] = p.result(0.8, f, True)
+        out[name] = p.result(approaches[-1], f, True)
     return out
+
+
+@pytest.fixture(scope="module")
+def shallow():
+    return _vertical_and_normal([Layer("muscle", 20.0, 15.0)], TIP_MM, 80.0, (0.4, 0.8), **MESH)
+
+
+@pytest.fixture(scope="module")
+def shallow_roller():
+    """The foam roller's section in plane strain (radius 76.2 mm, the cross-section drawn with an 80 degree flank)
+    on the back's outer column."""
+    layers = [Layer("column", 34.46, 7.109)]
+    mesh = {"fine_mm": 1.5, "fine_extent_mm": 40.0, "geometry": "plane-strain"}
+    return _vertical_and_normal(layers, 76.2, 170.0, (0.5, 1.0), flank_angle_deg=80.0, **mesh)
 
 
 def test_shallow_indentation_agrees_with_the_vertical_contact_model(shallow):
@@ -46,6 +61,14 @@ def test_shallow_indentation_agrees_with_the_vertical_contact_model(shallow):
     v, n = shallow["vertical"], shallow["normal"]
     assert n.force_n == pytest.approx(v.force_n, rel=0.03)
     assert n.contact_radius_current_mm == pytest.approx(v.contact_radius_current_mm, rel=0.15)
+
+
+def test_shallow_roller_agrees_with_the_vertical_contact_model(shallow_roller):
+    # a/R ~ 0.15: the contact normal is nearly vertical, so both contact models give the same line load
+    v, n = shallow_roller["vertical"], shallow_roller["normal"]
+    assert n.force_n == pytest.approx(v.force_n, rel=0.03)
+    assert n.bone_force_n == pytest.approx(n.force_n, rel=1e-8)
+    assert n.extras["geometry"] == "plane-strain" and n.extras["min_gap_mm"] > -1e-6
 
 
 def test_normal_contact_balances_on_the_bone(shallow):

@@ -1,5 +1,5 @@
 """Plane-strain cross-sections (a long tool such as a foam roller) in the FEM reference, and the fast engine's
-finite roller read on its mid-section."""
+finite roller read on its mid-section (the roller's true-normal contact at shallow depth: tests/test_fem_deep.py)."""
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ pytest.importorskip("skfem")
 from spinerelease.contact.fem import Layer  # noqa: E402
 from spinerelease.contact.fem.axisym import AxisymmetricContact, solve_axisymmetric  # noqa: E402
 from spinerelease.contact.fem.compare import fast_cylinder, plane_strain_probe_pressure_kpa  # noqa: E402
-from spinerelease.contact.fem.deep import NormalContact, facet_mean_pressure_kpa  # noqa: E402
+from spinerelease.contact.fem.deep import facet_mean_pressure_kpa  # noqa: E402
 from spinerelease.errors import InputError  # noqa: E402
 
 
@@ -60,28 +60,6 @@ def test_plane_strain_section_balances_and_is_not_the_ball():
     assert out["plane-strain"].force_n < 0.5 * out["axisymmetric"].force_n
     with pytest.raises(InputError, match="geometry"):
         AxisymmetricContact(layers, 10.0, 60.0, geometry="cylindrical")
-
-
-@pytest.fixture(scope="module")
-def shallow_roller():
-    layers = [Layer("column", 34.46, 7.109)]
-    out = {}
-    for name, cls in (("vertical", AxisymmetricContact), ("normal", NormalContact)):
-        kw = {"flank_angle_deg": 80.0} if cls is NormalContact else {}
-        p = cls(layers, 76.2, 170.0, fine_mm=1.5, fine_extent_mm=40.0, geometry="plane-strain", **kw)
-        for d in (0.5, 1.0):
-            f, ok = p.solve_at(d)
-        assert ok
-        out[name] = p.result(1.0, f, True)
-    return out
-
-
-def test_shallow_roller_agrees_with_the_vertical_contact_model(shallow_roller):
-    # a/R ~ 0.15: the contact normal is nearly vertical, so both contact models give the same line load
-    v, n = shallow_roller["vertical"], shallow_roller["normal"]
-    assert n.force_n == pytest.approx(v.force_n, rel=0.03)
-    assert n.bone_force_n == pytest.approx(n.force_n, rel=1e-8)
-    assert n.extras["geometry"] == "plane-strain" and n.extras["min_gap_mm"] > -1e-6
 
 
 def test_plane_strain_facet_mean_and_probe():

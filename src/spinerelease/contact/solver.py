@@ -229,9 +229,8 @@ PER_LAYER_STIFFENING = True
 #: 33 mm of muscle (docs/calibration.md, stop 17); 0 = the local law of stops 12-16. [-]
 STIFFENING_SPREAD_THICKNESSES = 0.14
 #: Strength ``K`` of the squeeze-flow confinement stiffening (:func:`confinement_stiffening`): 0 (default) = off.
-#: Experimental (stop 30): a prototype with ``K = 0.3-0.5`` brings the foam roller's plane-strain check within a
-#: few % but needs a joint refit with the round-peak law before it can be switched on (docs/validation.md, "The
-#: foam roller"). [-]
+#: Experimental (stop 30): ``K = 0.5-0.6`` brings the foam roller's plane-strain check within a few % but needs a
+#: joint refit with the round-peak law before it can be switched on (docs/validation.md, "The foam roller"). [-]
 CONFINEMENT_STIFFENING = 0.0
 #: Saturation ``c0`` of the confinement ratio ``c = phi / t^2`` in :func:`confinement_stiffening`. [-]
 CONFINEMENT_SATURATION = 0.3

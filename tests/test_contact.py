@@ -299,9 +299,9 @@ def bottoming_case():
 def test_stiffening_by_approach_satisfies_the_nonlinear_contact_conditions(bottoming_case):
     """The approach solver's answer: load balanced, p >= 0, gap >= 0, zero gap under pressure, and the scaling
     consistent with the strain: s = 1 / f_nl, the laterally averaged calibrated law at the tool's indentation
-    (which is the indentation wherever there is contact)."""
+    (which is the indentation wherever there is contact) times the one-way confinement factor."""
     from spinerelease.contact import solver
-    from spinerelease.contact.solver import calibrated_stiffening, nonlocal_stiffening
+    from spinerelease.contact.solver import calibrated_stiffening, confinement_stiffening, nonlocal_stiffening
 
     g, gap, thick, load = bottoming_case
     r = solve_contact(gap, g, load, E, thick, poisson=NU, tol=1e-8)
@@ -314,6 +314,7 @@ def test_stiffening_by_approach_satisfies_the_nonlinear_contact_conditions(botto
     c = r.contact
     np.testing.assert_allclose(strain[c], imposed[c], atol=1e-6)
     f_nl = nonlocal_stiffening(calibrated_stiffening(imposed), thick, g.spacing_mm)
+    f_nl = f_nl * confinement_stiffening(imposed, thick, g.spacing_mm)
     np.testing.assert_allclose(s[c], np.clip(1.0 / f_nl[c], 1e-6, 1.0), rtol=1e-6)
     assert np.abs(f_nl - calibrated_stiffening(imposed))[c].max() > 0.01  # the averaging matters here
     # outside the contact a column is at least as stiff as its own local law says

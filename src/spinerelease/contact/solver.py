@@ -228,12 +228,15 @@ PER_LAYER_STIFFENING = True
 #: (:func:`nonlocal_stiffening`). Fitted, with the law's constants, to the rezoned FEM into the film on 10 and
 #: 33 mm of muscle (docs/calibration.md, stop 17); 0 = the local law of stops 12-16. [-]
 STIFFENING_SPREAD_THICKNESSES = 0.14
-#: Strength ``K`` of the squeeze-flow confinement stiffening (:func:`confinement_stiffening`): 0 (default) = off.
-#: Experimental (stop 30): ``K = 0.5-0.6`` brings the foam roller's plane-strain check within a few % but needs a
-#: joint refit with the round-peak law before it can be switched on (docs/validation.md, "The foam roller"). [-]
-CONFINEMENT_STIFFENING = 0.0
-#: Saturation ``c0`` of the confinement ratio ``c = phi / t^2`` in :func:`confinement_stiffening`. [-]
-CONFINEMENT_SATURATION = 0.3
+#: Strength ``K`` of the one-way confinement stiffening (:func:`confinement_stiffening`): the share of the
+#: homogeneous neo-Hookean difference between one-way (plane-strain) and all-round (axisymmetric) escape that the
+#: column law takes on. Fitted to the plane-strain FEM of a foam roller on four tissues (52 points to strain 0.73,
+#: docs/calibration.md, stop 31); 0 = off (the law of stops 17-30). [-]
+CONFINEMENT_STIFFENING = 0.5
+#: Width of the weighted lateral average of the squeeze-flow curvature that sets the escape anisotropy
+#: (:func:`escape_anisotropy`), in tissue thicknesses (the median over the compressed patch): the tissue escapes
+#: over about its own thickness. [-]
+CONFINEMENT_WIDTH_THICKNESSES = 0.5
 
 
 def _thickness_ladder_filter(
@@ -318,41 +321,17 @@ _MAX_PATCH_CELLS = 400_000
 _POTENTIAL_CACHE: dict = {}
 
 
-def squeeze_flow_potential(patch: np.ndarray, spacing_mm: float) -> np.ndarray:
-    """Torsion (Prandtl) function of a patch of grid cells: ``-lap phi = 1`` in the patch, ``phi = 0`` outside. [mm^2]
-
-    In a thin incompressible layer squeezed under the patch, the pressure is ``phi`` times the squeeze rate and
-    ``3 mu / h^3`` (the thin-layer equation ``u = -(h^3 / 3 mu) lap p``, Jaffar 1989): ``phi`` measures how far
-    the tissue under each cell has to flow to escape. It is largest in the middle of a patch, ``a^2 / 4`` in a
-    disc of radius ``a`` and ``a^2 / 2`` in a long strip of half width ``a``. Five-point Laplacian, the patch's
-    neighbours outside it held at 0 (second order in the spacing); the last few solutions are cached by patch.
-
-    Parameters
-    ----------
-    patch : array of bool (ny, nx)
-        The cells of the patch.
-    spacing_mm : float
-        Grid spacing. [mm]
-
-    References
-    ----------
-    Jaffar MJ (1989). Asymptotic behaviour of thin elastic layers bonded and unbonded to a rigid foundation.
-    Int J Mech Sci 31, 229-235.
-    """
+def _patch_laplacian(patch: np.ndarray):
+    """LU factorisation of the five-point ``-lap`` on the cells of ``patch`` (0 on its neighbours outside),
+    cached by patch (a solve for the same approach's patch reuses it)."""
     import scipy.sparse as sp
-    from scipy.sparse.linalg import spsolve
+    from scipy.sparse.linalg import splu
 
-    h = check_positive("grid spacing", spacing_mm, "mm")
     m = np.asarray(patch, dtype=bool)
-    n = int(m.sum())
-    phi = np.zeros(m.shape)
-    if n == 0:
-        return phi
-    if n > _MAX_PATCH_CELLS:
-        raise InputError(f"a contact patch of {n} cells is too large for the confinement potential")
-    key = (m.shape, h, hash(np.packbits(m).tobytes()))
+    key = (m.shape, hash(np.packbits(m).tobytes()))
     if key in _POTENTIAL_CACHE:
         return _POTENTIAL_CACHE[key]
+    n = int(m.sum())
     idx = np.full(m.shape, -1, dtype=np.int64)
     idx[m] = np.arange(n)
     iy, ix = np.nonzero(m)
@@ -368,28 +347,65 @@ def squeeze_flow_potential(patch: np.ndarray, spacing_mm: float) -> np.ndarray:
         cols.append(j[nb])
         vals.append(-np.ones(int(nb.sum())))
     A = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
-    phi[m] = spsolve(A, np.full(n, h * h))
+    lu = splu(A)
     if len(_POTENTIAL_CACHE) >= 16:
         _POTENTIAL_CACHE.pop(next(iter(_POTENTIAL_CACHE)))
-    _POTENTIAL_CACHE[key] = phi
+    _POTENTIAL_CACHE[key] = lu
+    return lu
+
+
+def squeeze_flow_potential(patch: np.ndarray, spacing_mm: float, source: np.ndarray | None = None) -> np.ndarray:
+    """Squeeze-flow potential of a patch of grid cells: ``-lap phi = s`` in the patch, ``phi = 0`` outside. [mm^2]
+
+    In a thin incompressible layer squeezed under the patch, the pressure obeys ``lap p = (3 mu / h^3) w`` with
+    ``w`` the local squeeze (the thin-layer equation, Jaffar 1989), so ``phi`` with the source ``s`` the local
+    compression is the shape of that pressure and ``-grad phi`` the direction the tissue escapes in. With
+    ``s = 1`` (default) ``phi`` is the torsion (Prandtl) function: ``a^2 / 4`` in the middle of a disc of radius
+    ``a`` and ``a^2 / 2`` in a long strip of half width ``a``. Five-point Laplacian, the patch's neighbours
+    outside it held at 0 (second order in the spacing); the factorisation is cached by patch.
+
+    Parameters
+    ----------
+    patch : array of bool (ny, nx)
+        The cells of the patch.
+    spacing_mm : float
+        Grid spacing. [mm]
+    source : array (ny, nx), optional
+        Source ``s`` (e.g. the column strain); default 1. [-]
+
+    References
+    ----------
+    Jaffar MJ (1989). Asymptotic behaviour of thin elastic layers bonded and unbonded to a rigid foundation.
+    Int J Mech Sci 31, 229-235.
+    """
+    h = check_positive("grid spacing", spacing_mm, "mm")
+    m = np.asarray(patch, dtype=bool)
+    n = int(m.sum())
+    phi = np.zeros(m.shape)
+    if n == 0:
+        return phi
+    if n > _MAX_PATCH_CELLS:
+        raise InputError(f"a contact patch of {n} cells is too large for the confinement potential")
+    s = np.ones(n) if source is None else np.broadcast_to(np.asarray(source, dtype=float), m.shape)[m]
+    if not np.all(np.isfinite(s)):
+        raise InputError("the squeeze-flow source must be finite")
+    phi[m] = _patch_laplacian(m).solve(h * h * s)
     return phi
 
 
-def confinement_stiffening(
-    strain: np.ndarray,
-    thickness_mm: np.ndarray | float,
-    spacing_mm: float,
-    strength: float | None = None,
-    saturation: float | None = None,
+def escape_anisotropy(
+    strain: np.ndarray, thickness_mm: np.ndarray | float, spacing_mm: float, width: float | None = None
 ) -> np.ndarray:
-    """Extra stiffening of columns in the middle of a wide, confined patch (experimental, off by default). [-]
+    """How one-sided the tissue's sideways escape is, from 0 (all round, under a round peak) to 1 (one way,
+    under a long strip). [-]
 
-    ``g = 1 + K eps c / (c + c0)`` with ``c = phi / t^2``, ``phi`` the squeeze-flow potential of the patch of
-    compressed columns (:func:`squeeze_flow_potential`), ``K`` :data:`CONFINEMENT_STIFFENING` and ``c0``
-    :data:`CONFINEMENT_SATURATION`. The round-peak law (:func:`calibrated_stiffening`) was fitted on contacts
-    that the tissue escapes all round; under a long strip (a foam roller) the large-strain FEM stiffens earlier
-    (docs/validation.md, "The foam roller"), in the squeezed middle of the patch, which ``phi`` weights. 1 where
-    nothing is compressed, and everywhere when ``K = 0``.
+    The squeeze-flow potential ``phi`` of the compressed patch with the column strain as source
+    (:func:`squeeze_flow_potential`) has the curvature ``H = grad grad phi`` with ``tr H = -eps``: its two
+    eigenvalues split the escaping flow between the two directions. ``H`` is averaged with the weight ``phi``
+    over a Gaussian of standard deviation ``width`` times the patch's median thickness
+    (:data:`CONFINEMENT_WIDTH_THICKNESSES`; the weight keeps the staircase edge of a patch on the grid out), and
+    the anisotropy is ``|l1 - l2| / |l1 + l2|`` of the average: 0 in a disc, 1 in a long strip,
+    ``(A^2 - B^2) / (A^2 + B^2)`` in an ellipse of uniform strain with semi-axes ``A >= B``. 0 outside the patch.
 
     Parameters
     ----------
@@ -399,17 +415,115 @@ def confinement_stiffening(
         Tissue thickness. [mm]
     spacing_mm : float
         Grid spacing. [mm]
-    strength, saturation : float, optional
-        ``K`` and ``c0`` (defaults: the module constants). [-]
+    width : float, optional
+        Averaging width in tissue thicknesses (default :data:`CONFINEMENT_WIDTH_THICKNESSES`). [-]
+
+    References
+    ----------
+    Jaffar MJ (1989). Asymptotic behaviour of thin elastic layers bonded and unbonded to a rigid foundation.
+    Int J Mech Sci 31, 229-235.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    w_t = CONFINEMENT_WIDTH_THICKNESSES if width is None else check_positive("anisotropy averaging width", width)
+    h = check_positive("grid spacing", spacing_mm, "mm")
+    e = np.clip(np.asarray(strain, dtype=float), 0.0, MAX_STRAIN)
+    m = e > 0
+    out = np.zeros(e.shape)
+    if e.ndim != 2 or not m.any():
+        return out
+    t = np.broadcast_to(np.asarray(thickness_mm, dtype=float), e.shape)
+    sigma = w_t * float(np.median(t[m])) / h  # [cells]
+    # the patch's bounding box with room for the average
+    k = int(np.ceil(4.0 * sigma)) + 2
+    rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+    box = (slice(max(0, rows[0] - k), rows[-1] + 1 + k), slice(max(0, cols[0] - k), cols[-1] + 1 + k))
+    mb, eb = m[box], e[box]
+    phi = squeeze_flow_potential(mb, h, eb)
+    p = np.pad(phi, 1)
+    c = p[1:-1, 1:-1]
+    hxx = p[1:-1, 2:] - 2.0 * c + p[1:-1, :-2]
+    hyy = p[2:, 1:-1] - 2.0 * c + p[:-2, 1:-1]
+    hxy = 0.25 * (p[2:, 2:] - p[2:, :-2] - p[:-2, 2:] + p[:-2, :-2])
+    wgt = np.where(mb, phi, 0.0)
+    norm = np.maximum(gaussian_filter(wgt, sigma, mode="constant"), np.finfo(float).tiny)
+    axx, ayy, axy = (gaussian_filter(wgt * q, sigma, mode="constant") / norm for q in (hxx, hyy, hxy))
+    tr = np.abs(axx + ayy)
+    a = np.sqrt((axx - ayy) ** 2 + 4.0 * axy**2) / np.maximum(tr, np.finfo(float).tiny)
+    out[box] = np.where(mb & (tr > 0), np.clip(a, 0.0, 1.0), 0.0)
+    return out
+
+
+def one_way_escape_ratio(strain: np.ndarray, anisotropy: np.ndarray) -> np.ndarray:
+    """Nominal stress of an incompressible neo-Hookean block compressed by ``strain`` while it flows out sideways
+    in the split ``m = (1 + a) / 2``, over the same block flowing out all round (``m = 1/2``), each divided by
+    its small-strain modulus. [-]
+
+    With the stretches ``lam`` (compression), ``lam^-m`` and ``lam^(m-1)``, the strain energy
+    ``W = mu / 2 (sum lam_i^2 - 3)`` (Treloar 1943) gives the nominal stress ``mu (m lam^(-2m-1) + (1-m)
+    lam^(2m-3) - lam)`` and the small-strain modulus ``mu (1 + m (2m + 1) + (1 - m)(3 - 2m))`` (3 mu all round,
+    4 mu one way: the plane-strain modulus). The ratio is 1 for ``a = 0`` or no strain and grows with both; it
+    is even in ``m - 1/2``, so a slightly elongated patch changes little: at strain 0.5 it is 1.006 for
+    ``a = 0.09``, 1.24 for 0.6 and 1.61 for 1 (one way, ``3 (1 + lam)(1 + lam^2) / (4 lam (1 + lam + lam^2))``).
+
+    Parameters
+    ----------
+    strain : array
+        Compressive engineering strain, clipped to [0, MAX_STRAIN]. [-]
+    anisotropy : array
+        Escape anisotropy ``a`` in [0, 1] (:func:`escape_anisotropy`). [-]
+
+    References
+    ----------
+    Treloar LRG (1943). The elasticity of a network of long-chain molecules II. Trans Faraday Soc 39, 241-246.
+    """
+    citations.use("treloar1943")
+    e = np.clip(np.asarray(strain, dtype=float), 0.0, MAX_STRAIN)
+    m = 0.5 * (1.0 + np.clip(np.asarray(anisotropy, dtype=float), 0.0, 1.0))
+    lam = 1.0 - e
+    small = e < 1e-4
+    lam_s = np.where(small, 0.5, lam)  # any value away from 1; replaced below
+    stress = m * lam_s ** (-2.0 * m - 1.0) + (1.0 - m) * lam_s ** (2.0 * m - 3.0) - lam_s
+    modulus = 1.0 + m * (2.0 * m + 1.0) + (1.0 - m) * (3.0 - 2.0 * m)
+    ratio = (stress / modulus) / ((lam_s**-2 - lam_s) / 3.0)
+    # series at small strain (the differences above cancel): stress = modulus eps + c2 eps^2, uniaxial 3 eps (1 + eps)
+    c2 = 0.5 * (m * (2.0 * m + 1.0) * (2.0 * m + 2.0) + (1.0 - m) * (2.0 * m - 3.0) * (2.0 * m - 4.0))
+    return np.where(small, 1.0 + (c2 / modulus - 1.0) * e, ratio)
+
+
+def confinement_stiffening(
+    strain: np.ndarray,
+    thickness_mm: np.ndarray | float,
+    spacing_mm: float,
+    strength: float | None = None,
+) -> np.ndarray:
+    """Extra stiffening of columns whose tissue can only escape one way (under a long strip). [-]
+
+    ``g = 1 + K (R(eps, a) - 1)`` with ``a`` the escape anisotropy of the compressed patch
+    (:func:`escape_anisotropy`), ``R`` the neo-Hookean one-way-to-all-round stress ratio
+    (:func:`one_way_escape_ratio`) and ``K`` :data:`CONFINEMENT_STIFFENING`. The round-peak law
+    (:func:`calibrated_stiffening`) was fitted on contacts that the tissue escapes all round; under a foam roller
+    the plane-strain FEM stiffens more, by an amount that depends on the strain alone on every tissue
+    (docs/validation.md, "The foam roller"), which ``R`` follows with one fitted share ``K``. 1 where nothing
+    is compressed, under round peaks (``a = 0``), and everywhere when ``K = 0``.
+
+    Parameters
+    ----------
+    strain : array (ny, nx)
+        Column compressive strain (the patch is where it is positive). [-]
+    thickness_mm : array or float
+        Tissue thickness. [mm]
+    spacing_mm : float
+        Grid spacing. [mm]
+    strength : float, optional
+        ``K`` (default :data:`CONFINEMENT_STIFFENING`). [-]
     """
     k = CONFINEMENT_STIFFENING if strength is None else check_range("confinement strength", strength, 0.0, None)
-    c0 = CONFINEMENT_SATURATION if saturation is None else check_positive("confinement saturation", saturation)
     e = np.clip(np.asarray(strain, dtype=float), 0.0, MAX_STRAIN)
     if k == 0 or e.ndim != 2 or not (e > 0).any():
         return np.ones_like(e)
-    citations.use("jaffar1989")
-    c = squeeze_flow_potential(e > 0, spacing_mm) / np.asarray(thickness_mm, dtype=float) ** 2
-    return 1.0 + k * e * c / (c + c0)
+    a = escape_anisotropy(e, thickness_mm, spacing_mm)
+    return 1.0 + k * (one_way_escape_ratio(e, a) - 1.0)
 
 
 class _Columns:
@@ -460,8 +574,9 @@ class _Columns:
     def field_stiffening(self, strain: np.ndarray) -> np.ndarray:
         """Stiffening factor of every column of the grid at the strain field ``strain``: the local factors
         (:meth:`stiffening`) averaged laterally by :func:`nonlocal_stiffening` over a width proportional to the
-        tissue thickness, or for two-layer tissue to the top layer's thickness (fitted so, docs/calibration.md);
-        local without a grid spacing. [-]"""
+        tissue thickness, or for two-layer tissue to the top layer's thickness (fitted so, docs/calibration.md),
+        times the guard near the bone and the one-way confinement factor (:func:`confinement_stiffening`; for two
+        layers scaled by the deep layer's share of the column's compliance); local without a grid spacing. [-]"""
         f = self.stiffening(strain)
         if not self.is_nonlocal:
             return f

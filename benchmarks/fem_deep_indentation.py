@@ -333,7 +333,10 @@ def wide_figure(out: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     axes[1].axhspan(-15, 15, color="0.9", zorder=0)
-    fig.suptitle("Wide tips and the foam roller (held out) against the PSO-Spine's peak: fast engine vs rezoned FEM")
+    fig.suptitle(
+        "Wide tips (held out) and the foam roller (fits the one-way confinement) against the PSO-Spine's peak: "
+        "fast engine vs rezoned FEM"
+    )
     fig.tight_layout()
     fig.savefig(out / "fem_deep_wide.png", dpi=120)
     print("wrote", out / "fem_deep_wide.png")

@@ -432,6 +432,7 @@ def escape_anisotropy(
     out = np.zeros(e.shape)
     if e.ndim != 2 or not m.any():
         return out
+    citations.use("jaffar1989")
     t = np.broadcast_to(np.asarray(thickness_mm, dtype=float), e.shape)
     sigma = w_t * float(np.median(t[m])) / h  # [cells]
     # the patch's bounding box with room for the average

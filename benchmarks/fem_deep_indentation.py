@@ -100,21 +100,23 @@ def fast_cone(load_n: float, layers: list[Layer], tip_mm: float = TIP_MM) -> dic
     )
 
 
-def fast_roller(line_load_n_per_mm: float, layers: list[Layer]) -> dict:
-    """The fast engine on the foam roller (``compare.fast_cylinder``), read on its mid-section (per mm)."""
-    return asdict(fast_cylinder(line_load_n_per_mm, layers, radius_mm=ROLLER_RADIUS_MM, length_mm=ROLLER_LENGTH_MM))
+def fast_roller(line_load_n_per_mm: float, layers: list[Layer], radius_mm: float = ROLLER_RADIUS_MM) -> dict:
+    """The fast engine on a roller (``compare.fast_cylinder``; default the foam roller's radius), read on its
+    mid-section (per mm)."""
+    return asdict(fast_cylinder(line_load_n_per_mm, layers, radius_mm=radius_mm, length_mm=ROLLER_LENGTH_MM))
 
 
 def fast_point(load: float, layers: list[Layer], tip_mm: float, roller: bool) -> dict:
-    """The fast engine's side of one point: the roller's mid-section (per mm) or one rounded cone."""
-    return fast_roller(load, layers) if roller else fast_cone(load, layers, tip_mm)
+    """The fast engine's side of one point: the mid-section (per mm) of a roller of radius ``tip_mm``, or one
+    rounded cone."""
+    return fast_roller(load, layers, tip_mm) if roller else fast_cone(load, layers, tip_mm)
 
 
 def stem(case: str, tip_mm: float = TIP_MM, roller: bool = False) -> str:
     """File stem of a case's JSON: ``fem_deep_<case>``, with ``_tip<R>`` for a tip other than the PSO-Spine's,
-    ``_roller`` for the foam roller's plane-strain section."""
+    ``_roller`` for the foam roller's plane-strain section (``_roller<R>`` for another radius)."""
     if roller:
-        return f"fem_deep_{case}_roller"
+        return f"fem_deep_{case}_roller" + ("" if tip_mm == ROLLER_RADIUS_MM else f"{tip_mm:g}")
     return f"fem_deep_{case}" + ("" if tip_mm == TIP_MM else f"_tip{tip_mm:g}")
 
 
@@ -128,18 +130,18 @@ def run(
     max_approach: float = 0.98,
     min_step: float = 4e-3,
     max_newton: int = 25,
-    tip_mm: float = TIP_MM,
+    tip_mm: float | None = None,
     roller: bool = False,
 ) -> None:
-    """One case by the FEM and the fast engine; ``roller``: the foam roller's cross-section in plane strain
-    (loads per mm of length, areas as contact widths [mm])."""
+    """One case by the FEM and the fast engine; ``roller``: a roller's cross-section in plane strain (loads per
+    mm of length, areas as contact widths [mm]; ``tip_mm`` its radius, default the foam roller's)."""
     layers = CASES[case]
     suffix = "_rezoned" if rezone else ""
     if roller:
-        tip_mm, flank = ROLLER_RADIUS_MM, ROLLER_FLANK_DEG
+        tip_mm, flank = tip_mm or ROLLER_RADIUS_MM, ROLLER_FLANK_DEG
         loads = ROLLER_LOADS if loads is None else loads
     else:
-        flank = FLANK_DEG
+        tip_mm, flank = tip_mm or TIP_MM, FLANK_DEG
         loads = LOADS_N if loads is None else loads
     geometry = "plane-strain" if roller else "axisymmetric"
     probe_of = plane_strain_probe_pressure_kpa if roller else axisymmetric_probe_pressure_kpa
@@ -304,7 +306,7 @@ def wide_figure(out: Path) -> None:
     import matplotlib.pyplot as plt
 
     files = [out / "fem_deep_column_rezoned.json"] + sorted(out.glob("fem_deep_*_tip*_rezoned.json"))
-    files += sorted(out.glob("fem_deep_*_roller_rezoned.json"))  # the foam roller's plane-strain section
+    files += sorted(out.glob("fem_deep_*_roller*_rezoned.json"))  # rollers' plane-strain sections
     files = [f for f in files if f.exists()]
     if len(files) < 2:
         return
@@ -319,7 +321,11 @@ def wide_figure(out: Path) -> None:
         # crosses: the fast engine's tip column beyond the validated compression (flagged to the user)
         beyond = np.array([r["fast"]["approach_mm"] > VALIDATED_COMPRESSION * thickness for r in rows])
         roller = data.get("geometry") == "plane-strain"
-        shape = "foam roller (plane strain)" if roller else f"tip {tip:g} mm"
+        shape = (
+            ("foam roller" if tip == ROLLER_RADIUS_MM else f"roller R {tip:g} mm, held out") + " (plane strain)"
+            if roller
+            else f"tip {tip:g} mm"
+        )
         style = "s-." if roller else "o-"
         for ax, key in ((axes[0], "approach_mm"), (axes[1], "probe_pressure_kpa")):
             err = np.array([100 * (r["fast"][key] / r["fem"][key] - 1) for r in rows])
@@ -381,8 +387,8 @@ def main() -> None:
     ap.add_argument(
         "--tip-radius",
         type=float,
-        default=TIP_MM,
-        help="tip radius [mm] (default the PSO-Spine's; a wide one writes fem_deep_<case>_tip<R>*.json)",
+        help="tip radius [mm] (default the PSO-Spine's; a wide one writes fem_deep_<case>_tip<R>*.json); with "
+        "--roller the roller's radius (default the foam roller's; another writes fem_deep_<case>_roller<R>*.json)",
     )
     ap.add_argument("--out", type=Path, default=Path("docs/figures"))
     ap.add_argument("--figure", action="store_true", help="only draw the figure from the JSON files")

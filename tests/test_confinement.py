@@ -113,3 +113,18 @@ def test_confinement_stiffening_brings_the_roller_to_the_fem(monkeypatch):
     assert off.approach_mm > row["approach_mm"] * 1.10  # the drift this term removes
     assert on.approach_mm == pytest.approx(row["approach_mm"], rel=0.03)
     assert on.peak_pressure_kpa == pytest.approx(row["peak_pressure_kpa"], rel=0.05)
+
+
+def test_escape_anisotropy_of_a_very_large_patch_is_read_from_a_coarser_grid(monkeypatch):
+    """A patch beyond ``_ANISOTROPY_MAX_CELLS`` (a 900 mm foam roller's strip) is averaged onto a coarser grid:
+    the same anisotropy along its middle, within 0.1 near its ends (three times coarser here), 0 outside."""
+    x, y = _grid(450.0, 60.0, 1.0)
+    strain = np.clip(0.5 * (1 - (y / 50.0) ** 2), 0.0, None)
+    monkeypatch.setattr(solver, "_ANISOTROPY_MAX_CELLS", 20_000)
+    coarse = escape_anisotropy(strain, 34.46, 1.0)
+    monkeypatch.setattr(solver, "_ANISOTROPY_MAX_CELLS", 10**9)
+    fine = escape_anisotropy(strain, 34.46, 1.0)
+    mid = strain.shape[1] // 2
+    np.testing.assert_allclose(coarse[:, mid], fine[:, mid], atol=1e-3)
+    assert np.abs(coarse - fine).max() < 0.1
+    assert np.all(coarse[strain <= 0] == 0.0)

@@ -310,7 +310,7 @@ def wide_figure(out: Path) -> None:
     files = [f for f in files if f.exists()]
     if len(files) < 2:
         return
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 6.5))
     for f in files:
         data = json.loads(f.read_text())
         tip = data.get("tip_radius_mm", TIP_MM)
@@ -326,7 +326,7 @@ def wide_figure(out: Path) -> None:
             if roller
             else f"tip {tip:g} mm"
         )
-        style = "s-." if roller else "o-"
+        style = ("s-." if tip == ROLLER_RADIUS_MM else "D:") if roller else "o-"
         for ax, key in ((axes[0], "approach_mm"), (axes[1], "probe_pressure_kpa")):
             err = np.array([100 * (r["fast"][key] / r["fem"][key] - 1) for r in rows])
             (line,) = ax.plot(strain[~beyond], err[~beyond], style, mfc="none", label=f"{tissue}, {shape}")
@@ -337,13 +337,14 @@ def wide_figure(out: Path) -> None:
         ax.set_xlabel("FEM compressive strain under the tip [-]")
         ax.set_ylabel(f"fast engine - FEM, {what} [%]")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
     axes[1].axhspan(-15, 15, color="0.9", zorder=0)
+    # one legend below both panels, clear of the curves
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=7)
     fig.suptitle(
-        "Wide tips (held out) and the foam roller (fits the one-way confinement) against the PSO-Spine's peak: "
-        "fast engine vs rezoned FEM"
+        "Wide tips (held out) and rollers (the foam roller fits the one-way confinement, R 38.1 mm held out)\n"
+        "against the PSO-Spine's peak: fast engine vs rezoned FEM"
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
     fig.savefig(out / "fem_deep_wide.png", dpi=120)
     print("wrote", out / "fem_deep_wide.png")
 

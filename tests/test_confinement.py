@@ -128,3 +128,12 @@ def test_escape_anisotropy_of_a_very_large_patch_is_read_from_a_coarser_grid(mon
     np.testing.assert_allclose(coarse[:, mid], fine[:, mid], atol=1e-3)
     assert np.abs(coarse - fine).max() < 0.1
     assert np.all(coarse[strain <= 0] == 0.0)
+
+
+def test_the_cached_factorisations_stay_within_their_memory_budget(monkeypatch):
+    monkeypatch.setattr(solver, "_POTENTIAL_CACHE", {})
+    monkeypatch.setattr(solver, "_POTENTIAL_CACHE_NNZ", 200_000)
+    for n in (60, 80, 100, 120):
+        squeeze_flow_potential(np.ones((n, n), dtype=bool), 1.0)
+        held = sum(f.L.nnz + f.U.nnz for f in solver._POTENTIAL_CACHE.values())
+        assert 1 <= len(solver._POTENTIAL_CACHE) and (held <= 200_000 or len(solver._POTENTIAL_CACHE) == 1)

@@ -323,6 +323,8 @@ _MAX_PATCH_CELLS = 400_000
 #: take 0.2 / 0.34 / 1.0 s a call.
 _ANISOTROPY_MAX_CELLS = 60_000
 _POTENTIAL_CACHE: dict = {}
+#: Most nonzeros (about 12 bytes each) that the cached factorisations may hold together (about 120 MB).
+_POTENTIAL_CACHE_NNZ = 10_000_000
 
 
 def _patch_laplacian(patch: np.ndarray):
@@ -352,8 +354,11 @@ def _patch_laplacian(patch: np.ndarray):
         vals.append(-np.ones(int(nb.sum())))
     A = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
     lu = splu(A)
-    if len(_POTENTIAL_CACHE) >= 16:
-        _POTENTIAL_CACHE.pop(next(iter(_POTENTIAL_CACHE)))
+    # keep the last few factorisations within a memory budget (a 60,000-cell patch's factors take about 67 MB)
+    held = sum(f.L.nnz + f.U.nnz for f in _POTENTIAL_CACHE.values())
+    while _POTENTIAL_CACHE and held + lu.L.nnz + lu.U.nnz > _POTENTIAL_CACHE_NNZ:
+        old = _POTENTIAL_CACHE.pop(next(iter(_POTENTIAL_CACHE)))
+        held -= old.L.nnz + old.U.nnz
     _POTENTIAL_CACHE[key] = lu
     return lu
 

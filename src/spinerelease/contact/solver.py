@@ -239,6 +239,17 @@ CONFINEMENT_STIFFENING = 0.5
 CONFINEMENT_WIDTH_THICKNESSES = 0.5
 
 
+def _bounding_box(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice]:
+    """Slices of the smallest box holding every True cell of the 2D ``mask`` (which has one), widened by
+    ``margin`` cells each way and clipped to the array."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    ny, nx = mask.shape
+    return (
+        slice(max(0, rows[0] - margin), min(ny, rows[-1] + 1 + margin)),
+        slice(max(0, cols[0] - margin), min(nx, cols[-1] + 1 + margin)),
+    )
+
+
 def _thickness_ladder_filter(
     field_: np.ndarray, thickness_mm: np.ndarray, width: float, spacing_mm: float
 ) -> np.ndarray:
@@ -307,9 +318,7 @@ def nonlocal_stiffening(
     citations.use("pijaudiercabot1987")
     t = np.broadcast_to(t_in, f.shape)
     # the average only reaches a few widths beyond the stiffened elements: filter that box alone
-    m = int(np.ceil(4.0 * c * float(t[stiff].max()) / spacing_mm)) + 1
-    rows, cols = np.flatnonzero(stiff.any(axis=1)), np.flatnonzero(stiff.any(axis=0))
-    box = (slice(max(0, rows[0] - m), rows[-1] + 1 + m), slice(max(0, cols[0] - m), cols[-1] + 1 + m))
+    box = _bounding_box(stiff, int(np.ceil(4.0 * c * float(t[stiff].max()) / spacing_mm)) + 1)
     out = np.ones_like(f)
     out[box] = np.exp(_thickness_ladder_filter(lf[box], t[box], c, spacing_mm))
     return out
@@ -432,7 +441,6 @@ def escape_anisotropy(
     Jaffar MJ (1989). Asymptotic behaviour of thin elastic layers bonded and unbonded to a rigid foundation.
     Int J Mech Sci 31, 229-235.
     """
-
     w_t = CONFINEMENT_WIDTH_THICKNESSES if width is None else check_positive("anisotropy averaging width", width)
     h = check_positive("grid spacing", spacing_mm, "mm")
     e = np.clip(np.asarray(strain, dtype=float), 0.0, MAX_STRAIN)
@@ -443,10 +451,7 @@ def escape_anisotropy(
     citations.use("jaffar1989")
     t = np.broadcast_to(np.asarray(thickness_mm, dtype=float), e.shape)
     sigma = w_t * float(np.median(t[m])) / h  # [cells]
-    # the patch's bounding box with room for the average
-    k = int(np.ceil(4.0 * sigma)) + 2
-    rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
-    box = (slice(max(0, rows[0] - k), rows[-1] + 1 + k), slice(max(0, cols[0] - k), cols[-1] + 1 + k))
+    box = _bounding_box(m, int(np.ceil(4.0 * sigma)) + 2)  # the patch with room for the average
     mb, eb = m[box], e[box]
     n = int(mb.sum())
     if n <= _ANISOTROPY_MAX_CELLS:
@@ -1149,13 +1154,9 @@ def _solve_reduced(
     near = h < REDUCTION_GAP_FACTOR * appr_c
     if not near.any():
         return None
-    rows, cols = np.flatnonzero(near.any(axis=1)), np.flatnonzero(near.any(axis=0))
-    m = max(4, 2 * c)
-    r0, r1 = max(0, rows[0] - m), min(ny, rows[-1] + 1 + m)
-    c0, c1 = max(0, cols[0] - m), min(nx, cols[-1] + 1 + m)
-    if (r1 - r0) * (c1 - c0) > 0.6 * ny * nx:
+    sb = _bounding_box(near, max(4, 2 * c))
+    if (sb[0].stop - sb[0].start) * (sb[1].stop - sb[1].start) > 0.6 * ny * nx:
         return None  # too little to gain
-    sb = (slice(r0, r1), slice(c0, c1))
     op_b = op.restrict(sb)
     op_b.set_precision("float32" if MIXED_PRECISION else dtype)
     pb0 = None if p0 is None else p0[sb]
@@ -1698,9 +1699,7 @@ def solve_contact(
     check_memory("the contact solve", 4 * grid.nx * grid.ny * 16 * 10)
 
     # crop to the bounding box of the possible contact (pressure is zero wherever there is no tool)
-    rows = np.flatnonzero(active.any(axis=1))
-    cols = np.flatnonzero(active.any(axis=0))
-    sl = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    sl = _bounding_box(active)
     h0 = np.where(active[sl], g0[sl], np.inf)
     fin = np.isfinite(h0)
     big = float(h0[fin].max() - h0[fin].min()) + 1e3

@@ -36,6 +36,8 @@ the onset of creasing (stop 28). ``pile-up``: at saved states, the fast engine a
 force in rings about the outer apexes and the skin's height beside the contact (stop 28). ``skin-figure``: both
 as ``docs/figures/fem_case4_skin.png``. ``column-block``: one rounded peak on the back's thick column in 3D on
 blocks of several widths against the axisymmetric FEM (is the 3D FEM right, and what does its box do? stop 28).
+``elongated-block``: the same peak stretched along y, an elongated contact in 3D, against the fast engine with and
+without its one-way confinement term; writes ``tests/data/fem_elongated_block_reference.json`` (stop 32).
 ``block-check``: the 3D slab on the true normal, with and without the tied skin, against the
 axisymmetric true-normal FEM on one peak.
 Meshes are given as ``<element size mm>x<layers>``.
@@ -83,6 +85,9 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py column-block 2.5x4 --margins 60 100 140   # 6-12 minutes each
     /work/venv/bin/python benchmarks/fem_case4_mesh.py column-block 2.5x4 --margins 140 \
         --loads 1 3 6 8 10 12 14 16 17.38   # about 10 minutes, to strain 0.92
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py elongated-block 2.5x4 --stretches 2.5   # about 20 minutes
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py elongated-block 2.5x4 --stretches 3.5 --tissue 20,15 \
+        --loads 1 2 4 7 10 14 18 22 26 30 35 40 45 50 56 62 70   # held out, about 30 minutes
 """
 
 from __future__ import annotations
@@ -94,6 +99,7 @@ import os
 import shutil
 import time
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -291,6 +297,111 @@ def column_block(specs: list[str], half_widths: list[float] | None, loads: list[
             data["rows"] = [x for x in data["rows"] if x["half_width_mm"] != hw]
             data["rows"] += [{"half_width_mm": hw, "mesh": f"{fine}x{layers}", **x} for x in rows]
             data["rows"].sort(key=lambda x: (x["half_width_mm"], x["load_n"]))
+
+        _update_json(out, put)
+
+
+#: ``elongated-block``: the peak's stretches along y (stop 32) and the total loads each is stepped through [N]
+ELONGATED_STRETCHES = (2.5, 1.5)
+ELONGATED_LOADS = [1, 2, 4, 6, 8, 10, 13, 16, 19, 22, 25, 28, 31, 34, 37, 40, 43, 46, 50, 55, 60, 65, 70, 75, 80]
+
+
+def elongated_block(
+    specs: list[str], stretches: list[float] | None, loads: list[float] | None, tissue: str | None = None
+) -> None:
+    """An elongated contact in 3D: the PSO-Spine's rounded peak stretched along y (``rounded_peak_block(stretch=)``:
+    contact about 3 times as long as wide at 2.5, between the round peak's all-round escape and the roller's
+    one-way escape, the range the fast engine's one-way confinement term interpolates by its escape anisotropy)
+    on the back's thick column (34.46 mm, 7.109 kPa), true normal, tied skin, 160 mm half block, total loads
+    stepped by ``stretch`` N (0.5 N to 4 N, 1 N to 10 N), as far as it converges; at every load the fast engine
+    (``compare.fast_rounded_cone(stretch=)``) with its default one-way term and with it off. Writes
+    ``tests/data/fem_elongated_block_reference.json`` (what ``tests/test_confinement.py`` checks; stop 32).
+    ``tissue``: another uniform tissue, ``"<thickness mm>,<modulus kPa>"`` (the held-out run: ``20,15``, 20 mm of
+    muscle)."""
+    from spinerelease.contact import solver
+    from spinerelease.contact.fem.axisym import Layer
+    from spinerelease.contact.fem.back3d import probe_pressure_fem
+    from spinerelease.contact.fem.compare import fast_rounded_cone
+    from spinerelease.contact.fem.solid3d import _Diverged, rounded_peak_block
+
+    ((fine, layers),) = _meshes(specs[:1])
+    figs = Path(__file__).resolve().parents[1] / "docs" / "figures"
+    ((column,),) = [json.loads((figs / "fem_deep_column_rezoned.json").read_text())["layers"]]
+    if tissue:
+        t_mm, e_kpa = (float(v) for v in tissue.split(","))
+        column = {"name": "muscle", "thickness_mm": t_mm, "modulus_kpa": e_kpa}
+    layers_fast = [Layer(column["name"], column["thickness_mm"], column["modulus_kpa"])]
+    k_default = solver.CONFINEMENT_STIFFENING
+    out = figs.parents[1] / "tests" / "data" / "fem_elongated_block_reference.json"
+    for stretch in stretches or ELONGATED_STRETCHES:
+        prob = rounded_peak_block(
+            fine_mm=fine,
+            n_layers=layers,
+            thickness_mm=column["thickness_mm"],
+            modulus_kpa=column["modulus_kpa"],
+            half_width_mm=160.0,
+            stretch=stretch,
+        )
+        rows, done, t0 = [], 0.0, time.perf_counter()
+        for target in loads or ELONGATED_LOADS:
+            step = 0.5 if target <= 4 else 1.0 if target <= 10 else stretch
+            n = max(1, int(np.ceil((target - done) / step)))
+            try:
+                for k in range(1, n + 1):  # the half model carries half the load
+                    if not prob.solve(0.5 * (done + (target - done) * k / n)):
+                        raise _Diverged("the active set did not settle")
+            except _Diverged as exc:
+                print(f"stretch {stretch:g}: no convergence on the way to {target:g} N ({exc})", flush=True)
+                break
+            done = target
+            r = prob.result(True)
+            touch = r.active
+            row = {
+                "load_n": target,
+                "seconds": time.perf_counter() - t0,
+                "fem": {
+                    "force_n": r.force_n,
+                    "approach_mm": r.approach_mm,
+                    "strain": r.approach_mm / column["thickness_mm"],
+                    "peak_pressure_kpa": float(r.true_pressure_kpa.max()),
+                    "face_peak_pressure_kpa": r.true_face_peak_pressure_kpa,
+                    "probe_pressure_kpa": probe_pressure_fem(r, [(0.0, 0.0)])[0],
+                    "contact_area_mm2": r.contact_area_current_mm2,
+                    "contact_half_x_mm": float(r.x_mm[touch.any(axis=0)].max()),
+                    "contact_half_y_mm": float(r.y_mm[touch.any(axis=1)].max()),
+                    "skin_min_stretch": r.skin_min_stretch,
+                },
+            }
+            for key, k_value in (("fast", k_default), ("fast_no_confinement", 0.0)):
+                solver.CONFINEMENT_STIFFENING = k_value
+                try:
+                    m = fast_rounded_cone(  # rounded_peak_block's peak: the PSO-Spine's
+                        target, layers_fast, tip_radius_mm=10.0, flank_angle_deg=55.0, stretch=stretch, half_width_mm=50
+                    )
+                finally:
+                    solver.CONFINEMENT_STIFFENING = k_default
+                row[key] = asdict(m)
+            rows.append(row)
+            fem, fa, f0 = row["fem"], row["fast"], row["fast_no_confinement"]
+            print(
+                f"stretch {stretch:g}, {target:5.1f} N ({prob.n} unknowns, FEM strain {fem['strain']:.2f}, contact "
+                f"{fem['contact_half_x_mm']:.0f} x {fem['contact_half_y_mm']:.0f} mm): approach fast "
+                f"{100 * (fa['approach_mm'] / fem['approach_mm'] - 1):+.2f} % (without the one-way term "
+                f"{100 * (f0['approach_mm'] / fem['approach_mm'] - 1):+.2f} %), peak pressure "
+                f"{100 * (fa['peak_pressure_kpa'] / fem['peak_pressure_kpa'] - 1):+.1f} % "
+                f"({100 * (f0['peak_pressure_kpa'] / fem['peak_pressure_kpa'] - 1):+.1f} %), probe "
+                f"{100 * (fa['probe_pressure_kpa'] / fem['probe_pressure_kpa'] - 1):+.1f} % "
+                f"({100 * (f0['probe_pressure_kpa'] / fem['probe_pressure_kpa'] - 1):+.1f} %); {row['seconds']:.0f} s",
+                flush=True,
+            )
+
+        def put(data: dict, stretch=stretch, rows=rows) -> None:  # this run's rows replace its earlier ones
+            def same(x: dict) -> bool:
+                return x["stretch"] == stretch and x["tissue"] == column
+
+            data["rows"] = [x for x in data["rows"] if not same(x)]
+            data["rows"] += [{"stretch": stretch, "tissue": column, "mesh": f"{fine}x{layers}", **x} for x in rows]
+            data["rows"].sort(key=lambda x: (x["tissue"]["thickness_mm"], x["stretch"], x["load_n"]))
 
         _update_json(out, put)
 
@@ -1395,6 +1506,7 @@ if __name__ == "__main__":
             "pile-up",
             "skin-figure",
             "column-block",
+            "elongated-block",
         ),
     )
     ap.add_argument("meshes", nargs="*", default=["3.5x4"], help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
@@ -1438,6 +1550,8 @@ if __name__ == "__main__":
         "skin-stretch, pile-up: the window the states were solved on (default the case's); column-block: the "
         "blocks' half widths (default 60 100 140)",
     )
+    ap.add_argument("--stretches", type=float, nargs="+", help="elongated-block: the peak's stretches (2.5 1.5)")
+    ap.add_argument("--tissue", help="elongated-block: another uniform tissue, '<thickness mm>,<modulus kPa>'")
     ap.add_argument("--tables", nargs="+", help="refresh-fast: table file stems (default: all case-4 tables)")
     ap.add_argument("--bones", nargs="+", choices=("slab", "flat"), help="trough-check: bones to run (default both)")
     ap.add_argument(
@@ -1501,6 +1615,7 @@ if __name__ == "__main__":
         ),
         "skin-figure": skin_figure,
         "column-block": lambda specs: column_block(specs, a.margins, a.loads),
+        "elongated-block": lambda specs: elongated_block(specs, a.stretches, a.loads, a.tissue),
         "trough-check": lambda specs: trough_check(specs, a.loads, a.bones, a.rezone, a.max_cuts, a.margins),
     }
     studies[a.study](a.meshes)

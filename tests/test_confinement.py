@@ -7,6 +7,7 @@ from spinerelease.contact import solver
 from spinerelease.contact.solver import (
     confinement_stiffening,
     escape_anisotropy,
+    long_axis_strain,
     one_way_escape_ratio,
     squeeze_flow_potential,
 )
@@ -81,7 +82,7 @@ def test_confinement_stiffening_is_on_and_spares_round_peaks():
     assert np.all(g[strip <= 0] == 1.0)
     row = g[g.shape[0] // 2]
     mid = np.argmin(np.abs(x[0]))
-    assert row.max() == pytest.approx(row[mid])  # largest in the middle
+    assert row.max() == pytest.approx(row[mid], rel=1e-3)  # largest in the middle
     k = solver.CONFINEMENT_STIFFENING
     assert row[mid] == pytest.approx(1 + k * (float(one_way_escape_ratio(np.array(0.5), np.array(1.0))) - 1), rel=0.02)
     np.testing.assert_array_equal(confinement_stiffening(strip, 34.46, 1.0, strength=0.0), 1.0)
@@ -137,3 +138,70 @@ def test_the_cached_factorisations_stay_within_their_memory_budget(monkeypatch):
         squeeze_flow_potential(np.ones((n, n), dtype=bool), 1.0)
         held = sum(f.L.nnz + f.U.nnz for f in solver._POTENTIAL_CACHE.values())
         assert 1 <= len(solver._POTENTIAL_CACHE) and (held <= 200_000 or len(solver._POTENTIAL_CACHE) == 1)
+
+
+@pytest.mark.parametrize("h", [0.5, 1.0])
+def test_long_axis_strain_of_a_strip_and_an_elongated_dome(h):
+    """Along a long strip the strain is its own (uniform along the axis); at the apex of an elongated dome it is
+    the Gaussian average of the strain along the long axis (the axis read from the squeeze flow); the width 0
+    gives the strain itself; 0 outside the patch."""
+    x, y = _grid(40.0, 160.0, h)
+    strip = np.where(np.abs(y) < 140.0, np.clip(0.5 * (1 - (x / 20.0) ** 2), 0.0, None), 0.0)
+    _, axis = solver._escape_field(strip, 20.0, h)
+    mid = strip.shape[0] // 2
+    inside = strip[mid] > 0.05
+    np.testing.assert_allclose(np.abs(axis[mid][inside]), np.pi / 2, atol=0.02)  # the long axis is y
+    s = long_axis_strain(strip, axis, 20.0, h)
+    np.testing.assert_allclose(s[mid][inside], strip[mid][inside], atol=2e-3)  # within the coarse cells
+    assert np.all(s[strip <= 0] == 0.0)
+    np.testing.assert_array_equal(long_axis_strain(strip, axis, 20.0, h, width=0.0), strip)
+    # an elongated dome, 3 times as long along y: at the apex, the 1D Gaussian average along y of its profile
+    dome = np.clip(0.8 * (1 - (x / 15.0) ** 2 - (y / 45.0) ** 2), 0.0, None)
+    _, axis = solver._escape_field(dome, 20.0, h)
+    s = long_axis_strain(dome, axis, 20.0, h)
+    sigma = solver.CONFINEMENT_LONG_AXIS_THICKNESSES * 20.0
+    yy = np.linspace(-45.0, 45.0, 2001)
+    w = np.exp(-0.5 * (yy / sigma) ** 2)
+    expected = float(np.sum(w * 0.8 * (1 - (yy / 45.0) ** 2)) / np.sum(w))
+    iy, ix = np.unravel_index(np.argmax(dome), dome.shape)
+    assert s[iy, ix] == pytest.approx(expected, rel=0.02)
+    assert s[iy, ix] < 0.9 * dome[iy, ix]
+    with pytest.raises(InputError, match="width"):
+        long_axis_strain(dome, axis, 20.0, h, width=-1.0)
+
+
+def _elongated_reference():
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).parent / "data" / "fem_elongated_block_reference.json").read_text())
+    for row in data["rows"]:
+        if row["fem"]["strain"] <= 0.93:  # beyond, the film regime (as for the rollers)
+            tissue = row["tissue"]
+            name = f"{tissue['thickness_mm']:g}mm-stretch{row['stretch']:g}-{row['load_n']:g}N"
+            yield pytest.param(row, id=name)
+
+
+@pytest.mark.parametrize("row", list(_elongated_reference()))
+def test_elongated_contact_against_the_3d_fem(row):
+    """An elongated contact, between the round peak's all-round escape and the roller's one-way escape: the
+    PSO-Spine's peak stretched along y (2.5 and 1.5 times; 3.5 times on 20 mm of muscle, held out) on the 3D
+    neo-Hookean FEM with contact on the true normal (``benchmarks/fem_case4_mesh.py elongated-block``): peak
+    pressure and 1 cm2 probe within the issue's 15 %, approach within 5 % (docs/validation.md, stop 32)."""
+    pytest.importorskip("skfem")
+    from spinerelease.contact.fem import Layer
+    from spinerelease.contact.fem.compare import fast_rounded_cone
+
+    fem, tissue = row["fem"], row["tissue"]
+    fast = fast_rounded_cone(
+        row["load_n"],
+        [Layer("tissue", tissue["thickness_mm"], tissue["modulus_kpa"])],
+        tip_radius_mm=10.0,
+        flank_angle_deg=55.0,
+        stretch=row["stretch"],
+        half_width_mm=50.0,
+    )
+    assert fast.force_n == pytest.approx(row["load_n"], rel=1e-3)
+    assert fast.approach_mm == pytest.approx(fem["approach_mm"], rel=0.05)
+    assert fast.peak_pressure_kpa == pytest.approx(fem["peak_pressure_kpa"], rel=0.15)
+    assert fast.probe_pressure_kpa == pytest.approx(fem["probe_pressure_kpa"], rel=0.15)

@@ -614,6 +614,38 @@ def test_rounded_peak_block_top_layer():
         rounded_peak_block(fine_mm=5.0, n_layers=2, thickness_mm=20.0, top_layer=(25.0, 3.25))
 
 
+def test_stretched_peak_block_gap_and_its_derivatives():
+    """The peak stretched along y (an elongated contact, stop 32): its gap is the round one at ``y / stretch``, its
+    derivatives match central differences (the true-normal contact uses them), its fine zone is stretched too, and
+    the fast engine's counterpart takes the same stretch; a stretch below 1 is refused by both."""
+    from spinerelease.contact.fem.axisym import Layer
+    from spinerelease.contact.fem.compare import fast_rounded_cone
+    from spinerelease.tools.base import rounded_peak_mm
+
+    kw = {"fine_mm": 5.0, "n_layers": 2, "thickness_mm": 20.0, "half_width_mm": 40.0}
+    prob = rounded_peak_block(**kw, stretch=2.5, blend_mm=1.0)
+    round_ = rounded_peak_block(**kw, blend_mm=1.0)
+    x = np.array([0.3, 2.0, 6.0, 9.0, 1.5])
+    y = np.array([0.0, 5.0, 12.0, 25.0, 30.0])
+    g = prob.gap_derivatives(x, y)
+    np.testing.assert_allclose(g[0], round_.gap_derivatives(x, y / 2.5)[0], atol=1e-12)
+    np.testing.assert_allclose(g[0], -rounded_peak_mm(x, y / 2.5, 0.0, 0.0, 0.0, 10.0, 55.0), atol=0.02)
+    d = 1e-5
+    gx = (prob.gap_derivatives(x + d, y)[0] - prob.gap_derivatives(x - d, y)[0]) / (2 * d)
+    gy = (prob.gap_derivatives(x, y + d)[0] - prob.gap_derivatives(x, y - d)[0]) / (2 * d)
+    np.testing.assert_allclose(g[1], gx, atol=1e-7)
+    np.testing.assert_allclose(g[2], gy, atol=1e-7)
+    gxy = (prob.gap_derivatives(x, y + d)[1] - prob.gap_derivatives(x, y - d)[1]) / (2 * d)
+    gyy = (prob.gap_derivatives(x, y + d)[2] - prob.gap_derivatives(x, y - d)[2]) / (2 * d)
+    np.testing.assert_allclose(g[4], gxy, atol=1e-6)
+    np.testing.assert_allclose(g[5], gyy, atol=1e-6)
+    assert prob.n > round_.n  # the fine zone is 2.5 times as long along y
+    with pytest.raises(InputError, match="stretch"):
+        rounded_peak_block(**kw, stretch=0.5)
+    with pytest.raises(InputError, match="stretch"):
+        fast_rounded_cone(1.0, [Layer("column", 20.0, 15.0)], tip_radius_mm=10.0, flank_angle_deg=55.0, stretch=0.5)
+
+
 def test_face_mean_max():
     """Simpson means over Q2 faces: exact for a biquadratic field; the corner/midside oscillation averages out."""
     from spinerelease.contact.fem.solid3d import face_mean_max

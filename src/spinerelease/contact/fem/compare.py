@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...assess import ALGOMETER_PROBE_AREA_MM2, probe_averaged_pressure
-from ...errors import InputError, check_positive
+from ...errors import InputError, check_positive, check_range
 from ...grid import Grid
 from .axisym import FemResult, Layer, solve_axisymmetric
 
@@ -253,20 +253,24 @@ def fast_rounded_cone(
     poisson: float = 0.49,
     spacing_mm: float = 0.5,
     half_width_mm: float = 45.0,
+    stretch: float = 1.0,
 ) -> CaseMetrics:
     """The fast engine on one rounded conical peak (the PSO-Spine's peak shape) pressed into layered tissue.
 
     One layer: the one-material bonded layer; two layers: the top one as ``top_layer`` over the second (the
     two-layer tissue model of :func:`spinerelease.contact.solve_contact`). Same inputs as
-    :func:`spinerelease.contact.fem.deep.indentation_curve`, for side-by-side comparisons.
+    :func:`spinerelease.contact.fem.deep.indentation_curve`, for side-by-side comparisons. ``stretch``: the peak
+    stretched along y, ``h(x, y / stretch)``, on a grid as much longer in y (the 3D FEM's
+    :func:`spinerelease.contact.fem.solid3d.rounded_peak_block` with the same ``stretch``). [-]
     """
     from ...tools.base import rounded_peak_mm
     from .. import solve_contact
 
+    s_y = check_range("peak stretch", stretch, 1.0, 20.0, "")
     modulus, total, kw = _fast_tissue(layers)
-    grid = _centred_grid(half_width_mm, spacing_mm)
+    grid = _centred_grid(half_width_mm, spacing_mm, half_width_mm * s_y)
     x, y = grid.mesh()
-    gap = -rounded_peak_mm(x, y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg)
+    gap = -rounded_peak_mm(x, y / s_y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg)
     res = solve_contact(gap, grid, load_n, modulus, total, poisson=poisson, nonlinear=True, **kw)
     return _fast_metrics(res, grid)
 

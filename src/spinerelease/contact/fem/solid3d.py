@@ -1460,6 +1460,7 @@ def rounded_peak_block(
     top_fraction: float = 0.4,
     curvature: str = "exact",
     blend_mm: float = 0.0,
+    stretch: float = 1.0,
 ) -> SlabContact:
     """One rounded conical peak (:func:`spinerelease.tools.rounded_peak_derivatives`) on a neo-Hookean block
     (uniform, or with a softer ``top_layer``), half model, contact on the true normal: the 3D counterpart of the
@@ -1492,8 +1493,14 @@ def rounded_peak_block(
     blend_mm : float
         Half width of the C2 blend of the tip into its flank (:func:`spinerelease.tools.rounded_peak_derivatives`;
         0: the sharp construction). [mm]
+    stretch : float
+        The peak stretched along y by this factor, ``h(x, y / stretch)`` (1: the round peak): an elongated contact,
+        between the round peak's all-round escape and a roller's one-way escape; the fine zone is stretched
+        with it. [-]
     """
     from ...tools import rounded_peak_derivatives
+
+    s_y = check_range("peak stretch", stretch, 1.0, 20.0, "")
 
     if blend_mm > 0:
         citations.use("neto2017")
@@ -1509,13 +1516,15 @@ def rounded_peak_block(
             return np.where(D <= t_top, e_top, modulus_kpa)
 
     def gap(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
-        d = rounded_peak_derivatives(x, y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg, blend_mm)
-        return tuple(-v for v in d)
+        h, hx, hy, hxx, hxy, hyy = rounded_peak_derivatives(
+            x, y / s_y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg, blend_mm
+        )
+        return tuple(-v for v in (h, hx, hy / s_y, hxx, hxy / s_y, hyy / s_y**2))
 
     zone = [(-fine_zone_mm, fine_zone_mm)]
     return SlabContact(
         graded_axis(0.0, half_width_mm, fine_mm, zone, 1.5),
-        graded_axis(-half_width_mm, half_width_mm, fine_mm, zone, 1.5),
+        graded_axis(-half_width_mm, half_width_mm, fine_mm, [(-fine_zone_mm * s_y, fine_zone_mm * s_y)], 1.5),
         depth_fractions(n_layers, top_fraction),
         lambda X, Y: np.full_like(X, thickness_mm),
         modulus,

@@ -37,7 +37,8 @@ force in rings about the outer apexes and the skin's height beside the contact (
 as ``docs/figures/fem_case4_skin.png``. ``column-block``: one rounded peak on the back's thick column in 3D on
 blocks of several widths against the axisymmetric FEM (is the 3D FEM right, and what does its box do? stop 28).
 ``elongated-block``: the same peak stretched along y, an elongated contact in 3D, against the fast engine with and
-without its one-way confinement term; writes ``tests/data/fem_elongated_block_reference.json`` (stop 32).
+without its one-way confinement term; writes ``tests/data/fem_elongated_block_reference.json`` (stop 32);
+``elongated-figure`` draws it as ``docs/figures/fem_case4_elongated_block.png``.
 ``block-check``: the 3D slab on the true normal, with and without the tied skin, against the
 axisymmetric true-normal FEM on one peak.
 Meshes are given as ``<element size mm>x<layers>``.
@@ -88,6 +89,7 @@ Usage::
     /work/venv/bin/python benchmarks/fem_case4_mesh.py elongated-block 2.5x4 --stretches 2.5   # about 20 minutes
     /work/venv/bin/python benchmarks/fem_case4_mesh.py elongated-block 2.5x4 --stretches 3.5 --tissue 20,15 \
         --loads 1 2 4 7 10 14 18 22 26 30 35 40 45 50 56 62 70   # held out, about 30 minutes
+    /work/venv/bin/python benchmarks/fem_case4_mesh.py elongated-figure   # seconds
 """
 
 from __future__ import annotations
@@ -314,7 +316,8 @@ def elongated_block(
     one-way escape, the range the fast engine's one-way confinement term interpolates by its escape anisotropy)
     on the back's thick column (34.46 mm, 7.109 kPa), true normal, tied skin, 160 mm half block, total loads
     stepped by ``stretch`` N (0.5 N to 4 N, 1 N to 10 N), as far as it converges; at every load the fast engine
-    (``compare.fast_rounded_cone(stretch=)``) with its default one-way term and with it off. Writes
+    (``compare.fast_rounded_cone(stretch=)``) with its default one-way term, with it off, and with it taken at each
+    column's own strain (stop 31's form, ``CONFINEMENT_LONG_AXIS_THICKNESSES = 0``). Writes
     ``tests/data/fem_elongated_block_reference.json`` (what ``tests/test_confinement.py`` checks; stop 32).
     ``tissue``: another uniform tissue, ``"<thickness mm>,<modulus kPa>"`` (the held-out run: ``20,15``, 20 mm of
     muscle)."""
@@ -372,14 +375,20 @@ def elongated_block(
                     "skin_min_stretch": r.skin_min_stretch,
                 },
             }
-            for key, k_value in (("fast", k_default), ("fast_no_confinement", 0.0)):
-                solver.CONFINEMENT_STIFFENING = k_value
+            w_default = solver.CONFINEMENT_LONG_AXIS_THICKNESSES
+            # the engine; with the one-way term off; with it at each column's own strain (stop 31's form)
+            for key, k_value, w_value in (
+                ("fast", k_default, w_default),
+                ("fast_no_confinement", 0.0, w_default),
+                ("fast_local_strain", k_default, 0.0),
+            ):
+                solver.CONFINEMENT_STIFFENING, solver.CONFINEMENT_LONG_AXIS_THICKNESSES = k_value, w_value
                 try:
                     m = fast_rounded_cone(  # rounded_peak_block's peak: the PSO-Spine's
                         target, layers_fast, tip_radius_mm=10.0, flank_angle_deg=55.0, stretch=stretch, half_width_mm=50
                     )
                 finally:
-                    solver.CONFINEMENT_STIFFENING = k_default
+                    solver.CONFINEMENT_STIFFENING, solver.CONFINEMENT_LONG_AXIS_THICKNESSES = k_default, w_default
                 row[key] = asdict(m)
             rows.append(row)
             fem, fa, f0 = row["fem"], row["fast"], row["fast_no_confinement"]
@@ -404,6 +413,51 @@ def elongated_block(
             data["rows"].sort(key=lambda x: (x["tissue"]["thickness_mm"], x["stretch"], x["load_n"]))
 
         _update_json(out, put)
+
+
+def elongated_figure(specs: list[str]) -> None:
+    """``docs/figures/fem_case4_elongated_block.png``: the fast engine's approach and peak-pressure errors against
+    the 3D FEM of the elongated peak, with its one-way confinement term, without it and with it at each column's
+    own strain (stop 31), by the FEM strain
+    (reads ``tests/data/fem_elongated_block_reference.json``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    root = Path(__file__).resolve().parents[1]
+    data = json.loads((root / "tests" / "data" / "fem_elongated_block_reference.json").read_text())
+    runs: dict[tuple, list[dict]] = {}
+    for row in data["rows"]:
+        runs.setdefault((row["tissue"]["thickness_mm"], row["tissue"]["modulus_kpa"], row["stretch"]), []).append(row)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    for (t_mm, e_kpa, stretch), rows in sorted(runs.items()):
+        rows = [r for r in rows if r["fem"]["strain"] <= 0.93]
+        eps = [r["fem"]["strain"] for r in rows]
+        held = " (held out)" if rows[0].get("held_out") else ""
+        label = f"{t_mm:g} mm, {e_kpa:g} kPa, stretch {stretch:g}{held}"
+        for ax, key in zip(axes, ("approach_mm", "peak_pressure_kpa"), strict=True):
+            styles = (("fast", "-o", ""), ("fast_no_confinement", "--x", ", term off"))
+            styles += (("fast_local_strain", ":^", ", local strain (stop 31)"),)
+            for fast, style, what in styles:
+                err = [100 * (r[fast][key] / r["fem"][key] - 1) for r in rows]
+                line = ax.plot(eps, err, style, ms=4, label=label + what)
+                if fast == "fast":
+                    color = line[0].get_color()
+                else:
+                    line[0].set_color(color)
+    for ax, title, band in zip(axes, ("approach", "peak pressure (largest cell / node)"), (5, 15), strict=True):
+        ax.axhspan(-band, band, color="0.92", zorder=0)
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_xlabel("FEM strain (approach / thickness)")
+        ax.set_ylabel("fast engine - FEM [%]")
+        ax.set_title(f"{title}; shaded: the tests' {band} %")
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle("Elongated peak (the PSO-Spine's stretched along y), 3D FEM on the true normal, stop 32")
+    fig.tight_layout()
+    out = root / "docs" / "figures" / "fem_case4_elongated_block.png"
+    fig.savefig(out, dpi=110)
+    print(out)
 
 
 TRUE_NORMAL_LOADS = {
@@ -1507,6 +1561,7 @@ if __name__ == "__main__":
             "skin-figure",
             "column-block",
             "elongated-block",
+            "elongated-figure",
         ),
     )
     ap.add_argument("meshes", nargs="*", default=["3.5x4"], help="meshes as <element size mm>x<layers>, e.g. 3.5x4")
@@ -1616,6 +1671,7 @@ if __name__ == "__main__":
         "skin-figure": skin_figure,
         "column-block": lambda specs: column_block(specs, a.margins, a.loads),
         "elongated-block": lambda specs: elongated_block(specs, a.stretches, a.loads, a.tissue),
+        "elongated-figure": elongated_figure,
         "trough-check": lambda specs: trough_check(specs, a.loads, a.bones, a.rezone, a.max_cuts, a.margins),
     }
     studies[a.study](a.meshes)

@@ -320,7 +320,8 @@ def elongated_block(
     column's own strain (stop 31's form, ``CONFINEMENT_LONG_AXIS_THICKNESSES = 0``). Writes
     ``tests/data/fem_elongated_block_reference.json`` (what ``tests/test_confinement.py`` checks; stop 32).
     ``tissue``: another uniform tissue, ``"<thickness mm>,<modulus kPa>"`` (the held-out run: ``20,15``, 20 mm of
-    muscle)."""
+    muscle), or skin and fat over muscle, ``"<top mm>,<top kPa>,<total mm>,<muscle kPa>"`` (``11.967,3.25,34.46,15``:
+    the back's outer column, the fast engine's two-layer model)."""
     from spinerelease.contact import solver
     from spinerelease.contact.fem.axisym import Layer
     from spinerelease.contact.fem.back3d import probe_pressure_fem
@@ -330,10 +331,20 @@ def elongated_block(
     ((fine, layers),) = _meshes(specs[:1])
     figs = Path(__file__).resolve().parents[1] / "docs" / "figures"
     ((column,),) = [json.loads((figs / "fem_deep_column_rezoned.json").read_text())["layers"]]
+    top = None
     if tissue:
-        t_mm, e_kpa = (float(v) for v in tissue.split(","))
-        column = {"name": "muscle", "thickness_mm": t_mm, "modulus_kpa": e_kpa}
+        vals = [float(v) for v in tissue.split(",")]
+        if len(vals) == 2:
+            column = {"name": "muscle", "thickness_mm": vals[0], "modulus_kpa": vals[1]}
+        elif len(vals) == 4:  # skin and fat over muscle
+            top = (vals[0], vals[1])
+            column = {"name": "fat over muscle", "thickness_mm": vals[2], "modulus_kpa": vals[3]}
+            column["top_layer"] = list(top)
+        else:
+            raise SystemExit("--tissue takes '<thickness mm>,<modulus kPa>' or '<top mm>,<top kPa>,<total mm>,<kPa>'")
     layers_fast = [Layer(column["name"], column["thickness_mm"], column["modulus_kpa"])]
+    if top is not None:
+        layers_fast = [Layer("skin+fat", *top), Layer("muscle", column["thickness_mm"] - top[0], column["modulus_kpa"])]
     k_default = solver.CONFINEMENT_STIFFENING
     out = figs.parents[1] / "tests" / "data" / "fem_elongated_block_reference.json"
     for stretch in stretches or ELONGATED_STRETCHES:
@@ -344,6 +355,7 @@ def elongated_block(
             modulus_kpa=column["modulus_kpa"],
             half_width_mm=160.0,
             stretch=stretch,
+            top_layer=top,
         )
         rows, done, t0 = [], 0.0, time.perf_counter()
         for target in loads or ELONGATED_LOADS:
@@ -410,7 +422,7 @@ def elongated_block(
 
             data["rows"] = [x for x in data["rows"] if not same(x)]
             data["rows"] += [{"stretch": stretch, "tissue": column, "mesh": f"{fine}x{layers}", **x} for x in rows]
-            data["rows"].sort(key=lambda x: (x["tissue"]["thickness_mm"], x["stretch"], x["load_n"]))
+            data["rows"].sort(key=lambda x: (x["tissue"]["name"], x["stretch"], x["load_n"]))
 
         _update_json(out, put)
 
@@ -429,13 +441,17 @@ def elongated_figure(specs: list[str]) -> None:
     data = json.loads((root / "tests" / "data" / "fem_elongated_block_reference.json").read_text())
     runs: dict[tuple, list[dict]] = {}
     for row in data["rows"]:
-        runs.setdefault((row["tissue"]["thickness_mm"], row["tissue"]["modulus_kpa"], row["stretch"]), []).append(row)
+        tissue = row["tissue"]
+        what = f"{tissue['thickness_mm']:g} mm, {tissue['modulus_kpa']:g} kPa"
+        if "top_layer" in tissue:
+            what = f"{tissue['top_layer'][0]:g} mm fat over muscle, {tissue['thickness_mm']:g} mm"
+        runs.setdefault((what, row["stretch"]), []).append(row)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
-    for (t_mm, e_kpa, stretch), rows in sorted(runs.items()):
+    for (what, stretch), rows in sorted(runs.items()):
         rows = [r for r in rows if r["fem"]["strain"] <= 0.93]
         eps = [r["fem"]["strain"] for r in rows]
         held = " (held out)" if rows[0].get("held_out") else ""
-        label = f"{t_mm:g} mm, {e_kpa:g} kPa, stretch {stretch:g}{held}"
+        label = f"{what}, stretch {stretch:g}{held}"
         for ax, key in zip(axes, ("approach_mm", "peak_pressure_kpa"), strict=True):
             styles = (("fast", "-o", ""), ("fast_no_confinement", "--x", ", term off"))
             styles += (("fast_local_strain", ":^", ", local strain (stop 31)"),)
@@ -1606,7 +1622,10 @@ if __name__ == "__main__":
         "blocks' half widths (default 60 100 140)",
     )
     ap.add_argument("--stretches", type=float, nargs="+", help="elongated-block: the peak's stretches (2.5 1.5)")
-    ap.add_argument("--tissue", help="elongated-block: another uniform tissue, '<thickness mm>,<modulus kPa>'")
+    ap.add_argument(
+        "--tissue",
+        help="elongated-block: another tissue, '<thickness mm>,<modulus kPa>' or '<top mm>,<top kPa>,<total mm>,<kPa>'",
+    )
     ap.add_argument("--tables", nargs="+", help="refresh-fast: table file stems (default: all case-4 tables)")
     ap.add_argument("--bones", nargs="+", choices=("slab", "flat"), help="trough-check: bones to run (default both)")
     ap.add_argument(

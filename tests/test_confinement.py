@@ -178,7 +178,8 @@ def _elongated_reference():
     for row in data["rows"]:
         if row["fem"]["strain"] <= 0.93:  # beyond, the film regime (as for the rollers)
             tissue = row["tissue"]
-            name = f"{tissue['thickness_mm']:g}mm-stretch{row['stretch']:g}-{row['load_n']:g}N"
+            what = "fat" if "top_layer" in tissue else f"{tissue['thickness_mm']:g}mm"
+            name = f"{what}-stretch{row['stretch']:g}-{row['load_n']:g}N"
             yield pytest.param(row, id=name)
 
 
@@ -193,9 +194,14 @@ def test_elongated_contact_against_the_3d_fem(row):
     from spinerelease.contact.fem.compare import fast_rounded_cone
 
     fem, tissue = row["fem"], row["tissue"]
+    layers = [Layer("tissue", tissue["thickness_mm"], tissue["modulus_kpa"])]
+    if "top_layer" in tissue:  # skin and fat over muscle: the two-layer model
+        t_top, e_top = tissue["top_layer"]
+        deep = Layer("muscle", tissue["thickness_mm"] - t_top, tissue["modulus_kpa"])
+        layers = [Layer("skin+fat", t_top, e_top), deep]
     fast = fast_rounded_cone(
         row["load_n"],
-        [Layer("tissue", tissue["thickness_mm"], tissue["modulus_kpa"])],
+        layers,
         tip_radius_mm=10.0,
         flank_angle_deg=55.0,
         stretch=row["stretch"],

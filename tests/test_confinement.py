@@ -168,6 +168,10 @@ def test_long_axis_strain_of_a_strip_and_an_elongated_dome(h):
     assert s[iy, ix] < 0.9 * dome[iy, ix]
     with pytest.raises(InputError, match="width"):
         long_axis_strain(dome, axis, 20.0, h, width=-1.0)
+    with pytest.raises(InputError, match="long-axis directions"):
+        long_axis_strain(dome, axis[:-1], 20.0, h)
+    with pytest.raises(InputError, match="long-axis directions"):
+        long_axis_strain(dome, np.full(dome.shape, np.nan), 20.0, h)
 
 
 def _elongated_reference():

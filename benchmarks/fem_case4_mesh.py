@@ -444,9 +444,9 @@ def elongated_figure(specs: list[str]) -> None:
         tissue = row["tissue"]
         what = f"{tissue['thickness_mm']:g} mm, {tissue['modulus_kpa']:g} kPa"
         if "top_layer" in tissue:
-            what = f"{tissue['top_layer'][0]:g} mm fat over muscle, {tissue['thickness_mm']:g} mm"
+            what = f"skin and fat ({tissue['top_layer'][0]:.0f} mm) over muscle, {tissue['thickness_mm']:g} mm"
         runs.setdefault((what, row["stretch"]), []).append(row)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 6.4))
     for (what, stretch), rows in sorted(runs.items()):
         rows = [r for r in rows if r["fem"]["strain"] <= 0.93]
         eps = [r["fem"]["strain"] for r in rows]
@@ -468,9 +468,10 @@ def elongated_figure(specs: list[str]) -> None:
         ax.set_xlabel("FEM strain (approach / thickness)")
         ax.set_ylabel("fast engine - FEM [%]")
         ax.set_title(f"{title}; shaded: the tests' {band} %")
-    axes[0].legend(fontsize=7, loc="upper left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=2, frameon=False)
     fig.suptitle("Elongated peak (the PSO-Spine's stretched along y), 3D FEM on the true normal, stop 32")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.24, 1, 1))
     out = root / "docs" / "figures" / "fem_case4_elongated_block.png"
     fig.savefig(out, dpi=110)
     print(out)

@@ -246,6 +246,18 @@ def block_check(specs: list[str]) -> None:
             print(line, flush=True)
 
 
+def _step_half_model(prob, done_n: float, target_n: float, step_n: float) -> None:
+    """Take a symmetric half model (``solid3d.SlabContact``, which carries half the load) from the total load
+    ``done_n`` to ``target_n`` in equal steps of at most ``step_n`` [N]; raises ``_Diverged`` where a step's
+    active set does not settle."""
+    from spinerelease.contact.fem.solid3d import _Diverged
+
+    n = max(1, int(np.ceil((target_n - done_n) / step_n)))
+    for k in range(1, n + 1):
+        if not prob.solve(0.5 * (done_n + (target_n - done_n) * k / n)):
+            raise _Diverged("the active set did not settle")
+
+
 def column_block(specs: list[str], half_widths: list[float] | None, loads: list[float] | None) -> None:
     """Is the 3D FEM as soft as the axisymmetric one on one peak, and how much does its box stiffen it? The
     PSO-Spine's rounded cone (``rounded_peak_block``, true normal, tied skin) into the back's thick column (34.46 mm,
@@ -271,11 +283,8 @@ def column_block(specs: list[str], half_widths: list[float] | None, loads: list[
         )
         rows, done, t0 = [], 0.0, time.perf_counter()
         for target in loads or [1.0, 3.0, 6.0, 8.0, 10.0, 12.0]:
-            steps = max(1, int(np.ceil((target - done) / 0.5)))
             try:
-                for k in range(1, steps + 1):
-                    if not prob.solve(0.5 * (done + (target - done) * k / steps)):
-                        raise _Diverged("the active set did not settle")
+                _step_half_model(prob, done, target, 0.5)
             except _Diverged as exc:
                 print(f"half width {hw:g} mm: no convergence on the way to {target:g} N ({exc})", flush=True)
                 break
@@ -359,12 +368,8 @@ def elongated_block(
         )
         rows, done, t0 = [], 0.0, time.perf_counter()
         for target in loads or ELONGATED_LOADS:
-            step = 0.5 if target <= 4 else 1.0 if target <= 10 else stretch
-            n = max(1, int(np.ceil((target - done) / step)))
             try:
-                for k in range(1, n + 1):  # the half model carries half the load
-                    if not prob.solve(0.5 * (done + (target - done) * k / n)):
-                        raise _Diverged("the active set did not settle")
+                _step_half_model(prob, done, target, 0.5 if target <= 4 else 1.0 if target <= 10 else stretch)
             except _Diverged as exc:
                 print(f"stretch {stretch:g}: no convergence on the way to {target:g} N ({exc})", flush=True)
                 break

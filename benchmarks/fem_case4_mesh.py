@@ -317,8 +317,27 @@ ELONGATED_STRETCHES = (2.5, 1.5)
 ELONGATED_LOADS = [1, 2, 4, 6, 8, 10, 13, 16, 19, 22, 25, 28, 31, 34, 37, 40, 43, 46, 50, 55, 60, 65, 70, 75, 80]
 
 
+def _apex_line(ridge_mm: float, bend_radius_mm: float, beyond_mm: float = 15.0) -> tuple[np.ndarray, list]:
+    """Points every 1 mm along a ridge's apex line from its middle (``rounded_peak_block(ridge_mm=,
+    bend_radius_mm=)``) and on along its end's tangent for ``beyond_mm``: (distance along it [mm], (x, y) [mm])."""
+    c = 0.5 * ridge_mm
+    ts = np.arange(0.0, c + beyond_mm + 0.01, 1.0)
+    if np.isinf(bend_radius_mm):  # straight, along y
+        return ts, [(0.0, t) for t in ts]
+    phi = np.minimum(ts, c) / bend_radius_mm  # along x on the arc, bending towards +y
+    past = ts - np.minimum(ts, c)
+    x = bend_radius_mm * np.sin(phi) + past * np.cos(phi)
+    y = bend_radius_mm * (1 - np.cos(phi)) + past * np.sin(phi)
+    return ts, list(zip(x.tolist(), y.tolist(), strict=True))
+
+
 def elongated_block(
-    specs: list[str], stretches: list[float] | None, loads: list[float] | None, tissue: str | None = None
+    specs: list[str],
+    stretches: list[float] | None,
+    loads: list[float] | None,
+    tissue: str | None = None,
+    ridges: list[float] | None = None,
+    bend_radius_mm: float | None = None,
 ) -> None:
     """An elongated contact in 3D: the PSO-Spine's rounded peak stretched along y (``rounded_peak_block(stretch=)``:
     contact about 3 times as long as wide at 2.5, between the round peak's all-round escape and the roller's
@@ -330,7 +349,12 @@ def elongated_block(
     ``tests/data/fem_elongated_block_reference.json`` (what ``tests/test_confinement.py`` checks; stop 32).
     ``tissue``: another uniform tissue, ``"<thickness mm>,<modulus kPa>"`` (the held-out run: ``20,15``, 20 mm of
     muscle), or skin and fat over muscle, ``"<top mm>,<top kPa>,<total mm>,<muscle kPa>"`` (``11.967,3.25,34.46,15``:
-    the back's outer column, the fast engine's two-layer model)."""
+    the back's outer column, the fast engine's two-layer model). ``ridges``: instead of stretching it, draw the
+    round peak's apex out into a straight ridge of each of these lengths [mm] (``rounded_peak_block(ridge_mm=)``, a
+    blunt-ended elongated peak whose contact is a stadium; stop 33), stepped by 2.5 N beyond 10 N;
+    ``bend_radius_mm``: bend the ridges into arcs of this radius (``bend_radius_mm=``; along x). On a ridge the
+    largest 1 cm2 probe is near the contact's ends: the FEM's probe is also read every 1 mm along the apex line
+    (:func:`_apex_line`), and both engines' probes on the axis are kept (``probe_centre_kpa``)."""
     from spinerelease.contact import solver
     from spinerelease.contact.fem.axisym import Layer
     from spinerelease.contact.fem.back3d import probe_pressure_fem
@@ -356,7 +380,11 @@ def elongated_block(
         layers_fast = [Layer("skin+fat", *top), Layer("muscle", column["thickness_mm"] - top[0], column["modulus_kpa"])]
     k_default = solver.CONFINEMENT_STIFFENING
     out = figs.parents[1] / "tests" / "data" / "fem_elongated_block_reference.json"
-    for stretch in stretches or ELONGATED_STRETCHES:
+    runs = [(1.0, r) for r in ridges] if ridges else [(s, 0.0) for s in stretches or ELONGATED_STRETCHES]
+    bend = np.inf if bend_radius_mm is None else bend_radius_mm
+    for stretch, ridge in runs:
+        name = f"ridge {ridge:g} mm" if ridge else f"stretch {stretch:g}"
+        name += f" bent to {bend:g} mm" if ridge and np.isfinite(bend) else ""
         prob = rounded_peak_block(
             fine_mm=fine,
             n_layers=layers,
@@ -364,14 +392,17 @@ def elongated_block(
             modulus_kpa=column["modulus_kpa"],
             half_width_mm=160.0,
             stretch=stretch,
+            ridge_mm=ridge,
+            bend_radius_mm=bend if ridge else np.inf,
             top_layer=top,
         )
         rows, done, t0 = [], 0.0, time.perf_counter()
         for target in loads or ELONGATED_LOADS:
             try:
-                _step_half_model(prob, done, target, 0.5 if target <= 4 else 1.0 if target <= 10 else stretch)
+                step = 0.5 if target <= 4 else 1.0 if target <= 10 else 2.5 if ridge else stretch
+                _step_half_model(prob, done, target, step)
             except _Diverged as exc:
-                print(f"stretch {stretch:g}: no convergence on the way to {target:g} N ({exc})", flush=True)
+                print(f"{name}: no convergence on the way to {target:g} N ({exc})", flush=True)
                 break
             done = target
             r = prob.result(True)
@@ -385,13 +416,18 @@ def elongated_block(
                     "strain": r.approach_mm / column["thickness_mm"],
                     "peak_pressure_kpa": float(r.true_pressure_kpa.max()),
                     "face_peak_pressure_kpa": r.true_face_peak_pressure_kpa,
-                    "probe_pressure_kpa": probe_pressure_fem(r, [(0.0, 0.0)])[0],
+                    "probe_pressure_kpa": probe_pressure_fem(r, [(0.0, 0.0)])[0],  # on the axis
                     "contact_area_mm2": r.contact_area_current_mm2,
                     "contact_half_x_mm": float(r.x_mm[touch.any(axis=0)].max()),
                     "contact_half_y_mm": float(r.y_mm[touch.any(axis=1)].max()),
                     "skin_min_stretch": r.skin_min_stretch,
                 },
             }
+            if ridge:  # the largest probe along the apex line, and where
+                ts, centres = _apex_line(ridge, bend)
+                line = probe_pressure_fem(r, centres)
+                row["fem"]["probe_line_max_kpa"] = float(max(line))
+                row["fem"]["probe_line_max_at_mm"] = float(ts[int(np.argmax(line))])
             w_default = solver.CONFINEMENT_LONG_AXIS_THICKNESSES
             # the engine; with the one-way term off; with it at each column's own strain (stop 31's form)
             for key, k_value, w_value in (
@@ -402,7 +438,14 @@ def elongated_block(
                 solver.CONFINEMENT_STIFFENING, solver.CONFINEMENT_LONG_AXIS_THICKNESSES = k_value, w_value
                 try:
                     m = fast_rounded_cone(  # rounded_peak_block's peak: the PSO-Spine's
-                        target, layers_fast, tip_radius_mm=10.0, flank_angle_deg=55.0, stretch=stretch, half_width_mm=50
+                        target,
+                        layers_fast,
+                        tip_radius_mm=10.0,
+                        flank_angle_deg=55.0,
+                        stretch=stretch,
+                        ridge_mm=ridge,
+                        bend_radius_mm=bend if ridge else np.inf,
+                        half_width_mm=50,
                     )
                 finally:
                     solver.CONFINEMENT_STIFFENING, solver.CONFINEMENT_LONG_AXIS_THICKNESSES = k_default, w_default
@@ -410,7 +453,7 @@ def elongated_block(
             rows.append(row)
             fem, fa, f0 = row["fem"], row["fast"], row["fast_no_confinement"]
             print(
-                f"stretch {stretch:g}, {target:5.1f} N ({prob.n} unknowns, FEM strain {fem['strain']:.2f}, contact "
+                f"{name}, {target:5.1f} N ({prob.n} unknowns, FEM strain {fem['strain']:.2f}, contact "
                 f"{fem['contact_half_x_mm']:.0f} x {fem['contact_half_y_mm']:.0f} mm): approach fast "
                 f"{100 * (fa['approach_mm'] / fem['approach_mm'] - 1):+.2f} % (without the one-way term "
                 f"{100 * (f0['approach_mm'] / fem['approach_mm'] - 1):+.2f} %), peak pressure "
@@ -421,13 +464,28 @@ def elongated_block(
                 flush=True,
             )
 
-        def put(data: dict, stretch=stretch, rows=rows) -> None:  # this run's rows replace its earlier ones
+        bent = float(bend) if ridge and np.isfinite(bend) else None  # None: straight (JSON has no inf)
+
+        def put(
+            data: dict, stretch=stretch, ridge=ridge, bent=bent, rows=rows
+        ) -> None:  # this run replaces its earlier rows
             def same(x: dict) -> bool:
-                return x["stretch"] == stretch and x["tissue"] == column
+                ridge_bend = (x.get("ridge_mm", 0.0), x.get("bend_radius_mm"))
+                return x["stretch"] == stretch and ridge_bend == (ridge, bent) and x["tissue"] == column
 
             data["rows"] = [x for x in data["rows"] if not same(x)]
-            data["rows"] += [{"stretch": stretch, "tissue": column, "mesh": f"{fine}x{layers}", **x} for x in rows]
-            data["rows"].sort(key=lambda x: (x["tissue"]["name"], x["stretch"], x["load_n"]))
+            run = {"stretch": stretch, "ridge_mm": ridge, "bend_radius_mm": bent, "tissue": column}
+            run["mesh"] = f"{fine}x{layers}"
+            data["rows"] += [{**run, **x} for x in rows]
+            data["rows"].sort(
+                key=lambda x: (
+                    x["tissue"]["name"],
+                    x.get("ridge_mm", 0.0),
+                    x.get("bend_radius_mm") or 0.0,
+                    x["stretch"],
+                    x["load_n"],
+                )
+            )
 
         _update_json(out, put)
 
@@ -1628,6 +1686,8 @@ if __name__ == "__main__":
         "blocks' half widths (default 60 100 140)",
     )
     ap.add_argument("--stretches", type=float, nargs="+", help="elongated-block: the peak's stretches (2.5 1.5)")
+    ap.add_argument("--ridges", type=float, nargs="+", help="elongated-block: ridge lengths [mm] instead (stop 33)")
+    ap.add_argument("--bend", type=float, help="elongated-block: bend the ridges into arcs of this radius [mm]")
     ap.add_argument(
         "--tissue",
         help="elongated-block: another tissue, '<thickness mm>,<modulus kPa>' or '<top mm>,<top kPa>,<total mm>,<kPa>'",
@@ -1695,7 +1755,7 @@ if __name__ == "__main__":
         ),
         "skin-figure": skin_figure,
         "column-block": lambda specs: column_block(specs, a.margins, a.loads),
-        "elongated-block": lambda specs: elongated_block(specs, a.stretches, a.loads, a.tissue),
+        "elongated-block": lambda specs: elongated_block(specs, a.stretches, a.loads, a.tissue, a.ridges, a.bend),
         "elongated-figure": elongated_figure,
         "trough-check": lambda specs: trough_check(specs, a.loads, a.bones, a.rezone, a.max_cuts, a.margins),
     }

@@ -646,6 +646,91 @@ def test_stretched_peak_block_gap_and_its_derivatives():
         fast_rounded_cone(1.0, [Layer("column", 20.0, 15.0)], tip_radius_mm=10.0, flank_angle_deg=55.0, stretch=0.5)
 
 
+def test_ridge_peak_block_gap_and_its_derivatives():
+    """The apex drawn out into a straight ridge (a blunt-ended elongated peak, stop 33): along the ridge the gap is
+    the peak's cross-section, beyond it the round peak moved by half the ridge; the derivatives match central
+    differences away from the kink at the ridge's ends; with a stretch the ridge comes first; the fast engine
+    takes the same ridge on a grid as much longer; a negative or non-finite ridge, or one both stretched and drawn
+    out, is refused."""
+    from spinerelease.contact.fem.axisym import Layer
+    from spinerelease.contact.fem.compare import fast_rounded_cone
+    from spinerelease.tools import ridge_coordinate
+
+    kw = {"fine_mm": 5.0, "n_layers": 2, "thickness_mm": 20.0, "half_width_mm": 60.0}
+    prob = rounded_peak_block(**kw, ridge_mm=20.0, blend_mm=1.0)
+    round_ = rounded_peak_block(**kw, blend_mm=1.0)
+    x = np.array([0.3, 2.0, 6.0, 9.0, 1.5, 4.0])
+    y = np.array([0.0, 5.0, -8.0, 25.0, 30.0, -14.0])
+    g = prob.gap_derivatives(x, y)
+    yr = np.where(np.abs(y) > 10.0, y - np.sign(y) * 10.0, 0.0)
+    np.testing.assert_allclose(g[0], round_.gap_derivatives(x, yr)[0], atol=1e-12)
+    along = np.abs(y) <= 10.0
+    np.testing.assert_allclose(np.array(g)[[2, 4, 5]][:, along], 0.0, atol=1e-15)  # no slope or twist along it
+    d = 1e-5
+    for k, (i, di) in enumerate([(0, "x"), (0, "y"), (1, "y"), (2, "y")]):
+        plus = prob.gap_derivatives(x + d * (di == "x"), y + d * (di == "y"))[i]
+        minus = prob.gap_derivatives(x - d * (di == "x"), y - d * (di == "y"))[i]
+        np.testing.assert_allclose(g[[1, 2, 4, 5][k]], (plus - minus) / (2 * d), atol=1e-6)
+    assert prob.n > round_.n  # the fine zone is 20 mm longer
+    with pytest.raises(InputError, match="either stretched"):
+        rounded_peak_block(**kw, ridge_mm=20.0, stretch=2.0)
+    moved, slope = ridge_coordinate(np.array([-12.0, -3.0, 0.0, 10.0, 11.0]), 10.0)
+    np.testing.assert_allclose(moved, [-2.0, 0.0, 0.0, 0.0, 1.0])
+    np.testing.assert_allclose(slope, [1.0, 0.0, 0.0, 0.0, 1.0])
+    col = [Layer("column", 20.0, 15.0)]
+    m = fast_rounded_cone(2.0, col, tip_radius_mm=10.0, flank_angle_deg=55.0, ridge_mm=30.0, spacing_mm=1.0)
+    r = fast_rounded_cone(2.0, col, tip_radius_mm=10.0, flank_angle_deg=55.0, spacing_mm=1.0)
+    assert m.approach_mm < r.approach_mm and m.contact_area_mm2 > r.contact_area_mm2  # the load spread along it
+    for bad in (-1.0, np.nan):
+        with pytest.raises(InputError, match="ridge"):
+            rounded_peak_block(**kw, ridge_mm=bad)
+        with pytest.raises(InputError, match="ridge"):
+            fast_rounded_cone(1.0, col, tip_radius_mm=10.0, flank_angle_deg=55.0, ridge_mm=bad)
+    with pytest.raises(InputError, match="ridge"):
+        ridge_coordinate(np.zeros(3), -1.0)
+
+
+def test_bent_ridge_peak_gap_and_its_derivatives():
+    """The ridge bent into an arc (a banana-shaped contact, stop 33): it lies along x and bends towards +y, so the
+    half model's plane x = 0 stays a plane of symmetry; the gap is the peak's profile of the distance to the arc
+    (its apex line), its derivatives match central differences on and off the arc and beyond its ends; a bend
+    tighter than a half circle, or a bend without a ridge, is refused."""
+    from spinerelease.contact.fem.axisym import Layer
+    from spinerelease.contact.fem.compare import fast_rounded_cone
+    from spinerelease.tools import elongated_peak_derivatives, rounded_peak_mm
+
+    r0, L = 40.0, 40.0
+    kw = {"fine_mm": 5.0, "n_layers": 2, "thickness_mm": 20.0, "half_width_mm": 60.0}
+    prob = rounded_peak_block(**kw, ridge_mm=L, bend_radius_mm=r0, blend_mm=1.0)
+    phi = np.array([-0.4, 0.0, 0.2, 0.45])  # on the arc (its half angle is 0.5)
+    ax, ay = r0 * np.sin(phi), r0 * (1 - np.cos(phi))
+    np.testing.assert_allclose(prob.gap_derivatives(ax, ay)[0], 0.0, atol=1e-12)  # the apex line
+    np.testing.assert_allclose(prob.gap_derivatives(-ax, ay)[0], 0.0, atol=1e-12)  # symmetric about x = 0
+    # 3 mm off the arc, along its normal; and beyond its end, the round peak about the end point
+    off = prob.gap_derivatives(ax - 3.0 * np.sin(phi), ay + 3.0 * np.cos(phi))[0]
+    np.testing.assert_allclose(off, -rounded_peak_mm(np.array(3.0), 0.0, 0.0, 0.0, 0.0, 10.0, 55.0), atol=0.02)
+    end = np.array([r0 * np.sin(0.5), r0 * (1 - np.cos(0.5))])
+    beyond = prob.gap_derivatives(np.array([end[0] + 4.0]), np.array([end[1] + 1.0]))[0]
+    np.testing.assert_allclose(beyond, -rounded_peak_mm(np.array(4.0), 1.0, 0.0, 0.0, 0.0, 10.0, 55.0), atol=0.02)
+    x = np.array([0.0, 7.0, -15.0, 25.0, 5.0, -30.0])
+    y = np.array([0.5, 2.0, 6.0, 3.0, -6.0, 20.0])
+    g = prob.gap_derivatives(x, y)
+    d = 1e-5
+    for k, (i, di) in enumerate([(0, "x"), (0, "y"), (1, "x"), (1, "y"), (2, "y")]):
+        plus = prob.gap_derivatives(x + d * (di == "x"), y + d * (di == "y"))[i]
+        minus = prob.gap_derivatives(x - d * (di == "x"), y - d * (di == "y"))[i]
+        np.testing.assert_allclose(g[[1, 2, 3, 4, 5][k]], (plus - minus) / (2 * d), atol=1e-6)
+    col = [Layer("column", 20.0, 15.0)]
+    m = fast_rounded_cone(2.0, col, tip_radius_mm=10.0, flank_angle_deg=55.0, ridge_mm=L, bend_radius_mm=r0)
+    assert m.force_n == pytest.approx(2.0, rel=1e-3)
+    with pytest.raises(InputError, match="half circle"):
+        elongated_peak_derivatives(x, y, 10.0, 55.0, ridge_mm=L, bend_radius_mm=L / 4)
+    with pytest.raises(InputError, match="half circle"):
+        rounded_peak_block(**kw, ridge_mm=L, bend_radius_mm=np.nan)
+    with pytest.raises(InputError, match="needs a ridge"):
+        fast_rounded_cone(1.0, col, tip_radius_mm=10.0, flank_angle_deg=55.0, bend_radius_mm=r0)
+
+
 def test_face_mean_max():
     """Simpson means over Q2 faces: exact for a biquadratic field; the corner/midside oscillation averages out."""
     from spinerelease.contact.fem.solid3d import face_mean_max

@@ -1,6 +1,15 @@
 """Tools: rigid height fields of built-in massage tools and of user tools (JSON/YAML/STL)."""
 
-from .base import Peak, Tool, ellipsoid_cap_mm, rounded_peak_derivatives, rounded_peak_mm
+from .base import (
+    Peak,
+    Tool,
+    ellipsoid_cap_mm,
+    elongated_peak_derivatives,
+    ridge_coordinate,
+    ridge_peak_derivatives,
+    rounded_peak_derivatives,
+    rounded_peak_mm,
+)
 from .builtin import (
     BUILTIN,
     foam_roller,
@@ -19,6 +28,7 @@ __all__ = [
     "Peak",
     "Tool",
     "ellipsoid_cap_mm",
+    "elongated_peak_derivatives",
     "find_peaks",
     "foam_roller",
     "get_tool",
@@ -28,6 +38,8 @@ __all__ = [
     "peanut_ball",
     "pso_rite",
     "pso_spine",
+    "ridge_coordinate",
+    "ridge_peak_derivatives",
     "rounded_peak_derivatives",
     "rounded_peak_mm",
     "therapist_hands",

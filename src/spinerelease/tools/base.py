@@ -237,6 +237,159 @@ def rounded_peak_derivatives(
     return h, hx, hy, hxx, hxy, hyy
 
 
+def ridge_coordinate(Y: np.ndarray, half_length_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """A coordinate with a straight stretch cut out: ``Y`` moved towards 0 by ``half_length_mm``, 0 in between.
+
+    A point peak's profile read at ``(X, ridge_coordinate(Y, c)[0])`` is the same peak drawn out into a straight
+    ridge of length ``2 c`` along y (a stadium-shaped blunt-ended peak: a short roller with the peak's rounded
+    ends). Its derivative (1 outside the ridge, 0 along it) carries the peak's y derivatives over by the chain
+    rule; the second derivative of the map is 0 (it has a kink at ``|Y| = c``, where the peak's y derivatives are
+    0 on the apex line, so the profile stays C1 and its y curvature jumps from the tip's to 0).
+
+    Parameters
+    ----------
+    Y : array
+        Coordinate along the ridge. [mm]
+    half_length_mm : float
+        Half the ridge's length (>= 0). [mm]
+
+    Returns
+    -------
+    tuple of ndarray
+        The moved coordinate [mm] and its derivative ``dY'/dY`` [-].
+    """
+    if not np.isfinite(half_length_mm) or half_length_mm < 0:
+        raise InputError(f"ridge half length must be a finite length >= 0 mm, got {half_length_mm}")
+    Y = np.asarray(Y, dtype=float)
+    outside = np.abs(Y) > half_length_mm if half_length_mm > 0 else np.ones(Y.shape, dtype=bool)  # 0: the identity
+    return np.where(outside, Y - np.sign(Y) * half_length_mm, 0.0), outside.astype(float)
+
+
+def ridge_peak_derivatives(
+    X: np.ndarray,
+    Y: np.ndarray,
+    ridge_mm: float,
+    bend_radius_mm: float,
+    tip_radius_mm: float,
+    flank_angle_deg: float,
+    blend_mm: float = 0.0,
+) -> tuple[np.ndarray, ...]:
+    """A rounded conical peak (:func:`rounded_peak_derivatives`, apex at height 0) drawn out into a ridge, with its
+    first and second derivatives: the peak's radial profile ``h(d)`` of the distance ``d`` to a line of length
+    ``ridge_mm`` through the origin along y, straight or bent into a circular arc (a blunt-ended elongated peak: a
+    short roller with the peak's rounded cone as its ends, whose contact is a stadium, or a banana if bent).
+
+    Straight: ``h(X, Y')`` with ``Y'`` from :func:`ridge_coordinate`. Bent: the arc's centre is at
+    ``(bend_radius_mm, 0)``; along the arc ``d = rho0 - rho`` (``rho`` the distance from the centre), so the
+    gradient is ``h'(d) grad d`` and the Hessian ``h''(d) e e^T - (h'(d) / rho)(I - e e^T)`` (``e`` the unit vector
+    from the centre, ``grad d = -e``); beyond the arc's ends the round peak about the nearer end.
+
+    Parameters
+    ----------
+    X, Y : array
+        Coordinates. [mm]
+    ridge_mm : float
+        Length of the apex line (0: the round peak). [mm]
+    bend_radius_mm : float
+        Radius of the apex line's arc (``inf``: straight; at least ``ridge_mm / pi``, a half circle). [mm]
+    tip_radius_mm, flank_angle_deg, blend_mm : float
+        The peak (:func:`rounded_peak_derivatives`). [mm, degrees, mm]
+
+    Returns
+    -------
+    tuple of ndarray
+        ``h, h_x, h_y, h_xx, h_xy, h_yy``. [mm, -, -, 1/mm, 1/mm, 1/mm]
+    """
+    if not np.isfinite(ridge_mm) or ridge_mm < 0:
+        raise InputError(f"ridge length must be a finite length >= 0 mm, got {ridge_mm}")
+    if np.isnan(bend_radius_mm) or bend_radius_mm < ridge_mm / np.pi or bend_radius_mm <= 0:
+        raise InputError(
+            f"ridge bend radius must be at least the ridge length / pi ({ridge_mm / np.pi:.3g} mm, a half circle), "
+            f"or inf for a straight ridge, got {bend_radius_mm}"
+        )
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    c = 0.5 * ridge_mm
+    peak = (tip_radius_mm, flank_angle_deg, blend_mm)
+    if not np.isfinite(bend_radius_mm) or c == 0:
+        yr, dy = ridge_coordinate(Y, c)
+        h, hx, hy, hxx, hxy, hyy = rounded_peak_derivatives(X, yr, 0.0, 0.0, 0.0, *peak)
+        return h, hx, hy * dy, hxx, hxy * dy, hyy * dy
+    r0 = float(bend_radius_mm)
+    ex, ey = X - r0, Y
+    rho = np.maximum(np.hypot(ex, ey), 1e-9 * r0)
+    phi0 = c / r0
+    along = np.abs(np.arctan2(ey, -ex)) <= phi0
+    ux, uy = ex / rho, ey / rho
+    h, hd, _, hdd, _, _ = rounded_peak_derivatives(r0 - rho, np.zeros_like(rho), 0.0, 0.0, 0.0, *peak)
+    k = -hd / rho
+    mid = (
+        h,
+        -hd * ux,
+        -hd * uy,
+        hdd * ux * ux + k * (1 - ux * ux),
+        (hdd - k) * ux * uy,
+        hdd * uy * uy + k * (1 - uy * uy),
+    )
+    ends = [
+        rounded_peak_derivatives(X, Y, r0 * (1 - np.cos(phi0)), side * r0 * np.sin(phi0), 0.0, *peak)
+        for side in (1.0, -1.0)
+    ]
+    end = tuple(np.where(ey >= 0, a, b) for a, b in zip(*ends, strict=True))
+    return tuple(np.where(along, m, e) for m, e in zip(mid, end, strict=True))
+
+
+def elongated_peak_derivatives(
+    X: np.ndarray,
+    Y: np.ndarray,
+    tip_radius_mm: float,
+    flank_angle_deg: float,
+    blend_mm: float = 0.0,
+    *,
+    stretch: float = 1.0,
+    ridge_mm: float = 0.0,
+    bend_radius_mm: float = np.inf,
+) -> tuple[np.ndarray, ...]:
+    """An elongated rounded conical peak (apex at the origin, height 0) with its first and second derivatives, one
+    of three kinds (the validation's elongated contacts, docs/validation.md, stops 32-33):
+
+    - stretched: the round peak stretched along y, ``h(X, Y / stretch)`` (an elliptical contact);
+    - a straight ridge: the apex drawn out along y, ``ridge_mm`` long (:func:`ridge_peak_derivatives`; a stadium);
+    - a bent ridge: the same along x, bent into an arc of radius ``bend_radius_mm`` towards +y (a banana; it lies
+      along x so that it stays symmetric about the plane x = 0, the 3D FEM's half model).
+
+    Parameters
+    ----------
+    X, Y : array
+        Coordinates. [mm]
+    tip_radius_mm, flank_angle_deg, blend_mm : float
+        The peak (:func:`rounded_peak_derivatives`). [mm, degrees, mm]
+    stretch : float
+        Stretch along y, 1 to 20 (not with a ridge). [-]
+    ridge_mm, bend_radius_mm : float
+        The ridge's length and its arc's radius (``inf``: straight). [mm]
+
+    Returns
+    -------
+    tuple of ndarray
+        ``h, h_x, h_y, h_xx, h_xy, h_yy``. [mm, -, -, 1/mm, 1/mm, 1/mm]
+    """
+    s_y = check_range("peak stretch", stretch, 1.0, 20.0, "")
+    if s_y != 1.0 and ridge_mm != 0.0:
+        raise InputError("an elongated peak is either stretched or drawn out into a ridge, not both")
+    peak = (tip_radius_mm, flank_angle_deg, blend_mm)
+    straight = bool(np.isinf(bend_radius_mm) and bend_radius_mm > 0)
+    if ridge_mm != 0.0 and straight:
+        return ridge_peak_derivatives(X, Y, ridge_mm, np.inf, *peak)
+    if ridge_mm != 0.0:  # bent: along x, arc towards +y (the ridge function's frame with x and y swapped)
+        h, hy, hx, hyy, hxy, hxx = ridge_peak_derivatives(Y, X, ridge_mm, bend_radius_mm, *peak)
+        return h, hx, hy, hxx, hxy, hyy
+    if not straight:
+        raise InputError(f"a bend radius needs a ridge to bend (ridge length 0, bend radius {bend_radius_mm})")
+    h, hx, hy, hxx, hxy, hyy = rounded_peak_derivatives(X, np.asarray(Y, dtype=float) / s_y, 0.0, 0.0, 0.0, *peak)
+    return h, hx, hy / s_y, hxx, hxy / s_y, hyy / s_y**2
+
+
 def ellipsoid_cap_mm(
     X: np.ndarray,
     Y: np.ndarray,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...assess import ALGOMETER_PROBE_AREA_MM2, probe_averaged_pressure
-from ...errors import InputError, check_positive, check_range
+from ...errors import InputError, check_positive
 from ...grid import Grid
 from .axisym import FemResult, Layer, solve_axisymmetric
 
@@ -34,6 +34,9 @@ class CaseMetrics:
     probe_pressure_kpa : float, optional
         Largest pressure averaged over a 1 cm^2 disc (the algometer probe the pain thresholds were measured
         with; :func:`spinerelease.assess.probe_averaged_pressure`): the quantity the verdicts use. [kPa]
+    probe_centre_kpa : float, optional
+        The same disc centred on the peak's axis (the origin; where the largest one is, on a round or stretched
+        peak, but not on a ridge, whose contact's ends carry more). [kPa]
     """
 
     force_n: float
@@ -41,6 +44,7 @@ class CaseMetrics:
     contact_area_mm2: float
     approach_mm: float
     probe_pressure_kpa: float | None = None
+    probe_centre_kpa: float | None = None
 
     @classmethod
     def from_fem(cls, res: FemResult) -> CaseMetrics:
@@ -190,8 +194,13 @@ def _fast_tissue(layers: list[Layer]) -> tuple[float, float, dict]:
 def _fast_metrics(res, grid: Grid) -> CaseMetrics:
     """The compared quantities of a fast-engine :class:`~spinerelease.contact.ContactResult`."""
     area = float(res.contact.sum() * grid.cell_area_mm2)
-    probe = float(probe_averaged_pressure(res.pressure_kpa, grid.spacing_mm).max())
-    return CaseMetrics(res.total_force_n, float(res.pressure_kpa.max()), area, res.approach_mm, probe)
+    probe = probe_averaged_pressure(res.pressure_kpa, grid.spacing_mm)
+    x, y = grid.mesh()
+    weights = np.clip(1 - np.abs(x) / grid.spacing_mm, 0, None) * np.clip(1 - np.abs(y) / grid.spacing_mm, 0, None)
+    # bilinear at the origin (between cells, or on one); None if the grid does not reach it
+    centre = float(np.sum(weights * probe) / np.sum(weights)) if weights.sum() > 0 else None
+    pmax = float(res.pressure_kpa.max())
+    return CaseMetrics(res.total_force_n, pmax, area, res.approach_mm, float(probe.max()), centre)
 
 
 def compare_sphere(
@@ -254,6 +263,8 @@ def fast_rounded_cone(
     spacing_mm: float = 0.5,
     half_width_mm: float = 45.0,
     stretch: float = 1.0,
+    ridge_mm: float = 0.0,
+    bend_radius_mm: float = np.inf,
 ) -> CaseMetrics:
     """The fast engine on one rounded conical peak (the PSO-Spine's peak shape) pressed into layered tissue.
 
@@ -261,16 +272,24 @@ def fast_rounded_cone(
     two-layer tissue model of :func:`spinerelease.contact.solve_contact`). Same inputs as
     :func:`spinerelease.contact.fem.deep.indentation_curve`, for side-by-side comparisons. ``stretch``: the peak
     stretched along y, ``h(x, y / stretch)``, on a grid as much longer in y (the 3D FEM's
-    :func:`spinerelease.contact.fem.solid3d.rounded_peak_block` with the same ``stretch``). [-]
+    :func:`spinerelease.contact.fem.solid3d.rounded_peak_block` with the same ``stretch``). [-] ``ridge_mm``,
+    ``bend_radius_mm``: instead, the apex drawn out into a ridge, straight along y or bent (along x, towards +y;
+    :func:`spinerelease.tools.elongated_peak_derivatives`), the grid as much larger. [mm]
     """
-    from ...tools.base import rounded_peak_mm
+    from ...tools.base import elongated_peak_derivatives
     from .. import solve_contact
 
-    s_y = check_range("peak stretch", stretch, 1.0, 20.0, "")
+    shape = {"stretch": stretch, "ridge_mm": ridge_mm, "bend_radius_mm": bend_radius_mm}
+    elongated_peak_derivatives(np.zeros(1), np.zeros(1), tip_radius_mm, flank_angle_deg, **shape)  # checks
     modulus, total, kw = _fast_tissue(layers)
-    grid = _centred_grid(half_width_mm, spacing_mm, half_width_mm * s_y)
+    if ridge_mm and np.isinf(bend_radius_mm):
+        grid = _centred_grid(half_width_mm, spacing_mm, half_width_mm + 0.5 * ridge_mm)
+    elif ridge_mm:  # along x: a square grid as wide as the ridge is long
+        grid = _centred_grid(half_width_mm + 0.5 * ridge_mm, spacing_mm)
+    else:
+        grid = _centred_grid(half_width_mm, spacing_mm, half_width_mm * stretch)
     x, y = grid.mesh()
-    gap = -rounded_peak_mm(x, y / s_y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg)
+    gap = -elongated_peak_derivatives(x, y, tip_radius_mm, flank_angle_deg, **shape)[0]
     res = solve_contact(gap, grid, load_n, modulus, total, poisson=poisson, nonlinear=True, **kw)
     return _fast_metrics(res, grid)
 

@@ -1461,6 +1461,8 @@ def rounded_peak_block(
     curvature: str = "exact",
     blend_mm: float = 0.0,
     stretch: float = 1.0,
+    ridge_mm: float = 0.0,
+    bend_radius_mm: float = np.inf,
 ) -> SlabContact:
     """One rounded conical peak (:func:`spinerelease.tools.rounded_peak_derivatives`) on a neo-Hookean block
     (uniform, or with a softer ``top_layer``), half model, contact on the true normal: the 3D counterpart of the
@@ -1497,10 +1499,19 @@ def rounded_peak_block(
         The peak stretched along y by this factor, ``h(x, y / stretch)`` (1: the round peak): an elongated contact,
         between the round peak's all-round escape and a roller's one-way escape; the fine zone is stretched
         with it. [-]
+    ridge_mm : float
+        Instead of stretching it, the apex drawn out into a ridge this long (0: a point): a blunt-ended elongated
+        peak, a short roller with the peak's rounded cone as its ends, whose contact is a stadium
+        (:func:`spinerelease.tools.elongated_peak_derivatives`); straight along y, or, with ``bend_radius_mm``,
+        along x bent towards +y (symmetric about the half model's plane x = 0). The fine zone follows it. [mm]
+    bend_radius_mm : float
+        The ridge's arc radius (``inf``: straight). [mm]
     """
-    from ...tools import rounded_peak_derivatives
+    from ...tools import elongated_peak_derivatives
 
-    s_y = check_range("peak stretch", stretch, 1.0, 20.0, "")
+    shape = {"stretch": stretch, "ridge_mm": ridge_mm, "bend_radius_mm": bend_radius_mm}
+    elongated_peak_derivatives(np.zeros(1), np.zeros(1), tip_radius_mm, flank_angle_deg, blend_mm, **shape)  # checks
+    s_y = float(stretch)
 
     if blend_mm > 0:
         citations.use("neto2017")
@@ -1516,15 +1527,19 @@ def rounded_peak_block(
             return np.where(D <= t_top, e_top, modulus_kpa)
 
     def gap(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
-        h, hx, hy, hxx, hxy, hyy = rounded_peak_derivatives(
-            x, y / s_y, 0.0, 0.0, 0.0, tip_radius_mm, flank_angle_deg, blend_mm
-        )
-        return tuple(-v for v in (h, hx, hy / s_y, hxx, hxy / s_y, hyy / s_y**2))
+        return tuple(-v for v in elongated_peak_derivatives(x, y, tip_radius_mm, flank_angle_deg, blend_mm, **shape))
 
-    zone = [(-fine_zone_mm, fine_zone_mm)]
+    half_ridge = 0.5 * ridge_mm
+    zone, zone_y = [(-fine_zone_mm, fine_zone_mm)], [(-fine_zone_mm * s_y, fine_zone_mm * s_y)]
+    if ridge_mm and np.isinf(bend_radius_mm):
+        zone_y = [(-fine_zone_mm - half_ridge, fine_zone_mm + half_ridge)]
+    elif ridge_mm:  # along x, its ends bent towards +y by the arc's sagitta
+        sag = bend_radius_mm * (1 - np.cos(half_ridge / bend_radius_mm))
+        zone = [(-fine_zone_mm - half_ridge, fine_zone_mm + half_ridge)]
+        zone_y = [(-fine_zone_mm, fine_zone_mm + sag)]
     return SlabContact(
         graded_axis(0.0, half_width_mm, fine_mm, zone, 1.5),
-        graded_axis(-half_width_mm, half_width_mm, fine_mm, [(-fine_zone_mm * s_y, fine_zone_mm * s_y)], 1.5),
+        graded_axis(-half_width_mm, half_width_mm, fine_mm, zone_y, 1.5),
         depth_fractions(n_layers, top_fraction),
         lambda X, Y: np.full_like(X, thickness_mm),
         modulus,

@@ -492,9 +492,9 @@ def elongated_block(
 
 def elongated_figure(specs: list[str]) -> None:
     """``docs/figures/fem_case4_elongated_block.png``: the fast engine's approach and peak-pressure errors against
-    the 3D FEM of the elongated peak, with its one-way confinement term, without it and with it at each column's
-    own strain (stop 31), by the FEM strain
-    (reads ``tests/data/fem_elongated_block_reference.json``)."""
+    the 3D FEM of the elongated peaks, stretched (top, stop 32) and drawn out into straight or bent ridges (bottom,
+    stop 33), with its one-way confinement term, without it and with it at each column's own strain (stop 31), by
+    the FEM strain (reads ``tests/data/fem_elongated_block_reference.json``; ``specs`` unused)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -508,33 +508,39 @@ def elongated_figure(specs: list[str]) -> None:
         what = f"{tissue['thickness_mm']:g} mm, {tissue['modulus_kpa']:g} kPa"
         if "top_layer" in tissue:
             what = f"skin and fat ({tissue['top_layer'][0]:.0f} mm) over muscle, {tissue['thickness_mm']:g} mm"
-        runs.setdefault((what, row["stretch"]), []).append(row)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 6.4))
-    for (what, stretch), rows in sorted(runs.items()):
+        shape = f"stretch {row['stretch']:g}"
+        if row.get("ridge_mm"):
+            shape = f"ridge {row['ridge_mm']:g} mm" + (
+                f" bent to {row['bend_radius_mm']:g} mm" * bool(row["bend_radius_mm"])
+            )
+        runs.setdefault((bool(row.get("ridge_mm")), what, shape), []).append(row)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 11))
+    for (ridge, what, shape), rows in sorted(runs.items()):
         rows = [r for r in rows if r["fem"]["strain"] <= 0.93]
         eps = [r["fem"]["strain"] for r in rows]
         held = " (held out)" if rows[0].get("held_out") else ""
-        label = f"{what}, stretch {stretch:g}{held}"
-        for ax, key in zip(axes, ("approach_mm", "peak_pressure_kpa"), strict=True):
+        label = f"{what}, {shape}{held}"
+        for ax, key in zip(axes[int(ridge)], ("approach_mm", "peak_pressure_kpa"), strict=True):
             styles = (("fast", "-o", ""), ("fast_no_confinement", "--x", ", term off"))
             styles += (("fast_local_strain", ":^", ", local strain (stop 31)"),)
-            for fast, style, what in styles:
+            for fast, style, note in styles:
                 err = [100 * (r[fast][key] / r["fem"][key] - 1) for r in rows]
-                line = ax.plot(eps, err, style, ms=4, label=label + what)
+                line = ax.plot(eps, err, style, ms=4, label=label + note)
                 if fast == "fast":
                     color = line[0].get_color()
                 else:
                     line[0].set_color(color)
-    for ax, title, band in zip(axes, ("approach", "peak pressure (largest cell / node)"), (5, 15), strict=True):
-        ax.axhspan(-band, band, color="0.92", zorder=0)
-        ax.axhline(0, color="0.5", lw=0.8)
-        ax.set_xlabel("FEM strain (approach / thickness)")
-        ax.set_ylabel("fast engine - FEM [%]")
-        ax.set_title(f"{title}; shaded: the tests' {band} %")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=2, frameon=False)
-    fig.suptitle("Elongated peak (the PSO-Spine's stretched along y), 3D FEM on the true normal, stop 32")
-    fig.tight_layout(rect=(0, 0.24, 1, 1))
+    for row_axes, kind in zip(axes, ("stretched peaks (stop 32)", "ridges (stop 33)"), strict=True):
+        for ax, title, band in zip(row_axes, ("approach", "peak pressure (largest cell / node)"), (5, 15), strict=True):
+            ax.axhspan(-band, band, color="0.92", zorder=0)
+            ax.axhline(0, color="0.5", lw=0.8)
+            ax.set_xlabel("FEM strain (approach / thickness)")
+            ax.set_ylabel("fast engine - FEM [%]")
+            ax.set_title(f"{kind}: {title}; shaded: the tests' {band} %", fontsize=9)
+        handles, labels = row_axes[0].get_legend_handles_labels()
+        row_axes[1].legend(handles, labels, fontsize=6, loc="best", frameon=False)
+    fig.suptitle("Elongated peaks (the PSO-Spine's, stretched or drawn out), 3D FEM on the true normal")
+    fig.tight_layout()
     out = root / "docs" / "figures" / "fem_case4_elongated_block.png"
     fig.savefig(out, dpi=110)
     print(out)

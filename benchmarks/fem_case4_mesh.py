@@ -390,6 +390,7 @@ def elongated_block(
     for stretch, ridge in runs:
         name = f"ridge {ridge:g} mm" if ridge else f"stretch {stretch:g}"
         name += f" bent to {bend:g} mm" if ridge and np.isfinite(bend) else ""
+        ridge_bend = bend if ridge else np.inf  # a stretched peak has no ridge to bend
         prob = rounded_peak_block(
             fine_mm=fine,
             n_layers=layers,
@@ -398,7 +399,7 @@ def elongated_block(
             half_width_mm=160.0,
             stretch=stretch,
             ridge_mm=ridge,
-            bend_radius_mm=bend if ridge else np.inf,
+            bend_radius_mm=ridge_bend,
             top_layer=top,
         )
         rows, done, t0 = [], 0.0, time.perf_counter()
@@ -449,7 +450,7 @@ def elongated_block(
                         flank_angle_deg=55.0,
                         stretch=stretch,
                         ridge_mm=ridge,
-                        bend_radius_mm=bend if ridge else np.inf,
+                        bend_radius_mm=ridge_bend,
                         half_width_mm=50,
                     )
                 finally:
@@ -476,8 +477,8 @@ def elongated_block(
             data: dict, stretch=stretch, ridge=ridge, bent=bent, rows=rows
         ) -> None:  # this run replaces its earlier rows
             def same(x: dict) -> bool:
-                ridge_bend = (x.get("ridge_mm", 0.0), x.get("bend_radius_mm"))
-                return x["stretch"] == stretch and ridge_bend == (ridge, bent) and x["tissue"] == column
+                shape = (x.get("ridge_mm", 0.0), x.get("bend_radius_mm"))
+                return x["stretch"] == stretch and shape == (ridge, bent) and x["tissue"] == column
 
             data["rows"] = [x for x in data["rows"] if not same(x)]
             run = {"stretch": stretch, "ridge_mm": ridge, "bend_radius_mm": bent, "tissue": column}
